@@ -1,0 +1,53 @@
+//! The JSON request body, parsed by us rather than axum's `Json` so that every failure —
+//! too large, not JSON, a wrong type, an unknown field — is a JSON error naming the field.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request, rejection::BytesRejection},
+    http::StatusCode,
+};
+use serde::de::DeserializeOwned;
+
+use crate::api::error::ApiError;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is over {} KiB", MAX_BODY_BYTES / 1024))
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
+            }
+        })?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => Ok(value),
+        Err(e) => {
+            let inner = e.inner();
+            let path = e.path().to_string();
+            let message = inner.to_string();
+            if inner.is_syntax() || inner.is_eof() {
+                return Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {message}")).field("body"));
+            }
+            // serde names an unknown field in the message, not in the path.
+            let field = match message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
+                Some(unknown) if path == "." => unknown.to_string(),
+                Some(unknown) => format!("{path}.{unknown}"),
+                None if path == "." => "body".to_string(),
+                None => path,
+            };
+            Err(ApiError::bad_request(&field, format!("{field}: {message}")))
+        }
+    }
+}

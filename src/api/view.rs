@@ -1,0 +1,65 @@
+//! A plan as the API shows it: its row plus progress through the graph.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::store::plans::{PlanRow, Progress};
+
+/// The nodes of one straight run of the planning graph.
+pub const GRAPH_STEPS: usize = 7;
+
+#[derive(Debug, Serialize)]
+pub struct PlanView {
+    pub id: Uuid,
+    pub status: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub updated_at: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub next_attempt_at: Option<String>,
+    pub cancel_requested: bool,
+    pub progress: Progress,
+    pub request: Value,
+    pub warnings: Value,
+    pub error: Option<Value>,
+    pub result: Option<Value>,
+}
+
+pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
+    let distinct: HashSet<&str> = done.iter().map(|k| k.split('#').next().unwrap_or(k)).collect();
+    let percent = if row.status == "succeeded" {
+        100
+    } else {
+        ((distinct.len() * 100 / GRAPH_STEPS) as u32).min(99)
+    };
+    PlanView {
+        id: row.id,
+        status: row.status,
+        created_at: row.created_at.to_rfc3339(),
+        started_at: row.started_at.map(|t| t.to_rfc3339()),
+        finished_at: row.finished_at.map(|t| t.to_rfc3339()),
+        updated_at: row.updated_at.to_rfc3339(),
+        attempts: row.attempts,
+        max_attempts: row.max_attempts,
+        next_attempt_at: row.next_attempt_at.map(|t| t.to_rfc3339()),
+        cancel_requested: row.cancel_requested,
+        progress: Progress { node: row.current_node, done, percent },
+        request: row.request,
+        warnings: row.warnings,
+        error: row.error,
+        result: row.result,
+    }
+}
+
+pub fn group_done(rows: Vec<(Uuid, String)>) -> HashMap<Uuid, Vec<String>> {
+    let mut map: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for (id, node) in rows {
+        map.entry(id).or_default().push(node);
+    }
+    map
+}

@@ -1,0 +1,133 @@
+//! The `planner` command line: one binary, one subcommand per process kind.
+
+use std::{process::ExitCode, sync::Arc, time::Duration};
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    api::{self, AppState},
+    bench, config::Settings, db, planner::run::PlanRunner, providers::Providers, queue, telemetry,
+};
+
+mod plan_command;
+
+#[derive(Parser)]
+#[command(name = "planner", version, about = "AI travel-planning agent run as a durable service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// HTTP API (REST, /health, /ready) on API_ADDR.
+    Api,
+    /// Queue consumer that runs the planning graph.
+    Worker,
+    /// API and one worker in one process, for a laptop.
+    Dev,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Plan a trip from free text and print the itinerary.
+    Plan(plan_command::PlanArgs),
+    /// Measure plans per second through the whole path, and jobs per second through the queue.
+    Bench(bench::BenchArgs),
+}
+
+pub fn main() -> ExitCode {
+    // reqwest (aws-lc-rs) and sqlx (ring) both bring a rustls provider; choose one before
+    // anything asks for the process default, or that code panics.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("configuration error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli_command = matches!(cli.command, Command::Plan(_) | Command::Bench(_) | Command::Migrate);
+    telemetry::init(settings.log_format, cli_command);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Api => run_api(settings).await,
+            Command::Worker => run_worker(settings).await,
+            Command::Dev => run_dev(settings).await,
+            Command::Migrate => migrate(&settings).await.map(|_| ExitCode::SUCCESS),
+            Command::Plan(args) => plan_command::run(settings, args).await,
+            Command::Bench(args) => bench::run(settings, args).await.map(|_| ExitCode::SUCCESS),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "exiting on error");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn migrate(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
+    let pool = db::connect(&settings.database_url, settings.db_pool_max).await?;
+    db::migrate(&pool).await?;
+    tracing::info!("migrations applied");
+    Ok(pool)
+}
+
+async fn run_api(settings: Settings) -> anyhow::Result<ExitCode> {
+    let pool = migrate(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
+    let state = AppState { pool, settings: Arc::new(settings) };
+    api::serve(listener, state, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_worker(settings: Settings) -> anyhow::Result<ExitCode> {
+    let pool = migrate(&settings).await?;
+    let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded());
+    queue::worker::run(pool, runner, settings.queue.clone(), settings.worker_concurrency, Duration::from_secs(30), shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_dev(settings: Settings) -> anyhow::Result<ExitCode> {
+    let pool = migrate(&settings).await?;
+    let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded());
+    let worker = queue::worker::run(pool.clone(), runner, settings.queue.clone(), settings.worker_concurrency, Duration::from_secs(30), shutdown_signal());
+    let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
+    println!("travel-planner dev: API on http://{} (embedded providers, no keys needed)", listener.local_addr()?);
+    let state = AppState { pool, settings: Arc::new(settings) };
+    let api = api::serve(listener, state, shutdown_signal());
+    tokio::try_join!(api, worker)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

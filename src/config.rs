@@ -1,0 +1,149 @@
+//! Settings, read once at start-up: built-in defaults, overridden by the environment.
+//! Every variable is listed in the README; secrets only ever come from the environment.
+
+use std::{collections::HashMap, env, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub app_env: String,
+    pub api_addr: String,
+    pub worker_addr: String,
+    pub worker_concurrency: usize,
+    pub plan_max_attempts: i32,
+    pub results_dir: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub db_pool_max: u32,
+    pub queue: QueueSettings,
+    /// Fault injection for tests and drills: sleep this long before running a node.
+    pub node_delays: HashMap<String, Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// How often an idle worker polls besides LISTEN/NOTIFY (which misses delayed jobs).
+    pub poll_interval: Duration,
+    pub heartbeat_interval: Duration,
+    /// A worker silent for heartbeat_interval × missed_heartbeats is dead; its jobs are re-queued.
+    pub missed_heartbeats: usize,
+    /// Base of the exponential backoff between plan attempts.
+    pub retry_base: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/planner";
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let app_env = var("APP_ENV").unwrap_or_else(|| "dev".into());
+        if !matches!(app_env.as_str(), "dev" | "staging" | "prod") {
+            bail!("APP_ENV must be dev, staging or prod, not {app_env:?}");
+        }
+        let log_format = match var("LOG_FORMAT").as_deref() {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(other) => bail!("LOG_FORMAT must be json or pretty, not {other:?}"),
+        };
+        Ok(Self {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            app_env,
+            api_addr: var("API_ADDR").unwrap_or_else(|| "0.0.0.0:8080".into()),
+            worker_addr: var("WORKER_ADDR").unwrap_or_else(|| "0.0.0.0:9091".into()),
+            worker_concurrency: parsed("WORKER_CONCURRENCY", 16)?,
+            plan_max_attempts: parsed("PLAN_MAX_ATTEMPTS", 5)?,
+            results_dir: var("RESULTS_DIR").map(PathBuf::from),
+            log_format,
+            db_pool_max: parsed("DB_POOL_MAX", 20)?,
+            queue: QueueSettings {
+                poll_interval: Duration::from_millis(parsed("QUEUE_POLL_MS", 1000)?),
+                heartbeat_interval: Duration::from_secs(parsed("QUEUE_HEARTBEAT_SECS", 10)?),
+                missed_heartbeats: parsed("QUEUE_MISSED_HEARTBEATS", 6)?,
+                retry_base: Duration::from_millis(parsed("PLAN_RETRY_BASE_MS", 2000)?),
+            },
+            node_delays: node_delays(var("PLANNER_FAULT_NODE_DELAY").as_deref())?,
+        })
+    }
+
+    /// Settings for tests and in-process runs: defaults plus a database URL.
+    pub fn for_database(database_url: &str) -> Self {
+        let mut settings = Self::from_env().unwrap_or_else(|_| Self::defaults());
+        settings.database_url = database_url.to_string();
+        settings
+    }
+
+    fn defaults() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.into(),
+            app_env: "dev".into(),
+            api_addr: "0.0.0.0:8080".into(),
+            worker_addr: "0.0.0.0:9091".into(),
+            worker_concurrency: 16,
+            plan_max_attempts: 5,
+            results_dir: None,
+            log_format: LogFormat::Json,
+            db_pool_max: 20,
+            queue: QueueSettings {
+                poll_interval: Duration::from_secs(1),
+                heartbeat_interval: Duration::from_secs(10),
+                missed_heartbeats: 6,
+                retry_base: Duration::from_secs(2),
+            },
+            node_delays: HashMap::new(),
+        }
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
+    }
+}
+
+/// `draft=3000,places=500`: node name = milliseconds.
+fn node_delays(raw: Option<&str>) -> anyhow::Result<HashMap<String, Duration>> {
+    let mut delays = HashMap::new();
+    for pair in raw.unwrap_or("").split(',').filter(|p| !p.trim().is_empty()) {
+        let (node, ms) = pair
+            .split_once('=')
+            .with_context(|| format!("PLANNER_FAULT_NODE_DELAY: {pair:?} is not node=ms"))?;
+        let ms: u64 = ms
+            .trim()
+            .parse()
+            .with_context(|| format!("PLANNER_FAULT_NODE_DELAY: {ms:?} is not milliseconds"))?;
+        delays.insert(node.trim().to_string(), Duration::from_millis(ms));
+    }
+    Ok(delays)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_delays_parse_and_reject_garbage() {
+        let d = node_delays(Some("draft=3000, places=5")).unwrap();
+        assert_eq!(d["draft"], Duration::from_millis(3000));
+        assert_eq!(d["places"], Duration::from_millis(5));
+        assert!(node_delays(Some("draft")).is_err());
+        assert!(node_delays(Some("draft=soon")).is_err());
+        assert!(node_delays(None).unwrap().is_empty());
+    }
+}

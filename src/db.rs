@@ -1,0 +1,92 @@
+//! The PostgreSQL pool and the schema: the database is created when missing, and our
+//! migrations plus apalis-postgres's run under one advisory lock so that any number of
+//! api and worker processes may start at once.
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    Connection, Executor, PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgConnection, PgPoolOptions},
+};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Arbitrary, fixed: the key of the advisory lock that serialises migrations.
+const MIGRATION_LOCK: i64 = 0x706c_616e_6e65_72;
+
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid URL")?;
+    create_database_if_missing(&options).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    Ok(pool)
+}
+
+async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
+    match PgConnection::connect_with(options).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            return Ok(());
+        }
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {}
+        Err(e) => return Err(e).context("cannot connect to PostgreSQL"),
+    }
+    let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
+        .await
+        .context("cannot connect to the postgres database to create ours")?;
+    let create = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+    match admin.execute(sqlx::AssertSqlSafe(create)).await {
+        Ok(_) => tracing::info!(database = %name, "created database"),
+        // Another process created it first.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+        Err(e) => return Err(e).context("cannot create the database"),
+    }
+    Ok(())
+}
+
+/// Applies every pending migration, ours and the queue's, under an advisory lock.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let result = async {
+        MIGRATOR.run(&mut *conn).await.context("our migrations")?;
+        apalis_postgres::PostgresStorage::migrations()
+            .run(&mut *conn)
+            .await
+            .context("apalis-postgres migrations")?;
+        anyhow::Ok(())
+    }
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    result
+}
+
+/// Ready when the database answers and holds every migration this binary knows.
+pub async fn is_ready(pool: &PgPool) -> Result<(), String> {
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT max(version) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|e| format!("database unreachable: {e}"))?;
+    match applied {
+        Some(v) if v >= latest => Ok(()),
+        _ => Err(format!("migrations pending: database at {applied:?}, binary at {latest}")),
+    }
+}

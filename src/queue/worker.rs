@@ -1,0 +1,83 @@
+//! A worker process's queue consumer: one apalis worker under a `Monitor`, configured so
+//! that none of apalis-postgres's unsafe defaults applies (see each setting below).
+
+use std::{sync::Arc, time::Duration};
+
+use apalis::prelude::*;
+use apalis_postgres::{Config, PostgresStorage};
+use sqlx::PgPool;
+
+use crate::{
+    config::QueueSettings,
+    planner::run::PlanRunner,
+    queue::{PlanJob, QUEUE_NAME},
+};
+
+/// host-pid-random: apalis keys liveness by worker name, and two processes sharing a
+/// name would leave a crashed one's jobs `Running` forever.
+pub fn unique_worker_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!("planner-{host}-{}-{:06x}", std::process::id(), rand::random::<u32>() & 0xff_ffff)
+}
+
+async fn handle(job: PlanJob, worker: WorkerContext, runner: Data<Arc<PlanRunner>>) -> Result<(), BoxDynError> {
+    runner.run(job.plan_id, worker.name()).await.map_err(|e| {
+        tracing::error!(plan_id = %job.plan_id, error = %e, "plan job failed on the database; the queue will retry it");
+        e.into()
+    })
+}
+
+pub fn storage_config(settings: &QueueSettings, concurrency: usize) -> Config {
+    Config::default()
+        .queue(QUEUE_NAME)
+        // Fetch about as many jobs as can run: a larger batch would sit locked behind busy slots.
+        .batch_size(concurrency.max(1))
+        .heartbeat_interval(settings.heartbeat_interval)
+        .missed_heartbeats(settings.missed_heartbeats)
+}
+
+/// Runs the consumer until `shutdown` resolves; in-flight plans get `grace` to finish.
+pub async fn run(
+    pool: PgPool,
+    runner: Arc<PlanRunner>,
+    settings: QueueSettings,
+    concurrency: usize,
+    grace: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let name = unique_worker_name();
+    tracing::info!(worker = %name, concurrency, queue = QUEUE_NAME, "worker starting");
+    let factory = move |_restarts: usize| {
+        let backend = PostgresStorage::<PlanJob>::new(&pool)
+            .with_config(storage_config(&settings, concurrency))
+            // NOTIFY wakes the worker at once for new jobs; the poll finds delayed ones
+            // (retries with run_at), which NOTIFY never announces.
+            .with_pubsub()
+            .poll_with_interval(settings.poll_interval);
+        WorkerBuilder::new(name.clone())
+            .backend(backend)
+            .data(runner.clone())
+            .concurrency(concurrency.max(1))
+            .build(handle)
+    };
+    Monitor::new()
+        // A database outage longer than the pool's acquire timeout ends the worker's
+        // stream with an error; restart it rather than leave the process idle forever.
+        .should_restart(|ctx, error| {
+            tracing::warn!(worker = ctx.name(), %error, restarts = ctx.restarts(), "queue worker stopped; restarting");
+            !ctx.is_shutting_down()
+        })
+        .register(factory)
+        .shutdown_timeout(grace)
+        .run_with_signal(async move {
+            shutdown.await;
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! Everything the service keeps in PostgreSQL about plans, one file per table's concern.
+
+pub mod checkpoints;
+pub mod plans;

@@ -1,0 +1,344 @@
+//! The `plans` table and its timeline: creating a plan together with its queue job,
+//! reading and listing plans, and every status change. Status changes made by a worker
+//! are fenced by the attempt number, so a worker that lost the plan cannot overwrite it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::queue;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PlanRow {
+    pub id: Uuid,
+    pub owner: String,
+    pub idempotency_key: Option<String>,
+    pub request: Value,
+    pub status: String,
+    pub current_node: Option<String>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub error: Option<Value>,
+    pub warnings: Value,
+    pub result: Option<Value>,
+    pub result_markdown: Option<String>,
+    pub cancel_requested: bool,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub const TERMINAL: [&str; 4] = ["succeeded", "failed", "cancelled", "rejected"];
+
+pub struct NewPlan<'a> {
+    pub owner: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    pub request: &'a Value,
+    pub max_attempts: i32,
+}
+
+pub enum Created {
+    New(PlanRow),
+    /// The same idempotency key was used before with the same request.
+    Existing(PlanRow),
+    /// The same idempotency key was used before with a different request.
+    KeyReused(PlanRow),
+}
+
+/// Inserts the plan, its `queued` event and its queue job in one transaction.
+pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let inserted: Option<PlanRow> = sqlx::query_as(
+        "INSERT INTO plans (id, owner, idempotency_key, request, max_attempts)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (owner, idempotency_key) DO NOTHING
+         RETURNING *",
+    )
+    .bind(Uuid::new_v4())
+    .bind(new.owner)
+    .bind(new.idempotency_key)
+    .bind(new.request)
+    .bind(new.max_attempts)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(plan) = inserted else {
+        let existing: PlanRow = sqlx::query_as("SELECT * FROM plans WHERE owner = $1 AND idempotency_key = $2")
+            .bind(new.owner)
+            .bind(new.idempotency_key)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(if &existing.request == new.request { Created::Existing(existing) } else { Created::KeyReused(existing) });
+    };
+    event(&mut tx, plan.id, "queued", None, 0, json!({})).await?;
+    queue::enqueue(&mut tx, plan.id, None, plan.max_attempts).await?;
+    tx.commit().await?;
+    Ok(Created::New(plan))
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<PlanRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM plans WHERE id = $1").bind(id).fetch_optional(pool).await
+}
+
+/// Newest first; `after` is the (created_at, id) of the last plan of the previous page.
+pub async fn list(
+    pool: &PgPool,
+    owner: &str,
+    status: Option<&str>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<PlanRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM plans
+         WHERE owner = $1
+           AND ($2::text IS NULL OR status = $2)
+           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+         ORDER BY created_at DESC, id DESC
+         LIMIT $5",
+    )
+    .bind(owner)
+    .bind(status)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Node checkpoints in the order they were written: the plan's progress.
+pub async fn done_nodes(pool: &PgPool, id: Uuid) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT node FROM plan_checkpoints WHERE plan_id = $1 ORDER BY created_at, node")
+        .bind(id)
+        .fetch_all(pool)
+        .await
+}
+
+pub enum CancelOutcome {
+    /// It was waiting: it is cancelled now.
+    Cancelled(PlanRow),
+    /// It is running: its worker stops at the next node boundary.
+    Requested(PlanRow),
+    AlreadyFinished(PlanRow),
+    NotFound,
+}
+
+pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let updated: Option<PlanRow> = sqlx::query_as(
+        "UPDATE plans SET
+            cancel_requested = true,
+            status = CASE WHEN status = 'running' THEN status ELSE 'cancelled' END,
+            finished_at = CASE WHEN status = 'running' THEN finished_at ELSE now() END,
+            next_attempt_at = NULL,
+            updated_at = now()
+         WHERE id = $1 AND status IN ('queued', 'running', 'awaiting_approval')
+         RETURNING *",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let outcome = match updated {
+        Some(plan) if plan.status == "cancelled" => {
+            event(&mut tx, id, "cancelled", None, plan.attempts, json!({"by": "client"})).await?;
+            CancelOutcome::Cancelled(plan)
+        }
+        Some(plan) => {
+            event(&mut tx, id, "cancel_requested", None, plan.attempts, json!({})).await?;
+            CancelOutcome::Requested(plan)
+        }
+        None => match sqlx::query_as("SELECT * FROM plans WHERE id = $1").bind(id).fetch_optional(&mut *tx).await? {
+            Some(plan) => CancelOutcome::AlreadyFinished(plan),
+            None => CancelOutcome::NotFound,
+        },
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+pub enum Claim {
+    /// This job runs attempt `attempt` of the plan.
+    Run { attempt: i32, max_attempts: i32, request: Value },
+    /// Nothing to do: the plan is finished, cancelled or gone.
+    Skip,
+    /// The plan was claimed `max_attempts` times without finishing: it was failed.
+    Exhausted { attempts: i32 },
+    Cancelled,
+}
+
+/// Starts an attempt. Attempts are counted here, not by the queue: a plan that kills its
+/// worker every time is re-queued by apalis with no attempt limit, and stops only here.
+pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let current: Option<(String, i32, i32, bool, Value)> = sqlx::query_as(
+        "SELECT status, attempts, max_attempts, cancel_requested, request FROM plans WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((status, attempts, max_attempts, cancel_requested, request)) = current else {
+        return Ok(Claim::Skip);
+    };
+    if status != "queued" && status != "running" {
+        return Ok(Claim::Skip);
+    }
+    if cancel_requested {
+        finish(&mut tx, id, attempts, "cancelled", None, json!({"by": "client"})).await?;
+        tx.commit().await?;
+        return Ok(Claim::Cancelled);
+    }
+    if attempts >= max_attempts {
+        let error = json!({
+            "code": "attempts_exhausted",
+            "message": format!(
+                "gave up after {attempts} attempts: the worker running the plan stopped before finishing it each time (crash, kill or lost connection)"
+            ),
+        });
+        finish(&mut tx, id, attempts, "failed", Some(&error), json!({"reason": "attempts_exhausted"})).await?;
+        tx.commit().await?;
+        return Ok(Claim::Exhausted { attempts });
+    }
+    let attempt = attempts + 1;
+    sqlx::query(
+        "UPDATE plans SET status = 'running', attempts = $2, next_attempt_at = NULL,
+            started_at = coalesce(started_at, now()), updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(&mut *tx)
+    .await?;
+    let kind = if status == "running" { "rescued" } else { "started" };
+    event(&mut tx, id, kind, None, attempt, json!({"worker": worker})).await?;
+    tx.commit().await?;
+    Ok(Claim::Run { attempt, max_attempts, request })
+}
+
+/// Stores the finished plan; `false` when this attempt no longer owns it.
+pub async fn succeed(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+    result: &Value,
+    markdown: &str,
+    warnings: &Value,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE plans SET status = 'succeeded', result = $3, result_markdown = $4, warnings = $5,
+            error = NULL, current_node = NULL, finished_at = now(), updated_at = now()
+         WHERE id = $1 AND attempts = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(result)
+    .bind(markdown)
+    .bind(warnings)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if done {
+        event(&mut tx, id, "succeeded", None, attempt, json!({})).await?;
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Ends the attempt with a terminal status; `false` when this attempt no longer owns it.
+pub async fn end(pool: &PgPool, id: Uuid, attempt: i32, status: &str, error: Option<&Value>) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let owned: Option<i32> = sqlx::query_scalar("SELECT attempts FROM plans WHERE id = $1 AND attempts = $2 AND status = 'running' FOR UPDATE")
+        .bind(id)
+        .bind(attempt)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if owned.is_none() {
+        return Ok(false);
+    }
+    let detail = error.cloned().unwrap_or_else(|| json!({}));
+    finish(&mut tx, id, attempt, status, error, detail).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Puts the plan back in the queue for a later attempt; `false` when no longer owned.
+pub async fn retry_later(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+    max_attempts: i32,
+    error: &Value,
+    delay: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+    let done = sqlx::query(
+        "UPDATE plans SET status = 'queued', error = $3, next_attempt_at = $4, current_node = NULL, updated_at = now()
+         WHERE id = $1 AND attempts = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(error)
+    .bind(run_at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if done {
+        event(&mut tx, id, "retry_scheduled", None, attempt, json!({"run_at": run_at, "error": error})).await?;
+        queue::enqueue(&mut tx, id, Some(run_at), max_attempts).await?;
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+async fn finish(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    attempt: i32,
+    status: &str,
+    error: Option<&Value>,
+    detail: Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE plans SET status = $2, error = coalesce($3, error), finished_at = now(), updated_at = now(),
+            current_node = NULL, next_attempt_at = NULL
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(error)
+    .execute(&mut **tx)
+    .await?;
+    event(tx, id, status, None, attempt, detail).await
+}
+
+pub async fn event(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    kind: &str,
+    node: Option<&str>,
+    attempt: i32,
+    detail: Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO plan_events (plan_id, kind, node, attempt, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(kind)
+        .bind(node)
+        .bind(attempt)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct Progress {
+    pub node: Option<String>,
+    pub done: Vec<String>,
+    pub percent: u32,
+}
