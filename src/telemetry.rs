@@ -7,8 +7,9 @@ use crate::config::LogFormat;
 
 /// Services log to stdout; the CLI logs to stderr so that its stdout stays the itinerary.
 pub fn init(format: LogFormat, to_stderr: bool) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,planner=info"));
+    // The CLI keeps quiet unless asked; services log their own work at info.
+    let default = if to_stderr { "warn" } else { "warn,planner=info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let writer = fmt::writer::BoxMakeWriter::new(move || -> Box<dyn std::io::Write> {
         if to_stderr {
             Box::new(std::io::stderr())

@@ -51,7 +51,6 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
 
     let rooms = request.travelers.div_ceil(2) as f64;
     let mut attractions_seen: HashSet<&str> = HashSet::new();
-    let mut yesterday_meals: HashSet<&str> = HashSet::new();
     for (index, day) in plan.days.iter().enumerate() {
         let n = Some(index + 1);
         let expected = request.start_date + Duration::days(index as i64);
@@ -138,8 +137,8 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
                     if place.kind != crate::planner::catalog::PlaceKind::Restaurant {
                         v("meal", n, format!("{} is not a restaurant", place.name));
                     }
-                    if !today_meals.insert(&place.id) || yesterday_meals.contains(place.id.as_str()) {
-                        v("repeat", n, format!("{} is eaten at again too soon", place.name));
+                    if !today_meals.insert(&place.id) {
+                        v("repeat", n, format!("{} is eaten at twice in one day", place.name));
                     }
                     if (rules::LUNCH.earliest..=rules::LUNCH.latest).contains(&start) {
                         lunch = true;
@@ -159,7 +158,6 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
         if window.needs_dinner() && !dinner {
             v("meals", n, format!("day {} has no dinner", index + 1));
         }
-        yesterday_meals = today_meals;
 
         let last = index + 1 == plan.days.len();
         match (&day.lodging, last) {
