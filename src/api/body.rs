@@ -25,6 +25,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
             }
         })?;
+        // serde would also read a struct from an array; a body must be an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
+            return Err(ApiError::bad_request("body", "the body must be a JSON object"));
+        }
         parse(&bytes).map(JsonBody)
     }
 }
@@ -40,13 +44,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             if inner.is_syntax() || inner.is_eof() {
                 return Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {message}")).field("body"));
             }
-            // serde names an unknown field in the message, not in the path.
-            let field = match message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
-                Some(unknown) if path == "." => unknown.to_string(),
-                Some(unknown) => format!("{path}.{unknown}"),
-                None if path == "." => "body".to_string(),
-                None => path,
-            };
+            let field = if path == "." { "body".to_string() } else { path };
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
             Err(ApiError::bad_request(&field, format!("{field}: {message}")))
         }
     }

@@ -1,0 +1,127 @@
+//! Helpers shared by the integration tests: the test database's URL, the API router on
+//! it, spawned `planner` processes, and waiting for plans.
+#![allow(dead_code)]
+
+use std::{
+    process::{Child, Command, Stdio},
+    str::FromStr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::{Router, body::Body, http::Request};
+use http_body_util::BodyExt;
+use planner::{api, config::Settings};
+use serde_json::Value;
+use sqlx::{ConnectOptions, PgPool, postgres::PgConnectOptions};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+/// The URL of the database `sqlx::test` made for this test.
+pub async fn database_url(pool: &PgPool) -> String {
+    let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL points at the test server");
+    PgConnectOptions::from_str(&base).unwrap().database(&name).to_url_lossy().to_string()
+}
+
+pub async fn migrated(pool: &PgPool) {
+    planner::db::migrate(pool).await.expect("migrations apply");
+}
+
+pub fn router(pool: &PgPool) -> Router {
+    let settings = Settings::for_database("postgres://unused");
+    api::router(api::AppState { pool: pool.clone(), settings: Arc::new(settings) })
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+pub async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply { status, headers, body, text }
+}
+
+pub async fn submit(app: &Router, body: &Value) -> Uuid {
+    let reply = call(app, "POST", "/v1/plans", Some(&body.to_string()), &[]).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    Uuid::parse_str(reply.body["id"].as_str().unwrap()).unwrap()
+}
+
+/// A spawned `planner` process, killed when dropped.
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn spawn(args: &[&str], url: &str, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_planner"));
+        cmd.args(args)
+            .env("DATABASE_URL", url)
+            .env("DB_POOL_MAX", "6")
+            .env("WORKER_CONCURRENCY", "4")
+            .env("WORKER_ADDR", "127.0.0.1:0")
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn,planner=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self { child: cmd.spawn().expect("spawn planner") }
+    }
+
+    pub fn worker(url: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn(&["worker"], url, env)
+    }
+
+    pub fn sigkill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn sigterm(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.sigkill();
+    }
+}
+
+pub async fn status(pool: &PgPool, id: Uuid) -> (String, i32) {
+    sqlx::query_as("SELECT status, attempts FROM plans WHERE id = $1").bind(id).fetch_one(pool).await.unwrap()
+}
+
+/// Polls until `done` holds for the plan's (status, attempts), or panics after `limit`.
+pub async fn wait_for(pool: &PgPool, id: Uuid, limit: Duration, done: impl Fn(&str, i32) -> bool) -> (String, i32) {
+    let start = Instant::now();
+    loop {
+        let (s, a) = status(pool, id).await;
+        if done(&s, a) {
+            return (s, a);
+        }
+        assert!(start.elapsed() < limit, "plan {id} still {s} (attempts {a}) after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn in_days(days: i64) -> String {
+    (chrono::Local::now().date_naive() + chrono::Duration::days(days)).to_string()
+}
