@@ -179,7 +179,7 @@ fn find_city_in(text: &str) -> Option<String> {
 fn word_boundary(text: &str, at: usize) -> bool {
     let before = text[..at].chars().next_back();
     let after = text[at..].chars().next();
-    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphabetic());
     // Either side of `at` may be the word itself; a boundary has a non-word on one side.
     !(is_word(before) && is_word(after))
 }
@@ -402,6 +402,8 @@ mod tests {
         assert_eq!(d("明天"), NaiveDate::from_ymd_opt(2026, 11, 27));
         assert_eq!(d("next friday"), NaiveDate::from_ymd_opt(2026, 12, 4));
         assert_eq!(d("2027-02-01"), NaiveDate::from_ymd_opt(2027, 2, 1));
+        assert_eq!(parse_query("帮我规划Tokyo4天的旅行", today()).city.as_deref(), Some("tokyo"));
+        assert_eq!(parse_query("Xiamen-bound, 2 days", today()).city.as_deref(), Some("xiamen"));
     }
 
     #[test]

@@ -1,0 +1,221 @@
+//! Real `planner worker` processes against real PostgreSQL: throughput across two workers
+//! with every result checked, pickup latency, cancel, the poison pill, and a database outage.
+
+mod common;
+
+use std::{collections::HashSet, time::{Duration, Instant}};
+
+use common::{Proc, call, database_url, in_days, migrated, router, submit, wait_for};
+use planner::{
+    planner::{
+        catalog::{self, PlaceKind},
+        check,
+        compose::Candidates,
+        itinerary::Itinerary,
+        request::TripRequest,
+    },
+    store::plans::{self, Created, NewPlan},
+};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use uuid::Uuid;
+
+const DESTINATIONS: [&str; 15] =
+    ["北京", "上海", "杭州", "成都", "西安", "广州", "深圳", "重庆", "南京", "苏州", "厦门", "桂林", "Tokyo", "Singapore", "Bangkok"];
+
+fn request(i: usize) -> Value {
+    let city = DESTINATIONS[i % DESTINATIONS.len()];
+    match i % 3 {
+        0 => json!({"destination": city, "start_date": in_days(3 + i as i64), "days": 1 + i % 5, "travelers": 1 + i % 4,
+                    "budget": {"amount": 4000 + 1500 * (i % 5), "currency": "CNY"}, "interests": ["food", "history"]}),
+        1 => json!({"query": format!("帮我规划{city}{}天的旅行，{}个人，预算{}元，喜欢美食和自然风光", 2 + i % 4, 1 + i % 3, 6000 + 1000 * (i % 4))}),
+        _ => json!({"query": format!("{} days in {city} for {}, budget {} CNY, relaxed", 2 + i % 3, 1 + i % 2, 5000 + 1000 * (i % 3))}),
+    }
+}
+
+/// Re-checks a delivered plan from scratch against the catalog and the understood request.
+async fn verify(pool: &PgPool, id: Uuid) -> (TripRequest, Itinerary) {
+    let (result, understood): (Value, Value) = sqlx::query_as(
+        "SELECT p.result, c.output FROM plans p JOIN plan_checkpoints c ON c.plan_id = p.id AND c.node = 'understand' WHERE p.id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let plan: Itinerary = serde_json::from_value(result).unwrap();
+    let request: TripRequest = serde_json::from_value(understood).unwrap();
+    let places = catalog::places(&request.city);
+    let pick = |k: PlaceKind| places.iter().filter(|p| p.kind == k).cloned().collect::<Vec<_>>();
+    let (a, r, h) = (pick(PlaceKind::Attraction), pick(PlaceKind::Restaurant), pick(PlaceKind::Hotel));
+    let violations = check::check(&plan, &request, &Candidates { attractions: &a, restaurants: &r, hotels: &h });
+    assert!(violations.is_empty(), "plan {id} breaks the rules: {violations:?}");
+    (request, plan)
+}
+
+#[sqlx::test(migrations = false)]
+async fn fifty_plans_on_two_worker_processes_all_succeed_and_pass_the_checker(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let results = std::env::temp_dir().join(format!("planner-results-{}", Uuid::new_v4()));
+    let results_env = results.to_string_lossy().to_string();
+    let app = router(&pool);
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        ids.push((submit(&app, &request(i)).await, request(i)));
+    }
+    let _workers = [
+        Proc::worker(&url, &[("RESULTS_DIR", &results_env)]),
+        Proc::worker(&url, &[("RESULTS_DIR", &results_env)]),
+    ];
+    for (id, _) in &ids {
+        let (status, _) = wait_for(&pool, *id, Duration::from_secs(120), |s, _| s != "queued" && s != "running").await;
+        assert_eq!(status, "succeeded", "plan {id}: {:?}", plans::get(&pool, *id).await.unwrap().map(|p| p.error));
+    }
+    for (id, submitted) in &ids {
+        let (request, plan) = verify(&pool, *id).await;
+        assert_eq!(plan.days.len() as u32, request.days);
+        assert_eq!(plan.start_date, request.start_date.to_string());
+        assert_eq!(plan.end_date, request.end_date().to_string());
+        if let Some(days) = submitted["days"].as_u64() {
+            assert_eq!(plan.days.len() as u64, days);
+            assert_eq!(plan.start_date, submitted["start_date"].as_str().unwrap());
+        }
+        let budget = request.budget.expect("every request here has a budget");
+        assert!(plan.costs.total <= budget, "{id}: {} over {budget}", plan.costs.total);
+        let md = call(&app, "GET", &format!("/v1/plans/{id}/itinerary.md"), None, &[]).await;
+        assert_eq!(md.status, 200);
+        assert!(md.text.contains(&plan.destination));
+        assert!(results.join(format!("{id}.json")).exists() && results.join(format!("{id}.md")).exists());
+    }
+    // Two processes, two distinct worker names, both did work.
+    let names: Vec<String> = sqlx::query_scalar("SELECT id FROM apalis.workers").fetch_all(&pool).await.unwrap();
+    assert_eq!(names.iter().collect::<HashSet<_>>().len(), 2, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("planner-")));
+    let busy: i64 = sqlx::query_scalar("SELECT count(DISTINCT detail->>'worker') FROM plan_events WHERE kind = 'started'").fetch_one(&pool).await.unwrap();
+    assert_eq!(busy, 2, "one worker did all the work");
+    // The queue acknowledges a job just after its plan is stored: allow it a moment.
+    let start = Instant::now();
+    let mut jobs = planner::queue::job_counts(&pool).await.unwrap();
+    while jobs != vec![("Done".to_string(), 50)] && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        jobs = planner::queue::job_counts(&pool).await.unwrap();
+    }
+    assert_eq!(jobs, vec![("Done".to_string(), 50)], "every job done exactly once");
+    let _ = std::fs::remove_dir_all(&results);
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_idle_worker_starts_a_new_plan_within_two_seconds(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let _worker = Proc::worker(&url, &[]);
+    // Wait until the worker is registered, then leave it idle past several poll intervals.
+    let start = Instant::now();
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.workers").fetch_one(&pool).await.unwrap() == 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "worker never registered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for round in 0..3 {
+        let id = submit(&router(&pool), &json!({"destination": "成都", "start_date": in_days(2), "days": 2})).await;
+        wait_for(&pool, id, Duration::from_secs(10), |s, _| s == "succeeded").await;
+        let waited: f64 = sqlx::query_scalar("SELECT extract(epoch FROM started_at - created_at)::float8 FROM plans WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        println!("round {round}: picked up after {waited:.3}s");
+        assert!(waited < 2.0, "picked up after {waited:.3}s");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn cancel_ends_a_queued_plan_and_stops_a_running_one_at_the_next_node(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let app = router(&pool);
+    let body = json!({"destination": "南京", "start_date": in_days(4), "days": 3});
+    // Queued, no worker yet: cancelled at once, and a worker never starts it.
+    let queued = submit(&app, &body).await;
+    assert_eq!(call(&app, "POST", &format!("/v1/plans/{queued}/cancel"), None, &[]).await.status, 200);
+
+    let _worker = Proc::worker(&url, &[("PLANNER_FAULT_NODE_DELAY", "draft=4000")]);
+    let running = submit(&app, &body).await;
+    let start = Instant::now();
+    loop {
+        let drafting: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'node_started' AND node = 'draft'")
+            .bind(running)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if drafting > 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "never reached draft");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reply = call(&app, "POST", &format!("/v1/plans/{running}/cancel"), None, &[]).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    assert_eq!(reply.body["cancel_requested"], true);
+    let (status, _) = wait_for(&pool, running, Duration::from_secs(15), |s, _| s != "running").await;
+    assert_eq!(status, "cancelled");
+    let nodes: Vec<String> = sqlx::query_scalar("SELECT node FROM plan_checkpoints WHERE plan_id = $1").bind(running).fetch_all(&pool).await.unwrap();
+    assert!(nodes.contains(&"draft".to_string()), "the node in flight finishes: {nodes:?}");
+    assert!(!nodes.contains(&"check".to_string()) && !nodes.contains(&"finalize".to_string()), "ran past the boundary: {nodes:?}");
+
+    let (status, _) = common::status(&pool, queued).await;
+    assert_eq!(status, "cancelled");
+    let started: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'started'").bind(queued).fetch_one(&pool).await.unwrap();
+    assert_eq!(started, 0, "a cancelled queued plan was started");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let request = json!({"destination": "重庆", "start_date": in_days(3), "days": 2});
+    let Created::New(plan) = plans::create(&pool, NewPlan { owner: "test", idempotency_key: None, request: &request, max_attempts: 3 }).await.unwrap()
+    else {
+        panic!("not created")
+    };
+    let env = [("QUEUE_HEARTBEAT_SECS", "1"), ("QUEUE_MISSED_HEARTBEATS", "2"), ("PLANNER_FAULT_NODE_DELAY", "draft=600000")];
+    for attempt in 1..=3 {
+        let mut worker = Proc::worker(&url, &env);
+        wait_for(&pool, plan.id, Duration::from_secs(60), |s, a| s == "running" && a == attempt).await;
+        worker.sigkill();
+    }
+    let _last = Proc::worker(&url, &env);
+    let (status, attempts) = wait_for(&pool, plan.id, Duration::from_secs(60), |s, _| s == "failed").await;
+    assert_eq!(attempts, 3);
+    let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1").bind(plan.id).fetch_one(&pool).await.unwrap();
+    assert_eq!(error["code"], "attempts_exhausted", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("3 attempts"), "{error}");
+    assert_eq!(status, "failed");
+    // The plan is not picked up again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(common::status(&pool, plan.id).await, ("failed".to_string(), 3));
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_worker_survives_a_database_outage_longer_than_its_acquire_timeout(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.unwrap();
+    let mut worker = Proc::worker(&url, &[]);
+    let app = router(&pool);
+    let first = submit(&app, &json!({"destination": "苏州", "start_date": in_days(2), "days": 2})).await;
+    wait_for(&pool, first, Duration::from_secs(30), |s, _| s == "succeeded").await;
+
+    // Refuse every connection to this database for longer than the pool's 5 s acquire timeout.
+    let admin_url = std::env::var("DATABASE_URL").unwrap();
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+    admin.execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"))).await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1").bind(&name).execute(&mut admin).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    admin.execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))).await.unwrap();
+
+    assert!(worker.child.try_wait().unwrap().is_none(), "the worker process exited during the outage");
+    let second = submit(&app, &json!({"destination": "苏州", "start_date": in_days(2), "days": 3})).await;
+    wait_for(&pool, second, Duration::from_secs(60), |s, _| s == "succeeded").await;
+}
