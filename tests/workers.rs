@@ -219,3 +219,105 @@ async fn a_worker_survives_a_database_outage_longer_than_its_acquire_timeout(poo
     let second = submit(&app, &json!({"destination": "苏州", "start_date": in_days(2), "days": 3})).await;
     wait_for(&pool, second, Duration::from_secs(60), |s, _| s == "succeeded").await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_delayed_job_is_found_by_polling_when_no_notify_announces_it(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let _worker = Proc::worker(&url, &[]);
+    // A plan whose job becomes due in 3 s, as a retry's does: the insert's NOTIFY fires now,
+    // when the job is not yet due, so only the poll can find it later.
+    let id = Uuid::new_v4();
+    let run_at = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO plans (id, owner, request) VALUES ($1, 'test', $2)")
+        .bind(id)
+        .bind(json!({"destination": "厦门", "start_date": in_days(2), "days": 2}))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    planner::queue::enqueue(&mut tx, id, Some(run_at), 5).await.unwrap();
+    tx.commit().await.unwrap();
+    wait_for(&pool, id, Duration::from_secs(20), |s, _| s == "succeeded").await;
+    let late: f64 = sqlx::query_scalar("SELECT extract(epoch FROM started_at - $2::timestamptz)::float8 FROM plans WHERE id = $1")
+        .bind(id)
+        .bind(run_at)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    println!("delayed job started {late:.3}s after it was due");
+    // run_at is stored in whole seconds, so "due" may come up to 1 s early.
+    assert!((-1.0..2.5).contains(&late), "started {late:.3}s after it was due");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_worker_runs_at_most_its_concurrency(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let app = router(&pool);
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(submit(&app, &json!({"destination": "桂林", "start_date": in_days(2 + i), "days": 2})).await);
+    }
+    let _worker = Proc::worker(&url, &[("WORKER_CONCURRENCY", "2"), ("PLANNER_FAULT_NODE_DELAY", "draft=1500")]);
+    let (mut peak, start) = (0, Instant::now());
+    loop {
+        let (running, open): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'running'), count(*) FILTER (WHERE status IN ('queued', 'running')) FROM plans",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        peak = peak.max(running);
+        if open == 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "plans still open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(peak, 2, "WORKER_CONCURRENCY=2 but {peak} plans ran at once");
+    for id in ids {
+        assert_eq!(common::status(&pool, id).await.0, "succeeded");
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_transient_failure_is_retried_with_growing_delays_then_fails_with_the_last_error(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    // RESULTS_DIR below a regular file: finalize cannot write, a transient failure.
+    let blocker = std::env::temp_dir().join(format!("planner-blocker-{}", Uuid::new_v4()));
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let results = blocker.join("results").to_string_lossy().to_string();
+    let request = json!({"destination": "广州", "start_date": in_days(3), "days": 2});
+    let Created::New(plan) = plans::create(&pool, NewPlan { owner: "test", idempotency_key: None, request: &request, max_attempts: 3 }).await.unwrap()
+    else {
+        panic!("not created")
+    };
+    let _worker = Proc::worker(&url, &[("RESULTS_DIR", &results), ("PLAN_RETRY_BASE_MS", "1000")]);
+    let (status, attempts) = wait_for(&pool, plan.id, Duration::from_secs(60), |s, _| s == "failed").await;
+    assert_eq!((status.as_str(), attempts), ("failed", 3));
+    let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1").bind(plan.id).fetch_one(&pool).await.unwrap();
+    assert_eq!(error["code"], "attempts_exhausted", "{error}");
+    assert_eq!(error["node"], "finalize");
+    assert!(error["message"].as_str().unwrap().contains("cannot write results"), "{error}");
+    // Two retries were scheduled, the second further out than the first.
+    let delays: Vec<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM (detail->>'run_at')::timestamptz - created_at)::float8 FROM plan_events
+         WHERE plan_id = $1 AND kind = 'retry_scheduled' ORDER BY id",
+    )
+    .bind(plan.id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(delays.len(), 2, "{delays:?}");
+    assert!(delays[0] >= 1.0 && delays[1] >= 2.0 && delays[1] > delays[0], "{delays:?}");
+    // Earlier nodes ran once: retries resumed from their checkpoints.
+    let understood: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'node_started' AND node = 'understand'")
+        .bind(plan.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(understood, 1);
+    let _ = std::fs::remove_file(&blocker);
+}
