@@ -49,7 +49,10 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let url = base.clone().database(&scratch).to_url_lossy().to_string();
     let pool = db::connect(&url, (args.concurrency as u32 + 8).max(settings.db_pool_max)).await?;
     db::migrate(&pool).await?;
-    println!("bench: {} plans, {} no-op jobs, worker concurrency {}, database {scratch}", args.plans, args.jobs, args.concurrency);
+    println!(
+        "bench: {} plans, {} no-op jobs, worker concurrency {}, database {scratch}",
+        args.plans, args.jobs, args.concurrency
+    );
 
     let result = async {
         whole_path(&pool, &settings, &args).await?;
@@ -58,7 +61,11 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     .await;
     pool.close().await;
     let mut admin = base.database("postgres").connect().await?;
-    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)"))).await?;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)"
+        )))
+        .await?;
     result
 }
 
@@ -73,17 +80,35 @@ async fn whole_path(pool: &sqlx::PgPool, settings: &Settings, args: &BenchArgs) 
             "travelers": 1 + (i % 3),
             "budget": {"amount": 20000, "currency": "CNY"},
         });
-        plans::create(pool, NewPlan { owner: "bench", idempotency_key: None, request: &request, max_attempts: 5 }).await?;
+        plans::create(
+            pool,
+            NewPlan {
+                owner: "bench",
+                idempotency_key: None,
+                request: &request,
+                max_attempts: 5,
+            },
+        )
+        .await?;
     }
     let inserted = started.elapsed();
     let runner = PlanRunner::new(pool.clone(), settings, Providers::embedded());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(queue::worker::run(pool.clone(), runner, settings.queue.clone(), args.concurrency, Duration::from_secs(10), async move {
-        let _ = stop_rx.await;
-    }));
+    let worker = tokio::spawn(queue::worker::run(
+        pool.clone(),
+        runner,
+        settings.queue.clone(),
+        args.concurrency,
+        Duration::from_secs(10),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     let run_started = Instant::now();
     loop {
-        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM plans WHERE status IN ('queued', 'running')").fetch_one(pool).await?;
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM plans WHERE status IN ('queued', 'running')")
+            .fetch_one(pool)
+            .await?;
         if open == 0 {
             break;
         }
@@ -122,14 +147,21 @@ async fn noop(_job: u64, done: Data<Arc<AtomicUsize>>) -> Result<(), BoxDynError
 
 async fn queue_only(pool: &sqlx::PgPool, settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let tasks: Vec<_> = (0..args.jobs as u64)
-        .map(|i| TaskBuilder::new(serde_json::to_vec(&i).unwrap_or_default()).max_attempts(5).build())
+        .map(|i| {
+            TaskBuilder::new(serde_json::to_vec(&i).unwrap_or_default())
+                .max_attempts(5)
+                .build()
+        })
         .collect();
     let mut tx = pool.begin().await?;
     apalis_postgres::queries::push_tasks(&mut *tx, NOOP_QUEUE, tasks).await?;
     tx.commit().await?;
     let done = Arc::new(AtomicUsize::new(0));
     let config = storage_config(&settings.queue, args.concurrency).queue(NOOP_QUEUE);
-    let backend = PostgresStorage::<u64>::new(pool).with_config(config).with_pubsub().poll_with_interval(settings.queue.poll_interval);
+    let backend = PostgresStorage::<u64>::new(pool)
+        .with_config(config)
+        .with_pubsub()
+        .poll_with_interval(settings.queue.poll_interval);
     let worker = WorkerBuilder::new(queue::worker::unique_worker_name())
         .backend(backend)
         .data(done.clone())

@@ -6,13 +6,22 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     api::{self, AppState},
-    bench, config::Settings, db, planner::run::PlanRunner, providers::Providers, queue, telemetry,
+    bench,
+    config::Settings,
+    db,
+    planner::run::PlanRunner,
+    providers::Providers,
+    queue, telemetry,
 };
 
 mod plan_command;
 
 #[derive(Parser)]
-#[command(name = "planner", version, about = "AI travel-planning agent run as a durable service")]
+#[command(
+    name = "planner",
+    version,
+    about = "AI travel-planning agent run as a durable service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,7 +94,10 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
 async fn run_api(settings: Settings) -> anyhow::Result<ExitCode> {
     let pool = migrate(&settings).await?;
     let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
-    let state = AppState { pool, settings: Arc::new(settings) };
+    let state = AppState {
+        pool,
+        settings: Arc::new(settings),
+    };
     api::serve(listener, state, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -93,17 +105,38 @@ async fn run_api(settings: Settings) -> anyhow::Result<ExitCode> {
 async fn run_worker(settings: Settings) -> anyhow::Result<ExitCode> {
     let pool = migrate(&settings).await?;
     let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded());
-    queue::worker::run(pool, runner, settings.queue.clone(), settings.worker_concurrency, Duration::from_secs(30), shutdown_signal()).await?;
+    queue::worker::run(
+        pool,
+        runner,
+        settings.queue.clone(),
+        settings.worker_concurrency,
+        Duration::from_secs(30),
+        shutdown_signal(),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn run_dev(settings: Settings) -> anyhow::Result<ExitCode> {
     let pool = migrate(&settings).await?;
     let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded());
-    let worker = queue::worker::run(pool.clone(), runner, settings.queue.clone(), settings.worker_concurrency, Duration::from_secs(30), shutdown_signal());
+    let worker = queue::worker::run(
+        pool.clone(),
+        runner,
+        settings.queue.clone(),
+        settings.worker_concurrency,
+        Duration::from_secs(30),
+        shutdown_signal(),
+    );
     let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
-    println!("travel-planner dev: API on http://{} (embedded providers, no keys needed)", listener.local_addr()?);
-    let state = AppState { pool, settings: Arc::new(settings) };
+    println!(
+        "travel-planner dev: API on http://{} (embedded providers, no keys needed)",
+        listener.local_addr()?
+    );
+    let state = AppState {
+        pool,
+        settings: Arc::new(settings),
+    };
     let api = api::serve(listener, state, shutdown_signal());
     tokio::try_join!(api, worker)?;
     Ok(ExitCode::SUCCESS)

@@ -14,7 +14,7 @@ use sqlx::{
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Arbitrary, fixed: the key of the advisory lock that serialises migrations.
-const MIGRATION_LOCK: i64 = 0x706c_616e_6e65_72;
+const MIGRATION_LOCK: i64 = 0x0070_6c61_6e6e_6572;
 
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid URL")?;
@@ -79,14 +79,14 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 /// Ready when the database answers and holds every migration this binary knows.
 pub async fn is_ready(pool: &PgPool) -> Result<(), String> {
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let applied: Option<i64> = sqlx::query_scalar(
-        "SELECT max(version) FROM _sqlx_migrations WHERE success",
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(|e| format!("database unreachable: {e}"))?;
+    let applied: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| format!("database unreachable: {e}"))?;
     match applied {
         Some(v) if v >= latest => Ok(()),
-        _ => Err(format!("migrations pending: database at {applied:?}, binary at {latest}")),
+        _ => Err(format!(
+            "migrations pending: database at {applied:?}, binary at {latest}"
+        )),
     }
 }

@@ -8,8 +8,14 @@ use serde_json::json;
 use sqlx::PgPool;
 
 async fn counts(pool: &PgPool) -> (i64, i64) {
-    let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans").fetch_one(pool).await.unwrap();
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs").fetch_one(pool).await.unwrap();
+    let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     (plans, jobs)
 }
 
@@ -22,19 +28,67 @@ async fn bad_input_gets_a_json_error_naming_the_field_and_never_reaches_the_queu
     let cases: Vec<(String, u16, &str)> = vec![
         (json!({"destination": "杭州", "days": 0}).to_string(), 400, "days"),
         (json!({"destination": "杭州", "days": 31}).to_string(), 400, "days"),
-        (json!({"destination": "杭州", "travelers": 0}).to_string(), 400, "travelers"),
-        (json!({"destination": "杭州", "travelers": 21}).to_string(), 400, "travelers"),
-        (json!({"destination": "杭州", "budget": {"amount": 0}}).to_string(), 400, "budget.amount"),
-        (json!({"destination": "杭州", "budget": {"amount": -5, "currency": "CNY"}}).to_string(), 400, "budget.amount"),
-        (json!({"destination": "杭州", "budget": {"amount": 100, "currency": "XYZ"}}).to_string(), 400, "budget.currency"),
-        (json!({"destination": "杭州", "start_date": "2026-13-40"}).to_string(), 400, "start_date"),
-        (json!({"destination": "杭州", "start_date": "next week"}).to_string(), 400, "start_date"),
-        (json!({"destination": "杭州", "start_date": past}).to_string(), 400, "start_date"),
-        (json!({"destination": "杭州", "pace": "sprint"}).to_string(), 400, "pace"),
-        (json!({"destination": "杭州", "interests": ["skydiving"]}).to_string(), 400, "interests"),
+        (
+            json!({"destination": "杭州", "travelers": 0}).to_string(),
+            400,
+            "travelers",
+        ),
+        (
+            json!({"destination": "杭州", "travelers": 21}).to_string(),
+            400,
+            "travelers",
+        ),
+        (
+            json!({"destination": "杭州", "budget": {"amount": 0}}).to_string(),
+            400,
+            "budget.amount",
+        ),
+        (
+            json!({"destination": "杭州", "budget": {"amount": -5, "currency": "CNY"}}).to_string(),
+            400,
+            "budget.amount",
+        ),
+        (
+            json!({"destination": "杭州", "budget": {"amount": 100, "currency": "XYZ"}}).to_string(),
+            400,
+            "budget.currency",
+        ),
+        (
+            json!({"destination": "杭州", "start_date": "2026-13-40"}).to_string(),
+            400,
+            "start_date",
+        ),
+        (
+            json!({"destination": "杭州", "start_date": "next week"}).to_string(),
+            400,
+            "start_date",
+        ),
+        (
+            json!({"destination": "杭州", "start_date": past}).to_string(),
+            400,
+            "start_date",
+        ),
+        (
+            json!({"destination": "杭州", "pace": "sprint"}).to_string(),
+            400,
+            "pace",
+        ),
+        (
+            json!({"destination": "杭州", "interests": ["skydiving"]}).to_string(),
+            400,
+            "interests",
+        ),
         (json!({"destination": "杭州", "days": "three"}).to_string(), 400, "days"),
-        (json!({"destination": "杭州", "colour": "red"}).to_string(), 400, "colour"),
-        (json!({"destination": "Atlantis", "start_date": date}).to_string(), 422, "destination"),
+        (
+            json!({"destination": "杭州", "colour": "red"}).to_string(),
+            400,
+            "colour",
+        ),
+        (
+            json!({"destination": "Atlantis", "start_date": date}).to_string(),
+            422,
+            "destination",
+        ),
         (json!({"query": "3 days in Lisbon for 2"}).to_string(), 422, "query"),
         (json!({"query": "asdf qwerty zxcv"}).to_string(), 422, "query"),
         (json!({"query": "   "}).to_string(), 400, "query"),
@@ -47,12 +101,25 @@ async fn bad_input_gets_a_json_error_naming_the_field_and_never_reaches_the_queu
         let reply = call(&app, "POST", "/v1/plans", Some(&body), &[]).await;
         assert_eq!(reply.status, status, "{body} → {}", reply.text);
         assert_eq!(reply.body["error"]["field"], field, "{body} → {}", reply.text);
-        assert!(reply.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", reply.text);
+        assert!(
+            reply.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}",
+            reply.text
+        );
         assert!(reply.body["error"]["code"].is_string());
     }
     // An unknown destination lists the supported ones.
-    let reply = call(&app, "POST", "/v1/plans", Some(&json!({"destination": "Atlantis"}).to_string()), &[]).await;
-    let supported = reply.body["error"]["supported"].as_array().expect("supported destinations");
+    let reply = call(
+        &app,
+        "POST",
+        "/v1/plans",
+        Some(&json!({"destination": "Atlantis"}).to_string()),
+        &[],
+    )
+    .await;
+    let supported = reply.body["error"]["supported"]
+        .as_array()
+        .expect("supported destinations");
     assert!(supported.len() >= 15 && supported.iter().any(|s| s.as_str().unwrap().contains("杭州")));
 
     // A body over 64 KiB.
@@ -78,7 +145,10 @@ async fn submit_then_read_list_and_cancel(pool: PgPool) {
     assert_eq!(reply.body["request"]["destination"], "杭州");
 
     // The plan and exactly one job of our queue, written together.
-    let jobs: Vec<(String, i32)> = sqlx::query_as("SELECT job_type, max_attempts FROM apalis.jobs").fetch_all(&pool).await.unwrap();
+    let jobs: Vec<(String, i32)> = sqlx::query_as("SELECT job_type, max_attempts FROM apalis.jobs")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     assert_eq!(jobs, vec![(planner::queue::QUEUE_NAME.to_string(), 5)]);
 
     let reply = call(&app, "GET", &format!("/v1/plans/{id}"), None, &[]).await;
@@ -90,22 +160,41 @@ async fn submit_then_read_list_and_cancel(pool: PgPool) {
     assert_eq!(reply.status, 409, "{}", reply.text);
 
     // Free text too.
-    let reply = call(&app, "POST", "/v1/plans", Some(&json!({"query": "帮我规划成都3天2晚，两个人，预算5000元"}).to_string()), &[]).await;
+    let reply = call(
+        &app,
+        "POST",
+        "/v1/plans",
+        Some(&json!({"query": "帮我规划成都3天2晚，两个人，预算5000元"}).to_string()),
+        &[],
+    )
+    .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
 
     // List: newest first, status filter, pagination by cursor.
     let reply = call(&app, "GET", "/v1/plans?limit=1", None, &[]).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["plans"].as_array().unwrap().len(), 1);
-    assert_eq!(reply.body["plans"][0]["request"]["query"], "帮我规划成都3天2晚，两个人，预算5000元");
+    assert_eq!(
+        reply.body["plans"][0]["request"]["query"],
+        "帮我规划成都3天2晚，两个人，预算5000元"
+    );
     let cursor = reply.body["next_cursor"].as_str().unwrap().to_string();
     let reply = call(&app, "GET", &format!("/v1/plans?limit=1&cursor={cursor}"), None, &[]).await;
     assert_eq!(reply.body["plans"][0]["id"], id.as_str());
     let reply = call(&app, "GET", "/v1/plans?status=succeeded", None, &[]).await;
     assert_eq!(reply.body["plans"].as_array().unwrap().len(), 0);
-    for (query, field) in [("status=done", "status"), ("limit=0", "limit"), ("limit=abc", "limit"), ("cursor=xyz", "cursor")] {
+    for (query, field) in [
+        ("status=done", "status"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("cursor=xyz", "cursor"),
+    ] {
         let reply = call(&app, "GET", &format!("/v1/plans?{query}"), None, &[]).await;
-        assert_eq!((reply.status, reply.body["error"]["field"].as_str()), (400, Some(field)), "{query}");
+        assert_eq!(
+            (reply.status, reply.body["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{query}"
+        );
     }
 
     // Cancel a queued plan: cancelled at once; a second cancel conflicts.
@@ -142,7 +231,10 @@ async fn the_same_idempotency_key_gives_the_same_plan_and_one_job(pool: PgPool) 
     assert_eq!(counts(&pool).await, (1, 1));
 
     // Concurrent repeats still make one plan.
-    let replies = futures::future::join_all((0..8).map(|_| call(&app, "POST", "/v1/plans", Some(&body), &[("Idempotency-Key", "race")]))).await;
+    let replies = futures::future::join_all(
+        (0..8).map(|_| call(&app, "POST", "/v1/plans", Some(&body), &[("Idempotency-Key", "race")])),
+    )
+    .await;
     let ids: std::collections::HashSet<_> = replies.iter().map(|r| r.body["id"].to_string()).collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_eq!(counts(&pool).await, (2, 2));

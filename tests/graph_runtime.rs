@@ -47,7 +47,12 @@ impl Node for Counting {
 }
 
 fn node(name: &'static str, calls: &Calls) -> Counting {
-    Counting { name, calls: calls.clone(), fail_once: None, sleep: Duration::ZERO }
+    Counting {
+        name,
+        calls: calls.clone(),
+        fail_once: None,
+        sleep: Duration::ZERO,
+    }
 }
 
 async fn running_plan(pool: &PgPool, attempt: i32) -> Uuid {
@@ -63,7 +68,11 @@ async fn running_plan(pool: &PgPool, attempt: i32) -> Uuid {
 
 fn runner(pool: &PgPool, graph: Graph) -> Runner {
     graph.validate().expect("valid graph");
-    Runner { graph, store: Arc::new(PgCheckpoints { pool: pool.clone() }), delays: HashMap::new() }
+    Runner {
+        graph,
+        store: Arc::new(PgCheckpoints { pool: pool.clone() }),
+        delays: HashMap::new(),
+    }
 }
 
 #[sqlx::test(migrations = false)]
@@ -74,7 +83,13 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
     let graph = Graph::new("a")
         .node("a", node("a", &calls))
         .node("b", node("b", &calls))
-        .node("c", Counting { fail_once: Some(failed.clone()), ..node("c", &calls) })
+        .node(
+            "c",
+            Counting {
+                fail_once: Some(failed.clone()),
+                ..node("c", &calls)
+            },
+        )
         .node("d", node("d", &calls))
         .edge("a", &["b"])
         .edge("b", &["c"])
@@ -84,8 +99,15 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
     let id = running_plan(&pool, 1).await;
 
     let first = runner.run(id, 1, &json!({})).await;
-    assert!(matches!(first, Err(RunError::Node { ref node, error: NodeError::Transient(_) }) if node == "c"), "{first:?}");
-    sqlx::query("UPDATE plans SET attempts = 2 WHERE id = $1").bind(id).execute(&pool).await.unwrap();
+    assert!(
+        matches!(first, Err(RunError::Node { ref node, error: NodeError::Transient(_) }) if node == "c"),
+        "{first:?}"
+    );
+    sqlx::query("UPDATE plans SET attempts = 2 WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
     let outputs = runner.run(id, 2, &json!({})).await.expect("second attempt succeeds");
 
     let calls = calls.lock().unwrap().clone();
@@ -95,9 +117,21 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
     assert_eq!(calls["d"], 1);
     assert_eq!(outputs["d"]["saw"], 3, "d sees every earlier output, replayed or fresh");
     let checkpoints: Vec<(String, i32)> =
-        sqlx::query_as("SELECT node, attempt FROM plan_checkpoints WHERE plan_id = $1 ORDER BY created_at").bind(id).fetch_all(&pool).await.unwrap();
-    assert_eq!(checkpoints, vec![("a".into(), 1), ("b".into(), 1), ("c".into(), 2), ("d".into(), 2)]);
-    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'node_finished'").bind(id).fetch_one(&pool).await.unwrap();
+        sqlx::query_as("SELECT node, attempt FROM plan_checkpoints WHERE plan_id = $1 ORDER BY created_at")
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        checkpoints,
+        vec![("a".into(), 1), ("b".into(), 1), ("c".into(), 2), ("d".into(), 2)]
+    );
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'node_finished'")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(events, 4, "one node_finished event per checkpoint, written with it");
 }
 
@@ -105,7 +139,10 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
 async fn fan_out_runs_concurrently_and_loops_are_checkpointed_per_visit(pool: PgPool) {
     common::migrated(&pool).await;
     let calls: Calls = Arc::default();
-    let slow = |name| Counting { sleep: Duration::from_millis(400), ..node(name, &calls) };
+    let slow = |name| Counting {
+        sleep: Duration::from_millis(400),
+        ..node(name, &calls)
+    };
     let graph = Graph::new("start")
         .node("start", node("start", &calls))
         .node("x", slow("x"))
@@ -117,18 +154,29 @@ async fn fan_out_runs_concurrently_and_loops_are_checkpointed_per_visit(pool: Pg
         .edge("y", &["join"])
         .edge("z", &["join"])
         // Loop back to join until its third visit.
-        .branch("join", |outputs| if outputs["join"]["visit"].as_u64() < Some(3) { vec!["join"] } else { vec![] });
+        .branch("join", |outputs| {
+            if outputs["join"]["visit"].as_u64() < Some(3) {
+                vec!["join"]
+            } else {
+                vec![]
+            }
+        });
     let runner = runner(&pool, graph);
     let id = running_plan(&pool, 1).await;
     let started = Instant::now();
     runner.run(id, 1, &json!({})).await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(1100), "x, y, z ran one after another: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1100),
+        "x, y, z ran one after another: {:?}",
+        started.elapsed()
+    );
     assert_eq!(calls.lock().unwrap()["join"], 3);
-    let keys: Vec<String> = sqlx::query_scalar("SELECT node FROM plan_checkpoints WHERE plan_id = $1 AND node LIKE 'join%' ORDER BY node")
-        .bind(id)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT node FROM plan_checkpoints WHERE plan_id = $1 AND node LIKE 'join%' ORDER BY node")
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(keys, vec!["join", "join#2", "join#3"]);
 }
 
@@ -137,7 +185,13 @@ async fn a_stale_attempt_is_fenced_out_and_a_cancel_stops_at_the_next_boundary(p
     common::migrated(&pool).await;
     let calls: Calls = Arc::default();
     let graph = Graph::new("a")
-        .node("a", Counting { sleep: Duration::from_millis(300), ..node("a", &calls) })
+        .node(
+            "a",
+            Counting {
+                sleep: Duration::from_millis(300),
+                ..node("a", &calls)
+            },
+        )
         .node("b", node("b", &calls))
         .edge("a", &["b"])
         .end("b");
@@ -150,9 +204,17 @@ async fn a_stale_attempt_is_fenced_out_and_a_cancel_stops_at_the_next_boundary(p
         async move { runner.run(id, 1, &json!({})).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    sqlx::query("UPDATE plans SET attempts = 2 WHERE id = $1").bind(id).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE plans SET attempts = 2 WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
     assert!(matches!(run.await.unwrap(), Err(RunError::Lost)));
-    let saved: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_checkpoints WHERE plan_id = $1").bind(id).fetch_one(&pool).await.unwrap();
+    let saved: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_checkpoints WHERE plan_id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(saved, 0, "a fenced-out attempt wrote a checkpoint");
 
     // A cancel requested while node a runs: a is kept, b never runs.
@@ -162,7 +224,11 @@ async fn a_stale_attempt_is_fenced_out_and_a_cancel_stops_at_the_next_boundary(p
         async move { runner.run(id, 1, &json!({})).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    sqlx::query("UPDATE plans SET cancel_requested = true WHERE id = $1").bind(id).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE plans SET cancel_requested = true WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
     assert!(matches!(run.await.unwrap(), Err(RunError::Cancelled)));
     assert_eq!(calls.lock().unwrap().get("b"), None);
 }

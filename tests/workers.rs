@@ -3,7 +3,10 @@
 
 mod common;
 
-use std::{collections::HashSet, time::{Duration, Instant}};
+use std::{
+    collections::HashSet,
+    time::{Duration, Instant},
+};
 
 use common::{Proc, call, database_url, in_days, migrated, router, submit, wait_for};
 use planner::{
@@ -20,16 +23,37 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use uuid::Uuid;
 
-const DESTINATIONS: [&str; 15] =
-    ["北京", "上海", "杭州", "成都", "西安", "广州", "深圳", "重庆", "南京", "苏州", "厦门", "桂林", "Tokyo", "Singapore", "Bangkok"];
+const DESTINATIONS: [&str; 15] = [
+    "北京",
+    "上海",
+    "杭州",
+    "成都",
+    "西安",
+    "广州",
+    "深圳",
+    "重庆",
+    "南京",
+    "苏州",
+    "厦门",
+    "桂林",
+    "Tokyo",
+    "Singapore",
+    "Bangkok",
+];
 
 fn request(i: usize) -> Value {
     let city = DESTINATIONS[i % DESTINATIONS.len()];
     match i % 3 {
-        0 => json!({"destination": city, "start_date": in_days(3 + i as i64), "days": 1 + i % 5, "travelers": 1 + i % 4,
-                    "budget": {"amount": 4000 + 1500 * (i % 5), "currency": "CNY"}, "interests": ["food", "history"]}),
-        1 => json!({"query": format!("帮我规划{city}{}天的旅行，{}个人，预算{}元，喜欢美食和自然风光", 2 + i % 4, 1 + i % 3, 6000 + 1000 * (i % 4))}),
-        _ => json!({"query": format!("{} days in {city} for {}, budget {} CNY, relaxed", 2 + i % 3, 1 + i % 2, 5000 + 1000 * (i % 3))}),
+        0 => {
+            json!({"destination": city, "start_date": in_days(3 + i as i64), "days": 1 + i % 5, "travelers": 1 + i % 4,
+                    "budget": {"amount": 4000 + 1500 * (i % 5), "currency": "CNY"}, "interests": ["food", "history"]})
+        }
+        1 => {
+            json!({"query": format!("帮我规划{city}{}天的旅行，{}个人，预算{}元，喜欢美食和自然风光", 2 + i % 4, 1 + i % 3, 6000 + 1000 * (i % 4))})
+        }
+        _ => {
+            json!({"query": format!("{} days in {city} for {}, budget {} CNY, relaxed", 2 + i % 3, 1 + i % 2, 5000 + 1000 * (i % 3))})
+        }
     }
 }
 
@@ -46,8 +70,20 @@ async fn verify(pool: &PgPool, id: Uuid) -> (TripRequest, Itinerary) {
     let request: TripRequest = serde_json::from_value(understood).unwrap();
     let places = catalog::places(&request.city);
     let pick = |k: PlaceKind| places.iter().filter(|p| p.kind == k).cloned().collect::<Vec<_>>();
-    let (a, r, h) = (pick(PlaceKind::Attraction), pick(PlaceKind::Restaurant), pick(PlaceKind::Hotel));
-    let violations = check::check(&plan, &request, &Candidates { attractions: &a, restaurants: &r, hotels: &h });
+    let (a, r, h) = (
+        pick(PlaceKind::Attraction),
+        pick(PlaceKind::Restaurant),
+        pick(PlaceKind::Hotel),
+    );
+    let violations = check::check(
+        &plan,
+        &request,
+        &Candidates {
+            attractions: &a,
+            restaurants: &r,
+            hotels: &h,
+        },
+    );
     assert!(violations.is_empty(), "plan {id} breaks the rules: {violations:?}");
     (request, plan)
 }
@@ -68,8 +104,16 @@ async fn fifty_plans_on_two_worker_processes_all_succeed_and_pass_the_checker(po
         Proc::worker(&url, &[("RESULTS_DIR", &results_env)]),
     ];
     for (id, _) in &ids {
-        let (status, _) = wait_for(&pool, *id, Duration::from_secs(120), |s, _| s != "queued" && s != "running").await;
-        assert_eq!(status, "succeeded", "plan {id}: {:?}", plans::get(&pool, *id).await.unwrap().map(|p| p.error));
+        let (status, _) = wait_for(&pool, *id, Duration::from_secs(120), |s, _| {
+            s != "queued" && s != "running"
+        })
+        .await;
+        assert_eq!(
+            status,
+            "succeeded",
+            "plan {id}: {:?}",
+            plans::get(&pool, *id).await.unwrap().map(|p| p.error)
+        );
     }
     for (id, submitted) in &ids {
         let (request, plan) = verify(&pool, *id).await;
@@ -88,10 +132,17 @@ async fn fifty_plans_on_two_worker_processes_all_succeed_and_pass_the_checker(po
         assert!(results.join(format!("{id}.json")).exists() && results.join(format!("{id}.md")).exists());
     }
     // Two processes, two distinct worker names, both did work.
-    let names: Vec<String> = sqlx::query_scalar("SELECT id FROM apalis.workers").fetch_all(&pool).await.unwrap();
+    let names: Vec<String> = sqlx::query_scalar("SELECT id FROM apalis.workers")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     assert_eq!(names.iter().collect::<HashSet<_>>().len(), 2, "{names:?}");
     assert!(names.iter().all(|n| n.starts_with("planner-")));
-    let busy: i64 = sqlx::query_scalar("SELECT count(DISTINCT detail->>'worker') FROM plan_events WHERE kind = 'started'").fetch_one(&pool).await.unwrap();
+    let busy: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT detail->>'worker') FROM plan_events WHERE kind = 'started'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(busy, 2, "one worker did all the work");
     // The queue acknowledges a job just after its plan is stored: allow it a moment.
     let start = Instant::now();
@@ -111,19 +162,29 @@ async fn an_idle_worker_starts_a_new_plan_within_two_seconds(pool: PgPool) {
     let _worker = Proc::worker(&url, &[]);
     // Wait until the worker is registered, then leave it idle past several poll intervals.
     let start = Instant::now();
-    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.workers").fetch_one(&pool).await.unwrap() == 0 {
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.workers")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        == 0
+    {
         assert!(start.elapsed() < Duration::from_secs(30), "worker never registered");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(4)).await;
     for round in 0..3 {
-        let id = submit(&router(&pool), &json!({"destination": "成都", "start_date": in_days(2), "days": 2})).await;
+        let id = submit(
+            &router(&pool),
+            &json!({"destination": "成都", "start_date": in_days(2), "days": 2}),
+        )
+        .await;
         wait_for(&pool, id, Duration::from_secs(10), |s, _| s == "succeeded").await;
-        let waited: f64 = sqlx::query_scalar("SELECT extract(epoch FROM started_at - created_at)::float8 FROM plans WHERE id = $1")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let waited: f64 =
+            sqlx::query_scalar("SELECT extract(epoch FROM started_at - created_at)::float8 FROM plans WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         println!("round {round}: picked up after {waited:.3}s");
         assert!(waited < 2.0, "picked up after {waited:.3}s");
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -138,17 +199,24 @@ async fn cancel_ends_a_queued_plan_and_stops_a_running_one_at_the_next_node(pool
     let body = json!({"destination": "南京", "start_date": in_days(4), "days": 3});
     // Queued, no worker yet: cancelled at once, and a worker never starts it.
     let queued = submit(&app, &body).await;
-    assert_eq!(call(&app, "POST", &format!("/v1/plans/{queued}/cancel"), None, &[]).await.status, 200);
+    assert_eq!(
+        call(&app, "POST", &format!("/v1/plans/{queued}/cancel"), None, &[])
+            .await
+            .status,
+        200
+    );
 
     let _worker = Proc::worker(&url, &[("PLANNER_FAULT_NODE_DELAY", "draft=4000")]);
     let running = submit(&app, &body).await;
     let start = Instant::now();
     loop {
-        let drafting: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'node_started' AND node = 'draft'")
-            .bind(running)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let drafting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'node_started' AND node = 'draft'",
+        )
+        .bind(running)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
         if drafting > 0 {
             break;
         }
@@ -160,13 +228,27 @@ async fn cancel_ends_a_queued_plan_and_stops_a_running_one_at_the_next_node(pool
     assert_eq!(reply.body["cancel_requested"], true);
     let (status, _) = wait_for(&pool, running, Duration::from_secs(15), |s, _| s != "running").await;
     assert_eq!(status, "cancelled");
-    let nodes: Vec<String> = sqlx::query_scalar("SELECT node FROM plan_checkpoints WHERE plan_id = $1").bind(running).fetch_all(&pool).await.unwrap();
-    assert!(nodes.contains(&"draft".to_string()), "the node in flight finishes: {nodes:?}");
-    assert!(!nodes.contains(&"check".to_string()) && !nodes.contains(&"finalize".to_string()), "ran past the boundary: {nodes:?}");
+    let nodes: Vec<String> = sqlx::query_scalar("SELECT node FROM plan_checkpoints WHERE plan_id = $1")
+        .bind(running)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(
+        nodes.contains(&"draft".to_string()),
+        "the node in flight finishes: {nodes:?}"
+    );
+    assert!(
+        !nodes.contains(&"check".to_string()) && !nodes.contains(&"finalize".to_string()),
+        "ran past the boundary: {nodes:?}"
+    );
 
     let (status, _) = common::status(&pool, queued).await;
     assert_eq!(status, "cancelled");
-    let started: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'started'").bind(queued).fetch_one(&pool).await.unwrap();
+    let started: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'started'")
+        .bind(queued)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(started, 0, "a cancelled queued plan was started");
 }
 
@@ -175,20 +257,40 @@ async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts
     migrated(&pool).await;
     let url = database_url(&pool).await;
     let request = json!({"destination": "重庆", "start_date": in_days(3), "days": 2});
-    let Created::New(plan) = plans::create(&pool, NewPlan { owner: "test", idempotency_key: None, request: &request, max_attempts: 3 }).await.unwrap()
-    else {
+    let Created::New(plan) = plans::create(
+        &pool,
+        NewPlan {
+            owner: "test",
+            idempotency_key: None,
+            request: &request,
+            max_attempts: 3,
+        },
+    )
+    .await
+    .unwrap() else {
         panic!("not created")
     };
-    let env = [("QUEUE_HEARTBEAT_SECS", "1"), ("QUEUE_MISSED_HEARTBEATS", "2"), ("PLANNER_FAULT_NODE_DELAY", "draft=600000")];
+    let env = [
+        ("QUEUE_HEARTBEAT_SECS", "1"),
+        ("QUEUE_MISSED_HEARTBEATS", "2"),
+        ("PLANNER_FAULT_NODE_DELAY", "draft=600000"),
+    ];
     for attempt in 1..=3 {
         let mut worker = Proc::worker(&url, &env);
-        wait_for(&pool, plan.id, Duration::from_secs(60), |s, a| s == "running" && a == attempt).await;
+        wait_for(&pool, plan.id, Duration::from_secs(60), |s, a| {
+            s == "running" && a == attempt
+        })
+        .await;
         worker.sigkill();
     }
     let _last = Proc::worker(&url, &env);
     let (status, attempts) = wait_for(&pool, plan.id, Duration::from_secs(60), |s, _| s == "failed").await;
     assert_eq!(attempts, 3);
-    let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1").bind(plan.id).fetch_one(&pool).await.unwrap();
+    let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
+        .bind(plan.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(error["code"], "attempts_exhausted", "{error}");
     assert!(error["message"].as_str().unwrap().contains("3 attempts"), "{error}");
     assert_eq!(status, "failed");
@@ -201,22 +303,50 @@ async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts
 async fn a_worker_survives_a_database_outage_longer_than_its_acquire_timeout(pool: PgPool) {
     migrated(&pool).await;
     let url = database_url(&pool).await;
-    let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.unwrap();
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     let mut worker = Proc::worker(&url, &[]);
     let app = router(&pool);
-    let first = submit(&app, &json!({"destination": "苏州", "start_date": in_days(2), "days": 2})).await;
+    let first = submit(
+        &app,
+        &json!({"destination": "苏州", "start_date": in_days(2), "days": 2}),
+    )
+    .await;
     wait_for(&pool, first, Duration::from_secs(30), |s, _| s == "succeeded").await;
 
     // Refuse every connection to this database for longer than the pool's 5 s acquire timeout.
     let admin_url = std::env::var("DATABASE_URL").unwrap();
     let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    admin.execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"))).await.unwrap();
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1").bind(&name).execute(&mut admin).await.unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
+        )))
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&name)
+        .execute(&mut admin)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(9)).await;
-    admin.execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))).await.unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"
+        )))
+        .await
+        .unwrap();
 
-    assert!(worker.child.try_wait().unwrap().is_none(), "the worker process exited during the outage");
-    let second = submit(&app, &json!({"destination": "苏州", "start_date": in_days(2), "days": 3})).await;
+    assert!(
+        worker.child.try_wait().unwrap().is_none(),
+        "the worker process exited during the outage"
+    );
+    let second = submit(
+        &app,
+        &json!({"destination": "苏州", "start_date": in_days(2), "days": 3}),
+    )
+    .await;
     wait_for(&pool, second, Duration::from_secs(60), |s, _| s == "succeeded").await;
 }
 
@@ -239,12 +369,13 @@ async fn a_delayed_job_is_found_by_polling_when_no_notify_announces_it(pool: PgP
     planner::queue::enqueue(&mut tx, id, Some(run_at), 5).await.unwrap();
     tx.commit().await.unwrap();
     wait_for(&pool, id, Duration::from_secs(20), |s, _| s == "succeeded").await;
-    let late: f64 = sqlx::query_scalar("SELECT extract(epoch FROM started_at - $2::timestamptz)::float8 FROM plans WHERE id = $1")
-        .bind(id)
-        .bind(run_at)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let late: f64 =
+        sqlx::query_scalar("SELECT extract(epoch FROM started_at - $2::timestamptz)::float8 FROM plans WHERE id = $1")
+            .bind(id)
+            .bind(run_at)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     println!("delayed job started {late:.3}s after it was due");
     // run_at is stored in whole seconds, so "due" may come up to 1 s early.
     assert!((-1.0..2.5).contains(&late), "started {late:.3}s after it was due");
@@ -257,9 +388,18 @@ async fn a_worker_runs_at_most_its_concurrency(pool: PgPool) {
     let app = router(&pool);
     let mut ids = Vec::new();
     for i in 0..6 {
-        ids.push(submit(&app, &json!({"destination": "桂林", "start_date": in_days(2 + i), "days": 2})).await);
+        ids.push(
+            submit(
+                &app,
+                &json!({"destination": "桂林", "start_date": in_days(2 + i), "days": 2}),
+            )
+            .await,
+        );
     }
-    let _worker = Proc::worker(&url, &[("WORKER_CONCURRENCY", "2"), ("PLANNER_FAULT_NODE_DELAY", "draft=1500")]);
+    let _worker = Proc::worker(
+        &url,
+        &[("WORKER_CONCURRENCY", "2"), ("PLANNER_FAULT_NODE_DELAY", "draft=1500")],
+    );
     let (mut peak, start) = (0, Instant::now());
     loop {
         let (running, open): (i64, i64) = sqlx::query_as(
@@ -290,17 +430,33 @@ async fn a_transient_failure_is_retried_with_growing_delays_then_fails_with_the_
     std::fs::write(&blocker, b"not a directory").unwrap();
     let results = blocker.join("results").to_string_lossy().to_string();
     let request = json!({"destination": "广州", "start_date": in_days(3), "days": 2});
-    let Created::New(plan) = plans::create(&pool, NewPlan { owner: "test", idempotency_key: None, request: &request, max_attempts: 3 }).await.unwrap()
-    else {
+    let Created::New(plan) = plans::create(
+        &pool,
+        NewPlan {
+            owner: "test",
+            idempotency_key: None,
+            request: &request,
+            max_attempts: 3,
+        },
+    )
+    .await
+    .unwrap() else {
         panic!("not created")
     };
     let _worker = Proc::worker(&url, &[("RESULTS_DIR", &results), ("PLAN_RETRY_BASE_MS", "1000")]);
     let (status, attempts) = wait_for(&pool, plan.id, Duration::from_secs(60), |s, _| s == "failed").await;
     assert_eq!((status.as_str(), attempts), ("failed", 3));
-    let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1").bind(plan.id).fetch_one(&pool).await.unwrap();
+    let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
+        .bind(plan.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(error["code"], "attempts_exhausted", "{error}");
     assert_eq!(error["node"], "finalize");
-    assert!(error["message"].as_str().unwrap().contains("cannot write results"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("cannot write results"),
+        "{error}"
+    );
     // Two retries were scheduled, the second further out than the first.
     let delays: Vec<f64> = sqlx::query_scalar(
         "SELECT extract(epoch FROM (detail->>'run_at')::timestamptz - created_at)::float8 FROM plan_events
@@ -311,13 +467,18 @@ async fn a_transient_failure_is_retried_with_growing_delays_then_fails_with_the_
     .await
     .unwrap();
     assert_eq!(delays.len(), 2, "{delays:?}");
-    assert!(delays[0] >= 1.0 && delays[1] >= 2.0 && delays[1] > delays[0], "{delays:?}");
+    assert!(
+        delays[0] >= 1.0 && delays[1] >= 2.0 && delays[1] > delays[0],
+        "{delays:?}"
+    );
     // Earlier nodes ran once: retries resumed from their checkpoints.
-    let understood: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'node_started' AND node = 'understand'")
-        .bind(plan.id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let understood: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'node_started' AND node = 'understand'",
+    )
+    .bind(plan.id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(understood, 1);
     let _ = std::fs::remove_file(&blocker);
 }

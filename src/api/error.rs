@@ -21,7 +21,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into(), field: None, extra: None }
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+            field: None,
+            extra: None,
+        }
     }
 
     pub fn field(mut self, field: &str) -> Self {
@@ -44,9 +50,19 @@ impl ApiError {
 
 impl From<InvalidRequest> for ApiError {
     fn from(e: InvalidRequest) -> Self {
-        let status = if e.is_unprocessable() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
+        let status = if e.is_unprocessable() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::BAD_REQUEST
+        };
         let extra = (!e.supported.is_empty()).then(|| json!({ "supported": e.supported }));
-        Self { status, code: e.code, message: e.message, field: Some(e.field), extra }
+        Self {
+            status,
+            code: e.code,
+            message: e.message,
+            field: Some(e.field),
+            extra,
+        }
     }
 }
 
@@ -55,10 +71,18 @@ impl From<sqlx::Error> for ApiError {
         tracing::error!(error = %e, "database error");
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again shortly")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly",
+                )
             }
             sqlx::Error::Database(ref db) if db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08")) => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again shortly")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly",
+                )
             }
             _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"),
         }

@@ -25,19 +25,40 @@ use crate::{
 /// Until API keys arrive, every caller is the same owner.
 pub const ANONYMOUS: &str = "anonymous";
 
-const STATUSES: [&str; 7] = ["queued", "running", "awaiting_approval", "succeeded", "failed", "cancelled", "rejected"];
+const STATUSES: [&str; 7] = [
+    "queued",
+    "running",
+    "awaiting_approval",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "rejected",
+];
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, JsonBody(input): JsonBody<SubmitRequest>) -> Result<Response, ApiError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(input): JsonBody<SubmitRequest>,
+) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     // Validate now, so that a request that can never be planned never reaches the queue.
     request::understand(&input, chrono::Local::now().date_naive())?;
     let stored = serde_json::to_value(&input).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
-    let new = NewPlan { owner: ANONYMOUS, idempotency_key: key.as_deref(), request: &stored, max_attempts: state.settings.plan_max_attempts };
+    let new = NewPlan {
+        owner: ANONYMOUS,
+        idempotency_key: key.as_deref(),
+        request: &stored,
+        max_attempts: state.settings.plan_max_attempts,
+    };
     let (plan, replayed) = match plans::create(&state.pool, new).await? {
         Created::New(plan) => (plan, false),
         Created::Existing(plan) => (plan, true),
         Created::KeyReused(_) => {
-            return Err(ApiError::conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request").field("Idempotency-Key"));
+            return Err(ApiError::conflict(
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request",
+            )
+            .field("Idempotency-Key"));
         }
     };
     tracing::info!(plan_id = %plan.id, status = %plan.status, replayed, "plan submitted");
@@ -48,19 +69,26 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, JsonBody(
         response.headers_mut().insert(header::LOCATION, value);
     }
     if replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(raw) = headers.get("idempotency-key") else { return Ok(None) };
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
     let key = raw
         .to_str()
         .map_err(|_| ApiError::bad_request("Idempotency-Key", "Idempotency-Key must be visible ASCII"))?
         .trim();
     if key.is_empty() || key.len() > 255 {
-        return Err(ApiError::bad_request("Idempotency-Key", "Idempotency-Key must be 1 to 255 characters"));
+        return Err(ApiError::bad_request(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1 to 255 characters",
+        ));
     }
     Ok(Some(key.to_string()))
 }
@@ -71,7 +99,9 @@ fn plan_id(raw: &str) -> Result<Uuid, ApiError> {
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
-    let plan = plans::get(&state.pool, id).await?.ok_or_else(|| ApiError::not_found("plan"))?;
+    let plan = plans::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("plan"))?;
     let done = plans::done_nodes(&state.pool, id).await?;
     Ok(Json(plan_view(plan, done)).into_response())
 }
@@ -87,31 +117,49 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
     let status = match q.status.as_deref() {
         None | Some("") => None,
         Some(s) if STATUSES.contains(&s) => Some(s),
-        Some(s) => return Err(ApiError::bad_request("status", format!("unknown status {s:?}; one of {}", STATUSES.join(", ")))),
+        Some(s) => {
+            return Err(ApiError::bad_request(
+                "status",
+                format!("unknown status {s:?}; one of {}", STATUSES.join(", ")),
+            ));
+        }
     };
     let limit = match q.limit.as_deref() {
         None | Some("") => 20,
         Some(raw) => match raw.parse::<i64>() {
             Ok(n) if (1..=100).contains(&n) => n,
-            _ => return Err(ApiError::bad_request("limit", "limit must be a whole number from 1 to 100")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "limit",
+                    "limit must be a whole number from 1 to 100",
+                ));
+            }
         },
     };
     let after = match q.cursor.as_deref() {
         None | Some("") => None,
-        Some(raw) => Some(decode_cursor(raw).ok_or_else(|| ApiError::bad_request("cursor", "cursor is not one this API returned"))?),
+        Some(raw) => Some(
+            decode_cursor(raw).ok_or_else(|| ApiError::bad_request("cursor", "cursor is not one this API returned"))?,
+        ),
     };
     let rows = plans::list(&state.pool, plans_owner(), status, after, limit).await?;
-    let next_cursor = (rows.len() as i64 == limit).then(|| rows.last().map(|r| encode_cursor(r.created_at, r.id))).flatten();
+    let next_cursor = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| encode_cursor(r.created_at, r.id)))
+        .flatten();
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let done: Vec<(Uuid, String)> = sqlx::query_as("SELECT plan_id, node FROM plan_checkpoints WHERE plan_id = ANY($1) ORDER BY created_at, node")
-        .bind(&ids)
-        .fetch_all(&state.pool)
-        .await?;
+    let done: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT plan_id, node FROM plan_checkpoints WHERE plan_id = ANY($1) ORDER BY created_at, node")
+            .bind(&ids)
+            .fetch_all(&state.pool)
+            .await?;
     let mut done = group_done(done);
-    let plans: Vec<_> = rows.into_iter().map(|r| {
-        let d = done.remove(&r.id).unwrap_or_default();
-        plan_view(r, d)
-    }).collect();
+    let plans: Vec<_> = rows
+        .into_iter()
+        .map(|r| {
+            let d = done.remove(&r.id).unwrap_or_default();
+            plan_view(r, d)
+        })
+        .collect();
     Ok(Json(json!({ "plans": plans, "next_cursor": next_cursor })).into_response())
 }
 
@@ -125,7 +173,10 @@ fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
 
 fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let (micros, id) = raw.split_once('_')?;
-    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, Uuid::parse_str(id).ok()?))
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        Uuid::parse_str(id).ok()?,
+    ))
 }
 
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -134,7 +185,10 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
         CancelOutcome::Cancelled(plan) => (StatusCode::OK, plan),
         CancelOutcome::Requested(plan) => (StatusCode::ACCEPTED, plan),
         CancelOutcome::AlreadyFinished(plan) => {
-            return Err(ApiError::conflict("already_finished", format!("the plan is already {}", plan.status)));
+            return Err(ApiError::conflict(
+                "already_finished",
+                format!("the plan is already {}", plan.status),
+            ));
         }
         CancelOutcome::NotFound => return Err(ApiError::not_found("plan")),
     };
@@ -144,10 +198,20 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
 }
 
 pub async fn itinerary_markdown(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = plan_id(&id.trim_end_matches(".md").to_string())?;
-    let plan = plans::get(&state.pool, id).await?.ok_or_else(|| ApiError::not_found("plan"))?;
+    let id = plan_id(&id)?;
+    let plan = plans::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("plan"))?;
     match plan.result_markdown {
-        Some(md) if plan.status == "succeeded" => Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response()),
-        _ => Err(ApiError::conflict("not_finished", format!("the plan is {}; its itinerary exists once it has succeeded", plan.status))),
+        Some(md) if plan.status == "succeeded" => {
+            Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
+        }
+        _ => Err(ApiError::conflict(
+            "not_finished",
+            format!(
+                "the plan is {}; its itinerary exists once it has succeeded",
+                plan.status
+            ),
+        )),
     }
 }

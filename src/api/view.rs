@@ -48,7 +48,11 @@ pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
         max_attempts: row.max_attempts,
         next_attempt_at: row.next_attempt_at.map(|t| t.to_rfc3339()),
         cancel_requested: row.cancel_requested,
-        progress: Progress { node: row.current_node, done, percent },
+        progress: Progress {
+            node: row.current_node,
+            done,
+            percent,
+        },
         request: row.request,
         warnings: row.warnings,
         error: row.error,

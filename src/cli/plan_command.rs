@@ -32,7 +32,10 @@ pub struct PlanArgs {
 pub async fn run(settings: Settings, args: PlanArgs) -> anyhow::Result<ExitCode> {
     let body = json!({ "query": args.query });
     let bar = ProgressBar::new(100);
-    bar.set_style(ProgressStyle::with_template("{spinner} [{bar:30}] {pos:>3}% {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos:>3}% {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     bar.enable_steady_tick(Duration::from_millis(120));
     let plan = match &args.api {
         Some(api) => via_api(api.trim_end_matches('/'), &body, &bar).await?,
@@ -65,20 +68,41 @@ fn show(bar: &ProgressBar, plan: &Value) {
 
 async fn via_api(api: &str, body: &Value, bar: &ProgressBar) -> anyhow::Result<Value> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-    let response = client.post(format!("{api}/v1/plans")).json(body).send().await.with_context(|| format!("cannot reach {api}"))?;
+    let response = client
+        .post(format!("{api}/v1/plans"))
+        .json(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {api}"))?;
     let status = response.status();
-    let submitted: Value = response.json().await.context("the API answered with something other than JSON")?;
+    let submitted: Value = response
+        .json()
+        .await
+        .context("the API answered with something other than JSON")?;
     if !status.is_success() {
-        bail!("{}", submitted["error"]["message"].as_str().unwrap_or("the API refused the request"));
+        bail!(
+            "{}",
+            submitted["error"]["message"]
+                .as_str()
+                .unwrap_or("the API refused the request")
+        );
     }
-    let id = submitted["id"].as_str().context("the API answered without a plan id")?.to_string();
+    let id = submitted["id"]
+        .as_str()
+        .context("the API answered without a plan id")?
+        .to_string();
     loop {
         let plan: Value = client.get(format!("{api}/v1/plans/{id}")).send().await?.json().await?;
         show(bar, &plan);
         if TERMINAL.contains(&plan["status"].as_str().unwrap_or("")) {
             let mut plan = plan;
             if plan["status"] == "succeeded" {
-                let md = client.get(format!("{api}/v1/plans/{id}/itinerary.md")).send().await?.text().await?;
+                let md = client
+                    .get(format!("{api}/v1/plans/{id}/itinerary.md"))
+                    .send()
+                    .await?
+                    .text()
+                    .await?;
                 plan["result_markdown"] = Value::String(md);
             }
             return Ok(plan);
@@ -93,13 +117,31 @@ async fn in_process(settings: Settings, body: &Value, bar: &ProgressBar) -> anyh
         bail!("{} ({})", e.message, e.field);
     }
     let pool = crate::cli::migrate(&settings).await?;
-    let created = plans::create(&pool, NewPlan { owner: "cli", idempotency_key: None, request: body, max_attempts: settings.plan_max_attempts }).await?;
-    let Created::New(plan) = created else { bail!("the plan could not be created") };
+    let created = plans::create(
+        &pool,
+        NewPlan {
+            owner: "cli",
+            idempotency_key: None,
+            request: body,
+            max_attempts: settings.plan_max_attempts,
+        },
+    )
+    .await?;
+    let Created::New(plan) = created else {
+        bail!("the plan could not be created")
+    };
     let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(queue::worker::run(pool.clone(), runner, settings.queue.clone(), 2, Duration::from_secs(5), async move {
-        let _ = stop_rx.await;
-    }));
+    let worker = tokio::spawn(queue::worker::run(
+        pool.clone(),
+        runner,
+        settings.queue.clone(),
+        2,
+        Duration::from_secs(5),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     let finished = loop {
         let row = plans::get(&pool, plan.id).await?.context("the plan disappeared")?;
         let done = plans::done_nodes(&pool, plan.id).await?;

@@ -52,7 +52,10 @@ pub enum NodeError {
 
 impl NodeError {
     pub fn permanent(code: &str, message: impl Into<String>) -> Self {
-        NodeError::Permanent { code: code.into(), message: message.into() }
+        NodeError::Permanent {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -85,7 +88,12 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(entry: &'static str) -> Self {
-        Self { entry, nodes: HashMap::new(), edges: HashMap::new(), expected_steps: 0 }
+        Self {
+            entry,
+            nodes: HashMap::new(),
+            edges: HashMap::new(),
+            expected_steps: 0,
+        }
     }
 
     pub fn node(mut self, name: &'static str, node: impl Node + 'static) -> Self {
@@ -140,5 +148,9 @@ impl Graph {
 
 /// The checkpoint key of a node's nth visit: `draft`, then `draft#2`, `draft#3`…
 pub fn visit_key(node: &str, visit: u32) -> String {
-    if visit <= 1 { node.to_string() } else { format!("{node}#{visit}") }
+    if visit <= 1 {
+        node.to_string()
+    } else {
+        format!("{node}#{visit}")
+    }
 }

@@ -66,7 +66,13 @@ impl Runner {
             }
             let snapshot = outputs.clone();
             let results = join_all(jobs.into_iter().map(|(name, key, visit)| {
-                let ctx = NodeContext { plan_id, attempt, input: input.clone(), visit, outputs: snapshot.clone() };
+                let ctx = NodeContext {
+                    plan_id,
+                    attempt,
+                    input: input.clone(),
+                    visit,
+                    outputs: snapshot.clone(),
+                };
                 let span = tracing::info_span!("node", node = name, plan_id = %plan_id, attempt);
                 self.run_node(name, key, ctx).instrument(span)
             }))
@@ -92,7 +98,12 @@ impl Runner {
         })
     }
 
-    async fn run_node(&self, name: &'static str, key: String, ctx: NodeContext) -> Result<(Checkpoint, Ownership), RunError> {
+    async fn run_node(
+        &self,
+        name: &'static str,
+        key: String,
+        ctx: NodeContext,
+    ) -> Result<(Checkpoint, Ownership), RunError> {
         let (plan_id, attempt) = (ctx.plan_id, ctx.attempt);
         self.store.started(plan_id, attempt, &key).await?;
         if let Some(delay) = self.delays.get(name) {
@@ -109,11 +120,18 @@ impl Runner {
             Ok(output) => output,
             Err(error) => {
                 tracing::warn!(node = name, elapsed_ms, %error, "node failed");
-                return Err(RunError::Node { node: name.into(), error });
+                return Err(RunError::Node {
+                    node: name.into(),
+                    error,
+                });
             }
         };
         tracing::info!(node = name, elapsed_ms, "node finished");
-        let checkpoint = Checkpoint { key, node: name.to_string(), output };
+        let checkpoint = Checkpoint {
+            key,
+            node: name.to_string(),
+            output,
+        };
         let owned = self.store.save(plan_id, attempt, &checkpoint).await?;
         Ok((checkpoint, owned))
     }

@@ -73,8 +73,21 @@ macro_rules! place_files {
 }
 
 const PLACE_FILES: &[(&str, &str)] = place_files!(
-    "beijing", "shanghai", "hangzhou", "chengdu", "xian", "guangzhou", "shenzhen", "chongqing",
-    "nanjing", "suzhou", "xiamen", "guilin", "tokyo", "singapore", "bangkok",
+    "beijing",
+    "shanghai",
+    "hangzhou",
+    "chengdu",
+    "xian",
+    "guangzhou",
+    "shenzhen",
+    "chongqing",
+    "nanjing",
+    "suzhou",
+    "xiamen",
+    "guilin",
+    "tokyo",
+    "singapore",
+    "bangkok",
 );
 
 static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
@@ -105,7 +118,11 @@ pub fn find_city(name: &str) -> Option<&'static City> {
 }
 
 pub fn city_names() -> Vec<String> {
-    CATALOG.cities.iter().map(|c| format!("{} ({})", c.name, c.name_en)).collect()
+    CATALOG
+        .cities
+        .iter()
+        .map(|c| format!("{} ({})", c.name, c.name_en))
+        .collect()
 }
 
 pub fn places(city_id: &str) -> &'static [Place] {
@@ -157,13 +174,22 @@ fn parse_city(line: &str) -> Result<City, String> {
     };
     let (tmin, tmax, precip, rain) = (series(7)?, series(8)?, series(9)?, series(10)?);
     let climate = (0..12)
-        .map(|m| MonthNormal { temp_min: tmin[m], temp_max: tmax[m], precip_mm: precip[m], rain_days: rain[m] })
+        .map(|m| MonthNormal {
+            temp_min: tmin[m],
+            temp_max: tmax[m],
+            precip_mm: precip[m],
+            rain_days: rain[m],
+        })
         .collect();
     Ok(City {
         id: f[0].into(),
         name: f[1].into(),
         name_en: f[2].into(),
-        aliases: f[3].split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+        aliases: f[3]
+            .split(',')
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .collect(),
         country: f[4].into(),
         lat: f[5].parse().map_err(|e| format!("lat: {e}"))?,
         lng: f[6].parse().map_err(|e| format!("lng: {e}"))?,
@@ -194,12 +220,18 @@ fn parse_place(city_id: &str, line: &str) -> Result<Place, String> {
         opens,
         closes,
         indoor: f[8] == "1",
-        tags: f[9].split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+        tags: f[9]
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
     })
 }
 
 fn parse_hours(raw: &str) -> Result<(u32, u32), String> {
-    let (a, b) = raw.split_once('-').ok_or_else(|| format!("hours {raw:?} are not HH:MM-HH:MM"))?;
+    let (a, b) = raw
+        .split_once('-')
+        .ok_or_else(|| format!("hours {raw:?} are not HH:MM-HH:MM"))?;
     let (a, b) = (parse_clock(a)?, parse_clock(b)?);
     if a >= b {
         return Err(format!("hours {raw:?} close before they open"));
@@ -209,7 +241,10 @@ fn parse_hours(raw: &str) -> Result<(u32, u32), String> {
 
 /// `09:30` → 570 minutes after midnight; `24:00` is allowed as a closing time.
 pub fn parse_clock(raw: &str) -> Result<u32, String> {
-    let (h, m) = raw.trim().split_once(':').ok_or_else(|| format!("{raw:?} is not HH:MM"))?;
+    let (h, m) = raw
+        .trim()
+        .split_once(':')
+        .ok_or_else(|| format!("{raw:?} is not HH:MM"))?;
     let h: u32 = h.parse().map_err(|_| format!("{raw:?} is not HH:MM"))?;
     let m: u32 = m.parse().map_err(|_| format!("{raw:?} is not HH:MM"))?;
     if h > 24 || m > 59 || (h == 24 && m > 0) {
@@ -256,7 +291,9 @@ mod tests {
                 }
             }
         }
-        for required in ["北京", "上海", "杭州", "成都", "西安", "广州", "深圳", "重庆", "南京", "苏州", "厦门", "桂林"] {
+        for required in [
+            "北京", "上海", "杭州", "成都", "西安", "广州", "深圳", "重庆", "南京", "苏州", "厦门", "桂林",
+        ] {
             assert!(catalog.cities.iter().any(|c| c.name == required), "missing {required}");
         }
     }

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::planner::{
     catalog::{Place, parse_clock},
     compose::Candidates,
-    currency,
-    geo,
+    currency, geo,
     itinerary::{ItemKind, Itinerary},
     request::TripRequest,
     rules,
@@ -29,7 +28,11 @@ const TOLERANCE: f64 = 0.011;
 pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -> Vec<Violation> {
     let mut out = Vec::new();
     let mut v = |code: &str, day: Option<usize>, message: String| {
-        out.push(Violation { code: code.into(), day, message })
+        out.push(Violation {
+            code: code.into(),
+            day,
+            message,
+        })
     };
     let by_id: HashMap<&str, &Place> = candidates
         .attractions
@@ -40,10 +43,24 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
         .collect();
 
     if plan.days.len() != request.days as usize {
-        v("days", None, format!("plan has {} days, request asks for {}", plan.days.len(), request.days));
+        v(
+            "days",
+            None,
+            format!("plan has {} days, request asks for {}", plan.days.len(), request.days),
+        );
     }
     if plan.start_date != request.start_date.to_string() || plan.end_date != request.end_date().to_string() {
-        v("dates", None, format!("plan runs {}..{}, request {}..{}", plan.start_date, plan.end_date, request.start_date, request.end_date()));
+        v(
+            "dates",
+            None,
+            format!(
+                "plan runs {}..{}, request {}..{}",
+                plan.start_date,
+                plan.end_date,
+                request.start_date,
+                request.end_date()
+            ),
+        );
     }
     if plan.travelers != request.travelers || plan.currency != request.currency {
         v("party", None, "travelers or currency differ from the request".into());
@@ -55,7 +72,11 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
         let n = Some(index + 1);
         let expected = request.start_date + Duration::days(index as i64);
         if day.date != expected.to_string() {
-            v("dates", n, format!("day {} is dated {}, expected {expected}", index + 1, day.date));
+            v(
+                "dates",
+                n,
+                format!("day {} is dated {}, expected {expected}", index + 1, day.date),
+            );
         }
         let window = rules::day_window(index as u32, request.days);
         let mut today_meals: HashSet<&str> = HashSet::new();
@@ -65,11 +86,22 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
         let mut pending_transfer: Option<(u32, geo::Mode)> = None;
         for item in &day.items {
             let (Ok(start), Ok(end)) = (parse_clock(&item.start), parse_clock(&item.end)) else {
-                v("time", n, format!("{}: times {}–{} are not HH:MM", item.name, item.start, item.end));
+                v(
+                    "time",
+                    n,
+                    format!("{}: times {}–{} are not HH:MM", item.name, item.start, item.end),
+                );
                 continue;
             };
             if end < start || start < prev_end || end > window.end || start < window.start {
-                v("time_window", n, format!("{} {}–{} overlaps the previous item or leaves the day's window", item.name, item.start, item.end));
+                v(
+                    "time_window",
+                    n,
+                    format!(
+                        "{} {}–{} overlaps the previous item or leaves the day's window",
+                        item.name, item.start, item.end
+                    ),
+                );
             }
             if item.cost < 0.0 {
                 v("cost", n, format!("{} has a negative cost", item.name));
@@ -89,23 +121,54 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
                 ItemKind::Attraction | ItemKind::Meal => {}
             }
             let Some(place) = item.place_id.as_deref().and_then(|id| by_id.get(id)) else {
-                v("unknown_place", n, format!("{} ({:?}) is not among the candidates", item.name, item.place_id));
+                v(
+                    "unknown_place",
+                    n,
+                    format!("{} ({:?}) is not among the candidates", item.name, item.place_id),
+                );
                 prev_place = None;
                 prev_end = end;
                 continue;
             };
             if place.name != item.name {
-                v("unknown_place", n, format!("{} does not match candidate {}", item.name, place.name));
+                v(
+                    "unknown_place",
+                    n,
+                    format!("{} does not match candidate {}", item.name, place.name),
+                );
             }
             if start < place.opens || end > place.closes {
-                v("opening_hours", n, format!("{} {}–{} is outside its opening hours", place.name, item.start, item.end));
+                v(
+                    "opening_hours",
+                    n,
+                    format!(
+                        "{} {}–{} is outside its opening hours",
+                        place.name, item.start, item.end
+                    ),
+                );
             }
             if end - start.min(end) < place.minutes {
-                v("duration", n, format!("{} gets {} minutes, needs {}", place.name, end - start.min(end), place.minutes));
+                v(
+                    "duration",
+                    n,
+                    format!(
+                        "{} gets {} minutes, needs {}",
+                        place.name,
+                        end - start.min(end),
+                        place.minutes
+                    ),
+                );
             }
             let unit_cost = currency::from_cny(place.price * request.travelers as f64, &request.currency);
             if (item.cost - unit_cost).abs() > TOLERANCE {
-                v("cost", n, format!("{} costs {} but its price for the party is {unit_cost}", place.name, item.cost));
+                v(
+                    "cost",
+                    n,
+                    format!(
+                        "{} costs {} but its price for the party is {unit_cost}",
+                        place.name, item.cost
+                    ),
+                );
             }
             if let Some(from) = prev_place {
                 let km = geo::road_km(from.lat, from.lng, place.lat, place.lng);
@@ -113,24 +176,47 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
                     Some((minutes, mode)) => {
                         let need = geo::leg(km, mode, request.travelers).minutes;
                         if minutes < need {
-                            v("travel", n, format!("transfer to {} takes {minutes} minutes, needs {need}", place.name));
+                            v(
+                                "travel",
+                                n,
+                                format!("transfer to {} takes {minutes} minutes, needs {need}", place.name),
+                            );
                         }
                     }
                     None => {
                         if km > geo::WALK_MAX_KM {
-                            v("travel", n, format!("{} is {km:.1} km from {} with no transfer", place.name, from.name));
+                            v(
+                                "travel",
+                                n,
+                                format!("{} is {km:.1} km from {} with no transfer", place.name, from.name),
+                            );
                         }
                         let need = geo::leg(km, geo::Mode::Walk, request.travelers).minutes;
                         if item.travel_minutes < need || start < prev_end + item.travel_minutes {
-                            v("travel", n, format!("{} leaves {} minutes to walk from {}, needs {need}", place.name, start.saturating_sub(prev_end), from.name));
+                            v(
+                                "travel",
+                                n,
+                                format!(
+                                    "{} leaves {} minutes to walk from {}, needs {need}",
+                                    place.name,
+                                    start.saturating_sub(prev_end),
+                                    from.name
+                                ),
+                            );
                         }
                     }
                 }
             }
             match item.kind {
                 ItemKind::Attraction => {
-                    if place.kind != crate::planner::catalog::PlaceKind::Attraction || !attractions_seen.insert(&place.id) {
-                        v("repeat", n, format!("{} is visited twice or is not an attraction", place.name));
+                    if place.kind != crate::planner::catalog::PlaceKind::Attraction
+                        || !attractions_seen.insert(&place.id)
+                    {
+                        v(
+                            "repeat",
+                            n,
+                            format!("{} is visited twice or is not an attraction", place.name),
+                        );
                     }
                 }
                 _ => {
@@ -167,7 +253,11 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
                 Some(h) if h.kind == crate::planner::catalog::PlaceKind::Hotel => {
                     let cost = currency::from_cny(h.price * rooms, &request.currency);
                     if (l.cost - cost).abs() > TOLERANCE {
-                        v("cost", n, format!("{} costs {} but {rooms} room(s) cost {cost}", h.name, l.cost));
+                        v(
+                            "cost",
+                            n,
+                            format!("{} costs {} but {rooms} room(s) cost {cost}", h.name, l.cost),
+                        );
                     }
                 }
                 _ => v("lodging", n, format!("{} is not a candidate hotel", l.name)),
@@ -176,7 +266,11 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
         }
         let day_sum = day.items.iter().map(|i| i.cost).sum::<f64>() + day.lodging.as_ref().map_or(0.0, |l| l.cost);
         if (day.cost - day_sum).abs() > TOLERANCE * (day.items.len() + 1) as f64 {
-            v("cost", n, format!("day cost {} is not the sum of its items {day_sum:.2}", day.cost));
+            v(
+                "cost",
+                n,
+                format!("day cost {} is not the sum of its items {day_sum:.2}", day.cost),
+            );
         }
     }
 
@@ -188,12 +282,23 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
         || (costs.tickets - plan.costs.tickets).abs() > slack
         || (costs.transport - plan.costs.transport).abs() > slack
     {
-        v("cost", None, format!("totals {:?} do not add up to the items {:?}", plan.costs, costs));
+        v(
+            "cost",
+            None,
+            format!("totals {:?} do not add up to the items {:?}", plan.costs, costs),
+        );
     }
     if let Some(budget) = request.budget
         && plan.costs.total > budget + TOLERANCE
     {
-        v("budget", None, format!("total {:.2} {} is over the budget of {budget}", plan.costs.total, request.currency));
+        v(
+            "budget",
+            None,
+            format!(
+                "total {:.2} {} is over the budget of {budget}",
+                plan.costs.total, request.currency
+            ),
+        );
     }
     out
 }

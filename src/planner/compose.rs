@@ -52,7 +52,11 @@ pub fn compose(
     let Some(budget) = request.budget else {
         // No budget: a mid-range hotel and the most comfortable plan.
         if hotels.len() > 1 {
-            let mid = candidates.hotels.iter().find(|h| h.has_tag("mid")).or(hotels[hotels.len() / 2]);
+            let mid = candidates
+                .hotels
+                .iter()
+                .find(|h| h.has_tag("mid"))
+                .or(hotels[hotels.len() / 2]);
             hotels = vec![mid];
         }
         return Ok(build(request, weather, candidates, hotels[0], min_thrift));
@@ -132,17 +136,30 @@ fn build(
             name: h.name.clone(),
             cost: currency::from_cny(h.price * rooms, &request.currency),
         });
-        let cost = currency::round2(
-            items.iter().map(|i| i.cost).sum::<f64>() + lodging.as_ref().map_or(0.0, |l| l.cost),
-        );
+        let cost =
+            currency::round2(items.iter().map(|i| i.cost).sum::<f64>() + lodging.as_ref().map_or(0.0, |l| l.cost));
         if weather.rainy {
-            tips.push(format!("{}：{}，行程已优先安排室内景点，记得带伞。", date, weather.condition));
+            tips.push(format!(
+                "{}：{}，行程已优先安排室内景点，记得带伞。",
+                date, weather.condition
+            ));
         }
-        days.push(Day { date: date.to_string(), weather, items, lodging, cost });
+        days.push(Day {
+            date: date.to_string(),
+            weather,
+            items,
+            lodging,
+            cost,
+        });
     }
     let costs = rules::costs(&days);
     if let Some(budget) = request.budget {
-        tips.push(format!("预计花费 {:.0} {c}，预算 {budget:.0} {c}，余 {:.0} {c}。", costs.total, budget - costs.total, c = request.currency));
+        tips.push(format!(
+            "预计花费 {:.0} {c}，预算 {budget:.0} {c}，余 {:.0} {c}。",
+            costs.total,
+            budget - costs.total,
+            c = request.currency
+        ));
     }
     let free_days: Vec<String> = days
         .iter()
@@ -194,7 +211,12 @@ impl<'a> DayPlanner<'a> {
     }
 
     fn day(&mut self, window: DayWindow, rainy: bool) -> Vec<Item> {
-        let mut cur = Cursor { time: window.start, at: None, items: Vec::new(), today_restaurants: HashSet::new() };
+        let mut cur = Cursor {
+            time: window.start,
+            at: None,
+            items: Vec::new(),
+            today_restaurants: HashSet::new(),
+        };
         let per_day = self.request.pace.attractions_per_day();
         let need_dinner = window.needs_dinner();
         let (mut lunch, mut dinner, mut seen) = (false, !need_dinner, 0);
@@ -252,7 +274,11 @@ impl<'a> DayPlanner<'a> {
     }
 
     fn leg(&self, from: &Place, to: &Place) -> geo::Leg {
-        geo::leg(geo::road_km(from.lat, from.lng, to.lat, to.lng), self.mode(), self.request.travelers)
+        geo::leg(
+            geo::road_km(from.lat, from.lng, to.lat, to.lng),
+            self.mode(),
+            self.request.travelers,
+        )
     }
 
     fn next_attraction(
@@ -267,17 +293,26 @@ impl<'a> DayPlanner<'a> {
             if self.used_attractions.contains(place.id.as_str()) {
                 continue;
             }
-            let Some(start) = self.fit(cur, place, place.minutes, window.end) else { continue };
+            let Some(start) = self.fit(cur, place, place.minutes, window.end) else {
+                continue;
+            };
             let end = start + place.minutes;
             // A meal still due must remain reachable after this visit.
             if let Some(meal) = deadline {
-                let after = Cursor { time: end, at: Some(place), items: Vec::new(), today_restaurants: cur.today_restaurants.clone() };
+                let after = Cursor {
+                    time: end,
+                    at: Some(place),
+                    items: Vec::new(),
+                    today_restaurants: cur.today_restaurants.clone(),
+                };
                 if self.pick_restaurant(&after, meal).is_none() {
                     continue;
                 }
             }
             let interest = self.request.interests.iter().filter(|i| place.has_tag(i)).count() as f64;
-            let km = cur.at.map_or(0.0, |from| geo::road_km(from.lat, from.lng, place.lat, place.lng));
+            let km = cur
+                .at
+                .map_or(0.0, |from| geo::road_km(from.lat, from.lng, place.lat, place.lng));
             let weather = match (rainy, place.indoor) {
                 (true, true) => 8.0,
                 (true, false) => -6.0,
@@ -303,14 +338,27 @@ impl<'a> DayPlanner<'a> {
                 if !fresh(&place) || (strict && !rested(&place)) {
                     continue;
                 }
-                let probe = Cursor { time: cur.time.max(meal.earliest), at: cur.at, items: Vec::new(), today_restaurants: HashSet::new() };
-                let Some(start) = self.fit(&probe, place, place.minutes, u32::MAX) else { continue };
+                let probe = Cursor {
+                    time: cur.time.max(meal.earliest),
+                    at: cur.at,
+                    items: Vec::new(),
+                    today_restaurants: HashSet::new(),
+                };
+                let Some(start) = self.fit(&probe, place, place.minutes, u32::MAX) else {
+                    continue;
+                };
                 if start > meal.latest {
                     continue;
                 }
-                let km = cur.at.map_or(0.0, |from| geo::road_km(from.lat, from.lng, place.lat, place.lng));
+                let km = cur
+                    .at
+                    .map_or(0.0, |from| geo::road_km(from.lat, from.lng, place.lat, place.lng));
                 let price_weight = [1.0 / 100.0, 1.0 / 20.0, 1.0 / 5.0][self.thrift.min(MAX_THRIFT) as usize];
-                let food = if self.request.interests.iter().any(|i| i == "food") && place.has_tag("local") { 3.0 } else { 0.0 };
+                let food = if self.request.interests.iter().any(|i| i == "food") && place.has_tag("local") {
+                    3.0
+                } else {
+                    0.0
+                };
                 let score = food - 1.5 * km - price_weight * place.price - 0.2 * rank as f64;
                 if best.as_ref().is_none_or(|(_, _, s)| score > *s) {
                     best = Some((place, start, score));
@@ -324,8 +372,13 @@ impl<'a> DayPlanner<'a> {
     }
 
     fn meal(&self, cur: &mut Cursor<'a>, meal: rules::MealWindow) -> bool {
-        let Some((place, _)) = self.pick_restaurant(cur, meal) else { return false };
-        cur.time = cur.time.max(meal.earliest.saturating_sub(cur.at.map_or(0, |from| self.leg(from, place).minutes)));
+        let Some((place, _)) = self.pick_restaurant(cur, meal) else {
+            return false;
+        };
+        cur.time = cur.time.max(
+            meal.earliest
+                .saturating_sub(cur.at.map_or(0, |from| self.leg(from, place).minutes)),
+        );
         let start = self.fit(cur, place, place.minutes, u32::MAX).unwrap_or(cur.time);
         self.visit(cur, place, start, ItemKind::Meal, place.minutes);
         cur.today_restaurants.insert(&place.id);

@@ -43,13 +43,23 @@ pub fn road_km(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
 /// The leg by `mode`; walking is chosen whenever the distance allows it.
 pub fn leg(km: f64, mode: Mode, travelers: u32) -> Leg {
     if km <= WALK_MAX_KM || mode == Mode::Walk {
-        return Leg { mode: Mode::Walk, km, minutes: (km / WALK_KMH * 60.0).ceil() as u32, cost_cny: 0.0 };
+        return Leg {
+            mode: Mode::Walk,
+            km,
+            minutes: (km / WALK_KMH * 60.0).ceil() as u32,
+            cost_cny: 0.0,
+        };
     }
     match mode {
         Mode::Taxi => {
             let cars = travelers.div_ceil(4) as f64;
             let fare = 13.0 + 2.5 * (km - 3.0).max(0.0);
-            Leg { mode, km, minutes: (km / TAXI_KMH * 60.0).ceil() as u32 + 10, cost_cny: (cars * fare).round() }
+            Leg {
+                mode,
+                km,
+                minutes: (km / TAXI_KMH * 60.0).ceil() as u32 + 10,
+                cost_cny: (cars * fare).round(),
+            }
         }
         Mode::Metro | Mode::Walk => {
             let fare = 3.0 + (km / 6.0).floor();

@@ -47,7 +47,9 @@ pub fn planner_graph(providers: Providers, results_dir: Option<PathBuf>) -> Grap
         .edge("lodging", &["draft"])
         .edge("draft", &["check"])
         .branch("check", |outputs| {
-            let report: Option<CheckReport> = outputs.get("check").and_then(|v| serde_json::from_value(v.clone()).ok());
+            let report: Option<CheckReport> = outputs
+                .get("check")
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
             match report {
                 Some(r) if !r.violations.is_empty() && r.round <= MAX_REVISIONS => vec!["draft"],
                 _ => vec!["finalize"],
@@ -75,7 +77,8 @@ pub struct Finalized {
 }
 
 fn city_of(request: &TripRequest) -> Result<&'static City, NodeError> {
-    catalog::city(&request.city).ok_or_else(|| NodeError::permanent("unknown_destination", format!("no data for {}", request.city)))
+    catalog::city(&request.city)
+        .ok_or_else(|| NodeError::permanent("unknown_destination", format!("no data for {}", request.city)))
 }
 
 fn provider_error(e: ProviderError) -> NodeError {
@@ -86,7 +89,11 @@ fn provider_error(e: ProviderError) -> NodeError {
 }
 
 fn source(kind: &str, provider: &str) -> Source {
-    Source { kind: kind.into(), provider: provider.into(), at: Utc::now().to_rfc3339() }
+    Source {
+        kind: kind.into(),
+        provider: provider.into(),
+        at: Utc::now().to_rfc3339(),
+    }
 }
 
 struct Understand;
@@ -109,8 +116,14 @@ impl Node for Weather {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let request: TripRequest = ctx.output("understand")?;
         let provider = &self.0.weather;
-        let days = provider.forecast(city_of(&request)?, request.start_date, request.days).await.map_err(provider_error)?;
-        to_output(&Fetched { data: days, source: source("weather", provider.name()) })
+        let days = provider
+            .forecast(city_of(&request)?, request.start_date, request.days)
+            .await
+            .map_err(provider_error)?;
+        to_output(&Fetched {
+            data: days,
+            source: source("weather", provider.name()),
+        })
     }
 }
 
@@ -122,7 +135,10 @@ impl Node for Places {
         let request: TripRequest = ctx.output("understand")?;
         let provider = &self.0.places;
         let places = provider.places(city_of(&request)?).await.map_err(provider_error)?;
-        to_output(&Fetched { data: places, source: source("places", provider.name()) })
+        to_output(&Fetched {
+            data: places,
+            source: source("places", provider.name()),
+        })
     }
 }
 
@@ -134,7 +150,10 @@ impl Node for Lodging {
         let request: TripRequest = ctx.output("understand")?;
         let provider = &self.0.places;
         let hotels = provider.hotels(city_of(&request)?).await.map_err(provider_error)?;
-        to_output(&Fetched { data: hotels, source: source("lodging", provider.name()) })
+        to_output(&Fetched {
+            data: hotels,
+            source: source("lodging", provider.name()),
+        })
     }
 }
 
@@ -163,7 +182,11 @@ impl Inputs {
     }
 
     fn candidates(&self) -> Candidates<'_> {
-        Candidates { attractions: &self.attractions, restaurants: &self.restaurants, hotels: &self.hotels.data }
+        Candidates {
+            attractions: &self.attractions,
+            restaurants: &self.restaurants,
+            hotels: &self.hotels.data,
+        }
     }
 }
 
@@ -192,7 +215,10 @@ impl Node for Check {
         if !violations.is_empty() {
             tracing::warn!(round = ctx.visit, count = violations.len(), first = %violations[0].message, "draft breaks hard constraints");
         }
-        to_output(&CheckReport { round: ctx.visit, violations })
+        to_output(&CheckReport {
+            round: ctx.visit,
+            violations,
+        })
     }
 }
 
@@ -209,11 +235,19 @@ impl Node for Finalize {
             let list: Vec<String> = report.violations.iter().take(5).map(|v| v.message.clone()).collect();
             return Err(NodeError::permanent(
                 "constraints_violated",
-                format!("no draft passed the checker after {} revisions: {}", MAX_REVISIONS, list.join("; ")),
+                format!(
+                    "no draft passed the checker after {} revisions: {}",
+                    MAX_REVISIONS,
+                    list.join("; ")
+                ),
             ));
         }
         let mut result: Itinerary = ctx.output("draft")?;
-        result.sources = vec![inputs.weather.source.clone(), inputs.places_source.clone(), inputs.hotels.source.clone()];
+        result.sources = vec![
+            inputs.weather.source.clone(),
+            inputs.places_source.clone(),
+            inputs.hotels.source.clone(),
+        ];
         let markdown = markdown::render(&result);
         if let Some(dir) = &self.results_dir {
             write_files(dir, ctx.plan_id, &result, &markdown)

@@ -22,19 +22,42 @@ pub struct ParsedQuery {
     pub start_date: Option<NaiveDate>,
 }
 
-pub const INTERESTS: [&str; 9] =
-    ["food", "nature", "history", "culture", "art", "shopping", "nightlife", "family", "photography"];
+pub const INTERESTS: [&str; 9] = [
+    "food",
+    "nature",
+    "history",
+    "culture",
+    "art",
+    "shopping",
+    "nightlife",
+    "family",
+    "photography",
+];
 
 const INTEREST_WORDS: &[(&str, &[&str])] = &[
     ("food", &["美食", "吃", "小吃", "food", "foodie", "eat", "cuisine"]),
-    ("nature", &["自然", "风光", "风景", "山水", "公园", "徒步", "nature", "hiking", "outdoor", "scenery", "park"]),
-    ("history", &["历史", "古迹", "古城", "history", "historic", "heritage", "ancient"]),
-    ("culture", &["文化", "寺", "庙", "culture", "cultural", "temple", "tradition"]),
+    (
+        "nature",
+        &[
+            "自然", "风光", "风景", "山水", "公园", "徒步", "nature", "hiking", "outdoor", "scenery", "park",
+        ],
+    ),
+    (
+        "history",
+        &["历史", "古迹", "古城", "history", "historic", "heritage", "ancient"],
+    ),
+    (
+        "culture",
+        &["文化", "寺", "庙", "culture", "cultural", "temple", "tradition"],
+    ),
     ("art", &["艺术", "博物馆", "展览", "art", "museum", "gallery"]),
     ("shopping", &["购物", "逛街", "shopping", "shop", "market"]),
     ("nightlife", &["夜景", "夜生活", "酒吧", "nightlife", "night", "bar"]),
     ("family", &["亲子", "孩子", "小孩", "family", "kids", "children"]),
-    ("photography", &["拍照", "摄影", "打卡", "photo", "photography", "instagram"]),
+    (
+        "photography",
+        &["拍照", "摄影", "打卡", "photo", "photography", "instagram"],
+    ),
 ];
 
 /// Maps a client-supplied interest (English tag or a Chinese word) to our tag.
@@ -50,8 +73,11 @@ static NUM: &str = r"(\d+|[一二两三四五六七八九十]+)";
 
 static DAYS_ZH: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"{NUM}\s*(?:天|日游|日)")).unwrap());
 static NIGHTS_ZH: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"{NUM}\s*(?:晚|夜)")).unwrap());
-static DAYS_EN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)[\s-]*days?\b").unwrap());
-static NIGHTS_EN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)[\s-]*nights?\b").unwrap());
+static DAYS_EN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)[\s-]*days?\b").unwrap());
+static NIGHTS_EN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)[\s-]*nights?\b").unwrap()
+});
 static WEEK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)一周|一个星期|\ba week\b|\bone week\b").unwrap());
 static WEEKEND: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)周末|\bweekend\b").unwrap());
 
@@ -60,7 +86,9 @@ static FAMILY_ZH: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"一�
 static PEOPLE_EN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:for\s+)?(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s*(?:people|persons|travell?ers|adults|of us|pax)\b|\bfor\s+(\d+)\b").unwrap()
 });
-static COUPLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)情侣|夫妻|我们俩|俩人|两口子|\bcouple\b|\bmy (?:wife|husband|partner)\b").unwrap());
+static COUPLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)情侣|夫妻|我们俩|俩人|两口子|\bcouple\b|\bmy (?:wife|husband|partner)\b").unwrap()
+});
 static SOLO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)一个人|独自|\bsolo\b|\balone\b").unwrap());
 
 static BUDGET_ZH: LazyLock<Regex> = LazyLock::new(|| {
@@ -78,17 +106,27 @@ static ZH_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:(\d{4})年)?(
 static EN_DATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b|\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b").unwrap()
 });
-static ZH_WEEKDAY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(下下|下个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天])").unwrap());
+static ZH_WEEKDAY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(下下|下个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天])").unwrap());
 static EN_WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(next|this|on)?\s*(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b").unwrap()
 });
 
-static UNKNOWN_ZH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:去|到|在|游)([\p{Han}]{2,4}?)(?:玩|旅游|旅行|度假|游玩|看看|\d|[一二两三四五六七八九十]|，|,|。|的|$)").unwrap());
-static UNKNOWN_EN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(?:in|to|visit|visiting|around)\s+([A-Z][a-zA-Z]+(?:\s[A-Z][a-zA-Z]+)?)").unwrap());
+static UNKNOWN_ZH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:去|到|在|游)([\p{Han}]{2,4}?)(?:玩|旅游|旅行|度假|游玩|看看|\d|[一二两三四五六七八九十]|，|,|。|的|$)",
+    )
+    .unwrap()
+});
+static UNKNOWN_EN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(?:in|to|visit|visiting|around)\s+([A-Z][a-zA-Z]+(?:\s[A-Z][a-zA-Z]+)?)").unwrap());
 
 pub fn parse_query(text: &str, today: NaiveDate) -> ParsedQuery {
     let lower = text.to_lowercase();
-    let mut out = ParsedQuery { city: find_city_in(text), ..Default::default() };
+    let mut out = ParsedQuery {
+        city: find_city_in(text),
+        ..Default::default()
+    };
     if out.city.is_none() {
         out.unknown_place = UNKNOWN_ZH
             .captures(text)
@@ -137,9 +175,15 @@ pub fn parse_query(text: &str, today: NaiveDate) -> ParsedQuery {
         }
     }
 
-    out.pace = if ["轻松", "悠闲", "慢", "relaxed", "slow", "leisurely", "easy"].iter().any(|w| lower.contains(w)) {
+    out.pace = if ["轻松", "悠闲", "慢", "relaxed", "slow", "leisurely", "easy"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
         Some(Pace::Relaxed)
-    } else if ["紧凑", "特种兵", "packed", "busy", "intense"].iter().any(|w| lower.contains(w)) {
+    } else if ["紧凑", "特种兵", "packed", "busy", "intense"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
         Some(Pace::Packed)
     } else {
         None
@@ -205,7 +249,12 @@ fn number(raw: &str) -> Option<i64> {
 }
 
 fn chinese_number(raw: &str) -> Option<i64> {
-    let digit = |c: char| "零一二三四五六七八九".find(c).map(|i| (i / 3) as i64).or((c == '两').then_some(2));
+    let digit = |c: char| {
+        "零一二三四五六七八九"
+            .find(c)
+            .map(|i| (i / 3) as i64)
+            .or((c == '两').then_some(2))
+    };
     let chars: Vec<char> = raw.chars().collect();
     match chars.as_slice() {
         [c] if *c == '十' => Some(10),
@@ -266,7 +315,10 @@ fn budget(text: &str, travelers: i64) -> Option<(f64, String)> {
         let amount = amount * if c.get(3).is_some() { 1_000.0 } else { 1.0 };
         let currency = word.or(symbol).and_then(currency_code).unwrap_or("CNY");
         let per_person = c.get(5).is_some();
-        return Some((amount * if per_person { travelers as f64 } else { 1.0 }, currency.into()));
+        return Some((
+            amount * if per_person { travelers as f64 } else { 1.0 },
+            currency.into(),
+        ));
     }
     None
 }
@@ -287,9 +339,11 @@ fn start_date(text: &str, today: NaiveDate) -> Option<NaiveDate> {
             (Some(m), Some(d)) => (m.as_str(), d.as_str()),
             _ => (c.get(4)?.as_str(), c.get(3)?.as_str()),
         };
-        let m = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-            .iter()
-            .position(|x| month.to_lowercase().starts_with(x))? as u32
+        let m = [
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ]
+        .iter()
+        .position(|x| month.to_lowercase().starts_with(x))? as u32
             + 1;
         return next_occurrence(today, m, day.parse().ok()?);
     }
@@ -332,7 +386,11 @@ fn start_date(text: &str, today: NaiveDate) -> Option<NaiveDate> {
 /// This year's month/day if still ahead (or today), otherwise next year's.
 fn next_occurrence(today: NaiveDate, month: u32, day: u32) -> Option<NaiveDate> {
     let this_year = NaiveDate::from_ymd_opt(today.year(), month, day)?;
-    if this_year >= today { Some(this_year) } else { NaiveDate::from_ymd_opt(today.year() + 1, month, day) }
+    if this_year >= today {
+        Some(this_year)
+    } else {
+        NaiveDate::from_ymd_opt(today.year() + 1, month, day)
+    }
 }
 
 /// The given weekday in this week (Monday first) or `weeks_ahead` weeks later; "this
@@ -359,7 +417,10 @@ mod tests {
 
     #[test]
     fn chinese_request() {
-        let p = parse_query("帮我规划杭州3天2晚的旅行，两个人，预算3000元，喜欢美食和自然风光", today());
+        let p = parse_query(
+            "帮我规划杭州3天2晚的旅行，两个人，预算3000元，喜欢美食和自然风光",
+            today(),
+        );
         assert_eq!(p.city.as_deref(), Some("hangzhou"));
         assert_eq!(p.days, Some(3));
         assert_eq!(p.travelers, Some(2));
@@ -369,7 +430,10 @@ mod tests {
 
     #[test]
     fn english_request() {
-        let p = parse_query("3 days in Chengdu for 2, budget 5000 CNY, love food and museums, relaxed", today());
+        let p = parse_query(
+            "3 days in Chengdu for 2, budget 5000 CNY, love food and museums, relaxed",
+            today(),
+        );
         assert_eq!(p.city.as_deref(), Some("chengdu"));
         assert_eq!(p.days, Some(3));
         assert_eq!(p.travelers, Some(2));
@@ -385,10 +449,19 @@ mod tests {
         assert_eq!(parse_query("成都五日游，一家三口", today()).travelers, Some(3));
         assert_eq!(parse_query("a week in Tokyo", today()).days, Some(7));
         assert_eq!(parse_query("4 nights in Bangkok, $1,500", today()).days, Some(5));
-        assert_eq!(parse_query("4 nights in Bangkok, $1,500", today()).budget, Some((1500.0, "USD".into())));
+        assert_eq!(
+            parse_query("4 nights in Bangkok, $1,500", today()).budget,
+            Some((1500.0, "USD".into()))
+        );
         assert_eq!(parse_query("北京十二天", today()).days, Some(12));
-        assert_eq!(parse_query("苏州 人均预算2000 3个人", today()).budget, Some((6000.0, "CNY".into())));
-        assert_eq!(parse_query("上海，预算1.5万", today()).budget, Some((15000.0, "CNY".into())));
+        assert_eq!(
+            parse_query("苏州 人均预算2000 3个人", today()).budget,
+            Some((6000.0, "CNY".into()))
+        );
+        assert_eq!(
+            parse_query("上海，预算1.5万", today()).budget,
+            Some((15000.0, "CNY".into()))
+        );
     }
 
     #[test]
@@ -402,8 +475,14 @@ mod tests {
         assert_eq!(d("明天"), NaiveDate::from_ymd_opt(2026, 11, 27));
         assert_eq!(d("next friday"), NaiveDate::from_ymd_opt(2026, 12, 4));
         assert_eq!(d("2027-02-01"), NaiveDate::from_ymd_opt(2027, 2, 1));
-        assert_eq!(parse_query("帮我规划Tokyo4天的旅行", today()).city.as_deref(), Some("tokyo"));
-        assert_eq!(parse_query("Xiamen-bound, 2 days", today()).city.as_deref(), Some("xiamen"));
+        assert_eq!(
+            parse_query("帮我规划Tokyo4天的旅行", today()).city.as_deref(),
+            Some("tokyo")
+        );
+        assert_eq!(
+            parse_query("Xiamen-bound, 2 days", today()).city.as_deref(),
+            Some("xiamen")
+        );
     }
 
     #[test]

@@ -157,7 +157,10 @@ pub fn understand(input: &SubmitRequest, today: NaiveDate) -> Result<TripRequest
 
     let days = match input.days.or(parsed_ref.and_then(|p| p.days)) {
         Some(d) if !(1..=MAX_DAYS).contains(&d) => {
-            return Err(InvalidRequest::new("days", format!("days must be between 1 and {MAX_DAYS}")));
+            return Err(InvalidRequest::new(
+                "days",
+                format!("days must be between 1 and {MAX_DAYS}"),
+            ));
         }
         Some(d) => d as u32,
         None => DEFAULT_DAYS,
@@ -175,9 +178,14 @@ pub fn understand(input: &SubmitRequest, today: NaiveDate) -> Result<TripRequest
 
     let start_date = match input.start_date.as_deref() {
         Some(raw) => NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
-            InvalidRequest::new("start_date", format!("start_date {raw:?} is not an ISO date (YYYY-MM-DD)"))
+            InvalidRequest::new(
+                "start_date",
+                format!("start_date {raw:?} is not an ISO date (YYYY-MM-DD)"),
+            )
         })?,
-        None => parsed_ref.and_then(|p| p.start_date).unwrap_or(today + Duration::days(1)),
+        None => parsed_ref
+            .and_then(|p| p.start_date)
+            .unwrap_or(today + Duration::days(1)),
     };
     if start_date < today {
         return Err(InvalidRequest::new(
@@ -186,13 +194,19 @@ pub fn understand(input: &SubmitRequest, today: NaiveDate) -> Result<TripRequest
         ));
     }
     if start_date > today + Duration::days(730) {
-        return Err(InvalidRequest::new("start_date", "start_date is more than two years ahead"));
+        return Err(InvalidRequest::new(
+            "start_date",
+            "start_date is more than two years ahead",
+        ));
     }
 
     let (budget, currency) = match &input.budget {
         Some(b) => {
             if !b.amount.is_finite() || b.amount <= 0.0 {
-                return Err(InvalidRequest::new("budget.amount", "budget.amount must be greater than 0"));
+                return Err(InvalidRequest::new(
+                    "budget.amount",
+                    "budget.amount must be greater than 0",
+                ));
             }
             let code = b.currency.trim().to_uppercase();
             if currency::rate_to_cny(&code).is_none() {
@@ -209,7 +223,12 @@ pub fn understand(input: &SubmitRequest, today: NaiveDate) -> Result<TripRequest
         }
         None => match parsed_ref.and_then(|p| p.budget.clone()) {
             Some((amount, code)) if amount > 0.0 => (Some(amount), code),
-            Some(_) => return Err(InvalidRequest::new("query", "the budget in the query must be greater than 0")),
+            Some(_) => {
+                return Err(InvalidRequest::new(
+                    "query",
+                    "the budget in the query must be greater than 0",
+                ));
+            }
             None => (None, "CNY".to_string()),
         },
     };
@@ -234,8 +253,9 @@ pub fn understand(input: &SubmitRequest, today: NaiveDate) -> Result<TripRequest
     interests.dedup();
 
     let pace = match input.pace.as_deref() {
-        Some(raw) => Pace::parse(raw)
-            .ok_or_else(|| InvalidRequest::new("pace", "pace must be relaxed, moderate or packed"))?,
+        Some(raw) => {
+            Pace::parse(raw).ok_or_else(|| InvalidRequest::new("pace", "pace must be relaxed, moderate or packed"))?
+        }
         None => parsed_ref.and_then(|p| p.pace).unwrap_or(Pace::Moderate),
     };
 

@@ -40,8 +40,18 @@ pub struct MealWindow {
     pub latest: u32,
 }
 
-pub const LUNCH: MealWindow = MealWindow { name: "lunch", earliest: 11 * 60, ideal: 11 * 60 + 30, latest: 13 * 60 + 30 };
-pub const DINNER: MealWindow = MealWindow { name: "dinner", earliest: 17 * 60, ideal: 17 * 60 + 30, latest: 19 * 60 + 30 };
+pub const LUNCH: MealWindow = MealWindow {
+    name: "lunch",
+    earliest: 11 * 60,
+    ideal: 11 * 60 + 30,
+    latest: 13 * 60 + 30,
+};
+pub const DINNER: MealWindow = MealWindow {
+    name: "dinner",
+    earliest: 17 * 60,
+    ideal: 17 * 60 + 30,
+    latest: 19 * 60 + 30,
+};
 
 /// Totals by category; `total` is the sum of every item and every night.
 pub fn costs(days: &[Day]) -> Costs {

@@ -35,13 +35,21 @@ impl PlanRunner {
             store: Arc::new(PgCheckpoints { pool: pool.clone() }),
             delays: settings.node_delays.clone(),
         };
-        Arc::new(Self { pool, runner, retry_base: settings.queue.retry_base })
+        Arc::new(Self {
+            pool,
+            runner,
+            retry_base: settings.queue.retry_base,
+        })
     }
 
     /// Errors only when the database fails; the queue then retries the job.
     pub async fn run(&self, plan_id: Uuid, worker: &str) -> anyhow::Result<()> {
         let (attempt, max_attempts, request) = match plans::claim(&self.pool, plan_id, worker).await? {
-            Claim::Run { attempt, max_attempts, request } => (attempt, max_attempts, request),
+            Claim::Run {
+                attempt,
+                max_attempts,
+                request,
+            } => (attempt, max_attempts, request),
             Claim::Skip => return Ok(()),
             Claim::Cancelled => {
                 tracing::info!(plan_id = %plan_id, "plan cancelled before it started");
@@ -53,10 +61,18 @@ impl PlanRunner {
             }
         };
         let span = tracing::info_span!("plan", plan_id = %plan_id, attempt);
-        self.attempt(plan_id, attempt, max_attempts, &request).instrument(span).await
+        self.attempt(plan_id, attempt, max_attempts, &request)
+            .instrument(span)
+            .await
     }
 
-    async fn attempt(&self, plan_id: Uuid, attempt: i32, max_attempts: i32, request: &serde_json::Value) -> anyhow::Result<()> {
+    async fn attempt(
+        &self,
+        plan_id: Uuid,
+        attempt: i32,
+        max_attempts: i32,
+        request: &serde_json::Value,
+    ) -> anyhow::Result<()> {
         tracing::info!(status = "running", "plan attempt started");
         let outcome = self.runner.run(plan_id, attempt, request).await;
         let owned = match outcome {
@@ -69,9 +85,14 @@ impl PlanRunner {
                     .ok_or_else(|| anyhow::anyhow!("graph ended without finalize"))?;
                 let result = serde_json::to_value(&finalized.result)?;
                 let warnings = json!(finalized.result.warnings);
-                let owned = plans::succeed(&self.pool, plan_id, attempt, &result, &finalized.markdown, &warnings).await?;
+                let owned =
+                    plans::succeed(&self.pool, plan_id, attempt, &result, &finalized.markdown, &warnings).await?;
                 if owned {
-                    tracing::info!(status = "succeeded", total = finalized.result.costs.total, "plan succeeded");
+                    tracing::info!(
+                        status = "succeeded",
+                        total = finalized.result.costs.total,
+                        "plan succeeded"
+                    );
                 }
                 owned
             }
@@ -80,16 +101,28 @@ impl PlanRunner {
                 plans::end(&self.pool, plan_id, attempt, "cancelled", None).await?
             }
             Err(RunError::Lost) => false,
-            Err(RunError::Node { node, error: NodeError::Permanent { code, message } }) => {
+            Err(RunError::Node {
+                node,
+                error: NodeError::Permanent { code, message },
+            }) => {
                 tracing::warn!(status = "failed", node, code, message, "plan failed");
                 let error = json!({"code": code, "message": message, "node": node});
                 plans::end(&self.pool, plan_id, attempt, "failed", Some(&error)).await?
             }
-            Err(RunError::Node { node, error: NodeError::Transient(message) }) => {
+            Err(RunError::Node {
+                node,
+                error: NodeError::Transient(message),
+            }) => {
                 let error = json!({"code": "transient", "message": message, "node": node});
                 if attempt < max_attempts {
                     let delay = backoff(self.retry_base, attempt);
-                    tracing::warn!(status = "queued", node, message, delay_ms = delay.as_millis() as u64, "attempt failed; retry scheduled");
+                    tracing::warn!(
+                        status = "queued",
+                        node,
+                        message,
+                        delay_ms = delay.as_millis() as u64,
+                        "attempt failed; retry scheduled"
+                    );
                     plans::retry_later(&self.pool, plan_id, attempt, max_attempts, &error, delay).await?
                 } else {
                     let error = json!({

@@ -16,10 +16,18 @@ impl PlacesProvider for CuratedPlaces {
     }
 
     async fn places(&self, city: &City) -> Result<Vec<Place>, ProviderError> {
-        Ok(catalog::places(&city.id).iter().filter(|p| p.kind != PlaceKind::Hotel).cloned().collect())
+        Ok(catalog::places(&city.id)
+            .iter()
+            .filter(|p| p.kind != PlaceKind::Hotel)
+            .cloned()
+            .collect())
     }
 
     async fn hotels(&self, city: &City) -> Result<Vec<Place>, ProviderError> {
-        Ok(catalog::places(&city.id).iter().filter(|p| p.kind == PlaceKind::Hotel).cloned().collect())
+        Ok(catalog::places(&city.id)
+            .iter()
+            .filter(|p| p.kind == PlaceKind::Hotel)
+            .cloned()
+            .collect())
     }
 }

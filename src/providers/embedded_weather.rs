@@ -30,7 +30,11 @@ pub fn day(city: &City, date: NaiveDate) -> DayWeather {
     let jitter = unit(&format!("{}:{date}:t", city.id)) * 4.0 - 2.0;
     let rainy = draw < normal.rain_days / days_in_month;
     let (temp_min, temp_max) = ((normal.temp_min + jitter).round(), (normal.temp_max + jitter).round());
-    let precip = if rainy { (normal.precip_mm / normal.rain_days.max(1.0) * 10.0).round() / 10.0 } else { 0.0 };
+    let precip = if rainy {
+        (normal.precip_mm / normal.rain_days.max(1.0) * 10.0).round() / 10.0
+    } else {
+        0.0
+    };
     let condition = match (rainy, temp_max) {
         (true, t) if t <= 1.0 => "小雪",
         (true, _) if precip >= 25.0 => "大雨",
@@ -74,7 +78,9 @@ mod tests {
     #[test]
     fn rainy_share_follows_the_normals() {
         let city = catalog::city("hangzhou").unwrap();
-        let june: Vec<_> = (1..=30).map(|d| day(city, NaiveDate::from_ymd_opt(2026, 6, d).unwrap())).collect();
+        let june: Vec<_> = (1..=30)
+            .map(|d| day(city, NaiveDate::from_ymd_opt(2026, 6, d).unwrap()))
+            .collect();
         let rainy = june.iter().filter(|d| d.rainy).count() as f64;
         let expected = city.climate[5].rain_days;
         assert!((rainy - expected).abs() <= 7.0, "{rainy} rainy days vs {expected}");

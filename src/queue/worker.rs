@@ -22,7 +22,11 @@ pub fn unique_worker_name() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".into());
-    format!("planner-{host}-{}-{:06x}", std::process::id(), rand::random::<u32>() & 0xff_ffff)
+    format!(
+        "planner-{host}-{}-{:06x}",
+        std::process::id(),
+        rand::random::<u32>() & 0xff_ffff
+    )
 }
 
 async fn handle(job: PlanJob, worker: WorkerContext, runner: Data<Arc<PlanRunner>>) -> Result<(), BoxDynError> {

@@ -58,7 +58,11 @@ impl CheckpointStore for PgCheckpoints {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(if cancel_requested { Ownership::CancelRequested } else { Ownership::Owned })
+        Ok(if cancel_requested {
+            Ownership::CancelRequested
+        } else {
+            Ownership::Owned
+        })
     }
 
     async fn started(&self, plan_id: Uuid, attempt: i32, node: &str) -> anyhow::Result<()> {
@@ -88,4 +92,3 @@ impl CheckpointStore for PgCheckpoints {
         })
     }
 }
-

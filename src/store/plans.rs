@@ -72,7 +72,11 @@ pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Er
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
-        return Ok(if &existing.request == new.request { Created::Existing(existing) } else { Created::KeyReused(existing) });
+        return Ok(if &existing.request == new.request {
+            Created::Existing(existing)
+        } else {
+            Created::KeyReused(existing)
+        });
     };
     event(&mut tx, plan.id, "queued", None, 0, json!({})).await?;
     queue::enqueue(&mut tx, plan.id, None, plan.max_attempts).await?;
@@ -81,7 +85,10 @@ pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Er
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<PlanRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM plans WHERE id = $1").bind(id).fetch_optional(pool).await
+    sqlx::query_as("SELECT * FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Newest first; `after` is the (created_at, id) of the last plan of the previous page.
@@ -150,7 +157,11 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, sqlx::Erro
             event(&mut tx, id, "cancel_requested", None, plan.attempts, json!({})).await?;
             CancelOutcome::Requested(plan)
         }
-        None => match sqlx::query_as("SELECT * FROM plans WHERE id = $1").bind(id).fetch_optional(&mut *tx).await? {
+        None => match sqlx::query_as("SELECT * FROM plans WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
             Some(plan) => CancelOutcome::AlreadyFinished(plan),
             None => CancelOutcome::NotFound,
         },
@@ -161,11 +172,17 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, sqlx::Erro
 
 pub enum Claim {
     /// This job runs attempt `attempt` of the plan.
-    Run { attempt: i32, max_attempts: i32, request: Value },
+    Run {
+        attempt: i32,
+        max_attempts: i32,
+        request: Value,
+    },
     /// Nothing to do: the plan is finished, cancelled or gone.
     Skip,
     /// The plan was claimed `max_attempts` times without finishing: it was failed.
-    Exhausted { attempts: i32 },
+    Exhausted {
+        attempts: i32,
+    },
     Cancelled,
 }
 
@@ -197,7 +214,15 @@ pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx:
                 "gave up after {attempts} attempts: the worker running the plan stopped before finishing it each time (crash, kill or lost connection)"
             ),
         });
-        finish(&mut tx, id, attempts, "failed", Some(&error), json!({"reason": "attempts_exhausted"})).await?;
+        finish(
+            &mut tx,
+            id,
+            attempts,
+            "failed",
+            Some(&error),
+            json!({"reason": "attempts_exhausted"}),
+        )
+        .await?;
         tx.commit().await?;
         return Ok(Claim::Exhausted { attempts });
     }
@@ -214,7 +239,11 @@ pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx:
     let kind = if status == "running" { "rescued" } else { "started" };
     event(&mut tx, id, kind, None, attempt, json!({"worker": worker})).await?;
     tx.commit().await?;
-    Ok(Claim::Run { attempt, max_attempts, request })
+    Ok(Claim::Run {
+        attempt,
+        max_attempts,
+        request,
+    })
 }
 
 /// Stores the finished plan; `false` when this attempt no longer owns it.
@@ -249,13 +278,21 @@ pub async fn succeed(
 }
 
 /// Ends the attempt with a terminal status; `false` when this attempt no longer owns it.
-pub async fn end(pool: &PgPool, id: Uuid, attempt: i32, status: &str, error: Option<&Value>) -> Result<bool, sqlx::Error> {
+pub async fn end(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+    status: &str,
+    error: Option<&Value>,
+) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let owned: Option<i32> = sqlx::query_scalar("SELECT attempts FROM plans WHERE id = $1 AND attempts = $2 AND status = 'running' FOR UPDATE")
-        .bind(id)
-        .bind(attempt)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let owned: Option<i32> = sqlx::query_scalar(
+        "SELECT attempts FROM plans WHERE id = $1 AND attempts = $2 AND status = 'running' FOR UPDATE",
+    )
+    .bind(id)
+    .bind(attempt)
+    .fetch_optional(&mut *tx)
+    .await?;
     if owned.is_none() {
         return Ok(false);
     }
@@ -289,7 +326,15 @@ pub async fn retry_later(
     .rows_affected()
         == 1;
     if done {
-        event(&mut tx, id, "retry_scheduled", None, attempt, json!({"run_at": run_at, "error": error})).await?;
+        event(
+            &mut tx,
+            id,
+            "retry_scheduled",
+            None,
+            attempt,
+            json!({"run_at": run_at, "error": error}),
+        )
+        .await?;
         queue::enqueue(&mut tx, id, Some(run_at), max_attempts).await?;
     }
     tx.commit().await?;

@@ -19,9 +19,16 @@ use uuid::Uuid;
 
 /// The URL of the database `sqlx::test` made for this test.
 pub async fn database_url(pool: &PgPool) -> String {
-    let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL points at the test server");
-    PgConnectOptions::from_str(&base).unwrap().database(&name).to_url_lossy().to_string()
+    PgConnectOptions::from_str(&base)
+        .unwrap()
+        .database(&name)
+        .to_url_lossy()
+        .to_string()
 }
 
 pub async fn migrated(pool: &PgPool) {
@@ -30,7 +37,10 @@ pub async fn migrated(pool: &PgPool) {
 
 pub fn router(pool: &PgPool) -> Router {
     let settings = Settings::for_database("postgres://unused");
-    api::router(api::AppState { pool: pool.clone(), settings: Arc::new(settings) })
+    api::router(api::AppState {
+        pool: pool.clone(),
+        settings: Arc::new(settings),
+    })
 }
 
 pub struct Reply {
@@ -41,18 +51,28 @@ pub struct Reply {
 }
 
 pub async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
-    let mut req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).unwrap();
+    let req = req
+        .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+        .unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&bytes).to_string();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply { status, headers, body, text }
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
 }
 
 pub async fn submit(app: &Router, body: &Value) -> Uuid {
@@ -82,7 +102,9 @@ impl Proc {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        Self { child: cmd.spawn().expect("spawn planner") }
+        Self {
+            child: cmd.spawn().expect("spawn planner"),
+        }
     }
 
     pub fn worker(url: &str, env: &[(&str, &str)]) -> Self {
@@ -95,7 +117,9 @@ impl Proc {
     }
 
     pub fn sigterm(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
     }
 }
 
@@ -106,7 +130,11 @@ impl Drop for Proc {
 }
 
 pub async fn status(pool: &PgPool, id: Uuid) -> (String, i32) {
-    sqlx::query_as("SELECT status, attempts FROM plans WHERE id = $1").bind(id).fetch_one(pool).await.unwrap()
+    sqlx::query_as("SELECT status, attempts FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 /// Polls until `done` holds for the plan's (status, attempts), or panics after `limit`.
@@ -117,7 +145,10 @@ pub async fn wait_for(pool: &PgPool, id: Uuid, limit: Duration, done: impl Fn(&s
         if done(&s, a) {
             return (s, a);
         }
-        assert!(start.elapsed() < limit, "plan {id} still {s} (attempts {a}) after {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "plan {id} still {s} (attempts {a}) after {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -1,0 +1,141 @@
+//! The binary as people use it: `planner dev` serving the API with a worker inside, and
+//! `planner plan` both against that API and fully in-process.
+
+mod common;
+
+use std::{
+    net::TcpListener,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{Proc, database_url, migrated};
+use sqlx::PgPool;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn plan_command(args: &[&str], url: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_planner"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run planner plan")
+}
+
+#[sqlx::test(migrations = false)]
+async fn dev_serves_the_api_and_plan_prints_the_itinerary(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _dev = Proc::spawn(&["dev"], &url, &[("API_ADDR", &addr)]);
+    let api = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    while client
+        .get(format!("{api}/ready"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+        != 200
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "dev never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let out = tokio::task::spawn_blocking({
+        let (api, url) = (api.clone(), url.clone());
+        move || {
+            plan_command(
+                &[
+                    "plan",
+                    "杭州3天2晚，两个人，预算3000元，喜欢美食和自然风光",
+                    "--api",
+                    &api,
+                ],
+                &url,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("# 杭州") && stdout.contains("第 3 天") && stdout.contains("合计"),
+        "{stdout}"
+    );
+
+    let out = tokio::task::spawn_blocking({
+        let (api, url) = (api.clone(), url.clone());
+        move || {
+            plan_command(
+                &[
+                    "plan",
+                    "3 days in Chengdu for 2, budget 5000 CNY",
+                    "--api",
+                    &api,
+                    "--json",
+                ],
+                &url,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints the plan as JSON");
+    assert_eq!(plan["status"], "succeeded");
+    assert_eq!(plan["result"]["destination"], "成都");
+    assert_eq!(plan["result"]["days"].as_array().unwrap().len(), 3);
+
+    // An impossible budget fails with the reason and a budget that would work.
+    let out = tokio::task::spawn_blocking(move || plan_command(&["plan", "上海5天，预算100元", "--api", &api], &url))
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("plan failed") && stderr.contains("would work"),
+        "{stderr}"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn plan_runs_in_process_without_an_api(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let out = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || plan_command(&["plan", "西安两晚，一个人，预算2000元，喜欢历史"], &url)
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("# 西安") && stdout.contains("第 3 天"), "{stdout}");
+    let (status, total): (String, f64) =
+        sqlx::query_as("SELECT status, (result->'costs'->>'total')::float8 FROM plans")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "succeeded");
+    assert!(total <= 2000.0);
+
+    let out = tokio::task::spawn_blocking(move || plan_command(&["plan", "asdf"], &url))
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no destination found"));
+}
