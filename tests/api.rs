@@ -260,3 +260,22 @@ async fn health_and_readiness(pool: PgPool) {
     migrated(&pool).await;
     assert_eq!(call(&app, "GET", "/ready", None, &[]).await.status, 200);
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_missing_database_is_created_and_migrations_are_idempotent(pool: PgPool) {
+    let base = common::database_url(&pool).await;
+    let name = format!("planner_created_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let created = planner::db::connect(&url, 4).await.expect("database created");
+    // Two concurrent migrators: the advisory lock serialises them.
+    let (a, b) = tokio::join!(planner::db::migrate(&created), planner::db::migrate(&created));
+    a.unwrap();
+    b.unwrap();
+    planner::db::migrate(&created).await.unwrap();
+    assert!(planner::db::is_ready(&created).await.is_ok());
+    created.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)")))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
