@@ -88,6 +88,19 @@ async fn verify(pool: &PgPool, id: Uuid) -> (TripRequest, Itinerary) {
     (request, plan)
 }
 
+async fn wait_registered(pool: &PgPool) {
+    let start = Instant::now();
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.workers")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        == 0
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "worker never registered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[sqlx::test(migrations = false)]
 async fn fifty_plans_on_two_worker_processes_all_succeed_and_pass_the_checker(pool: PgPool) {
     migrated(&pool).await;
@@ -161,16 +174,7 @@ async fn an_idle_worker_starts_a_new_plan_within_two_seconds(pool: PgPool) {
     let url = database_url(&pool).await;
     let _worker = Proc::worker(&url, &[]);
     // Wait until the worker is registered, then leave it idle past several poll intervals.
-    let start = Instant::now();
-    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.workers")
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-        == 0
-    {
-        assert!(start.elapsed() < Duration::from_secs(30), "worker never registered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_registered(&pool).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     for round in 0..3 {
         let id = submit(
@@ -355,6 +359,7 @@ async fn a_delayed_job_is_found_by_polling_when_no_notify_announces_it(pool: PgP
     migrated(&pool).await;
     let url = database_url(&pool).await;
     let _worker = Proc::worker(&url, &[]);
+    wait_registered(&pool).await;
     // A plan whose job becomes due in 3 s, as a retry's does: the insert's NOTIFY fires now,
     // when the job is not yet due, so only the poll can find it later.
     let id = Uuid::new_v4();
