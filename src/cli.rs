@@ -1,6 +1,6 @@
 //! The `planner` command line: one binary, one subcommand per process kind.
 
-use std::{process::ExitCode, sync::Arc, time::Duration};
+use std::{process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +37,8 @@ enum Command {
     Dev,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Delete terminal plans and finished queue jobs older than RETENTION_DAYS, once.
+    Cleanup,
     /// Plan a trip from free text and print the itinerary.
     Plan(plan_command::PlanArgs),
     /// Measure plans per second through the whole path, and jobs per second through the queue.
@@ -55,7 +57,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cli_command = matches!(cli.command, Command::Plan(_) | Command::Bench(_) | Command::Migrate);
+    let cli_command = matches!(
+        cli.command,
+        Command::Plan(_) | Command::Bench(_) | Command::Migrate | Command::Cleanup
+    );
     telemetry::init(settings.log_format, cli_command);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -70,6 +75,7 @@ pub fn main() -> ExitCode {
             Command::Worker => run_worker(settings).await,
             Command::Dev => run_dev(settings).await,
             Command::Migrate => migrate(&settings).await.map(|_| ExitCode::SUCCESS),
+            Command::Cleanup => cleanup(&settings).await,
             Command::Plan(args) => plan_command::run(settings, args).await,
             Command::Bench(args) => bench::run(settings, args).await.map(|_| ExitCode::SUCCESS),
         }
@@ -104,30 +110,15 @@ async fn run_api(settings: Settings) -> anyhow::Result<ExitCode> {
 
 async fn run_worker(settings: Settings) -> anyhow::Result<ExitCode> {
     let pool = migrate(&settings).await?;
-    let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded());
-    queue::worker::run(
-        pool,
-        runner,
-        settings.queue.clone(),
-        settings.worker_concurrency,
-        Duration::from_secs(30),
-        shutdown_signal(),
-    )
-    .await?;
+    let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded(&settings));
+    queue::worker::run(pool, runner, &settings, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn run_dev(settings: Settings) -> anyhow::Result<ExitCode> {
     let pool = migrate(&settings).await?;
-    let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded());
-    let worker = queue::worker::run(
-        pool.clone(),
-        runner,
-        settings.queue.clone(),
-        settings.worker_concurrency,
-        Duration::from_secs(30),
-        shutdown_signal(),
-    );
+    let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded(&settings));
+    let worker = queue::worker::run(pool.clone(), runner, &settings, shutdown_signal());
     let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
     println!(
         "travel-planner dev: API on http://{} (embedded providers, no keys needed)",
@@ -135,10 +126,22 @@ async fn run_dev(settings: Settings) -> anyhow::Result<ExitCode> {
     );
     let state = AppState {
         pool,
-        settings: Arc::new(settings),
+        settings: Arc::new(settings.clone()),
     };
     let api = api::serve(listener, state, shutdown_signal());
     tokio::try_join!(api, worker)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cleanup(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let pool = migrate(settings).await?;
+    match crate::store::retention::cleanup(&pool, settings.retention).await? {
+        Some(c) => println!(
+            "deleted {} plans, {} finished queue jobs, {} stale workers",
+            c.plans, c.jobs, c.workers
+        ),
+        None => println!("another process is cleaning up right now; nothing done"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

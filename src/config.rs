@@ -5,6 +5,8 @@ use std::{collections::HashMap, env, path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
 
+use crate::resilience::{OnOpen, Policy};
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
@@ -19,6 +21,21 @@ pub struct Settings {
     pub queue: QueueSettings,
     /// Fault injection for tests and drills: sleep this long before running a node.
     pub node_delays: HashMap<String, Duration>,
+    pub node_timeout: Duration,
+    /// The graph's execution timeout: one attempt of one plan.
+    pub plan_timeout: Duration,
+    /// On SIGTERM, in-flight plans get this long to finish before they are handed back.
+    pub shutdown_grace: Duration,
+    /// A plan whose cheapest version is over budget by at most this share waits for
+    /// approval instead of failing.
+    pub approval_over_budget: f64,
+    /// A plan built on degraded (fallback) data waits for approval.
+    pub approval_on_degraded: bool,
+    /// Terminal plans older than this are deleted by the retention cleanup.
+    pub retention: Duration,
+    pub cleanup_interval: Duration,
+    /// Resilience policy per upstream: `weather`, `maps`, `llm`.
+    pub resilience: HashMap<String, Policy>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +85,25 @@ impl Settings {
                 retry_base: Duration::from_millis(parsed("PLAN_RETRY_BASE_MS", 2000)?),
             },
             node_delays: node_delays(var("PLANNER_FAULT_NODE_DELAY").as_deref())?,
+            node_timeout: Duration::from_secs(parsed("NODE_TIMEOUT_SECS", 60)?),
+            plan_timeout: Duration::from_secs(parsed("PLAN_TIMEOUT_SECS", 300)?),
+            shutdown_grace: Duration::from_secs(parsed("SHUTDOWN_GRACE_SECS", 30)?),
+            approval_over_budget: parsed::<f64>("APPROVAL_OVER_BUDGET_PCT", 20.0)? / 100.0,
+            approval_on_degraded: parsed("APPROVAL_ON_DEGRADED", true)?,
+            retention: Duration::from_secs(parsed::<u64>("RETENTION_DAYS", 30)? * 86_400),
+            cleanup_interval: Duration::from_secs(parsed("CLEANUP_INTERVAL_SECS", 3600)?),
+            resilience: ["weather", "maps", "llm"]
+                .into_iter()
+                .map(|name| Ok((name.to_string(), policy_from_env(name)?)))
+                .collect::<anyhow::Result<_>>()?,
         })
+    }
+
+    pub fn policy(&self, provider: &str) -> Policy {
+        self.resilience
+            .get(provider)
+            .cloned()
+            .unwrap_or_else(|| Policy::default_for(provider))
     }
 
     /// Settings for tests and in-process runs: defaults plus a database URL.
@@ -96,8 +131,38 @@ impl Settings {
                 retry_base: Duration::from_secs(2),
             },
             node_delays: HashMap::new(),
+            node_timeout: Duration::from_secs(60),
+            plan_timeout: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(30),
+            approval_over_budget: 0.2,
+            approval_on_degraded: true,
+            retention: Duration::from_secs(30 * 86_400),
+            cleanup_interval: Duration::from_secs(3600),
+            resilience: HashMap::new(),
         }
     }
+}
+
+/// `RESILIENCE_{NAME}_{TIMEOUT_MS,RETRIES,BREAKER_OPEN_SECS,BREAKER_WINDOW,RATE_PER_SEC,ON_OPEN}`.
+fn policy_from_env(name: &str) -> anyhow::Result<Policy> {
+    let key = |k: &str| format!("RESILIENCE_{}_{k}", name.to_uppercase());
+    let d = Policy::default_for(name);
+    let on_open = match var(&key("ON_OPEN")).as_deref() {
+        None => d.on_open,
+        Some("degrade") => OnOpen::Degrade,
+        Some("wait") => OnOpen::Wait,
+        Some(other) => bail!("{} must be degrade or wait, not {other:?}", key("ON_OPEN")),
+    };
+    Ok(Policy {
+        timeout: Duration::from_millis(parsed(&key("TIMEOUT_MS"), d.timeout.as_millis() as u64)?),
+        retries: parsed(&key("RETRIES"), d.retries)?,
+        backoff_min: Duration::from_millis(parsed(&key("BACKOFF_MS"), d.backoff_min.as_millis() as u64)?),
+        breaker_open: Duration::from_secs(parsed(&key("BREAKER_OPEN_SECS"), d.breaker_open.as_secs())?),
+        breaker_window: parsed(&key("BREAKER_WINDOW"), d.breaker_window)?,
+        rate_per_sec: parsed(&key("RATE_PER_SEC"), d.rate_per_sec)?,
+        on_open,
+        ..d
+    })
 }
 
 fn var(name: &str) -> Option<String> {

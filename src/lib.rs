@@ -10,5 +10,6 @@ pub mod graph;
 pub mod planner;
 pub mod providers;
 pub mod queue;
+pub mod resilience;
 pub mod store;
 pub mod telemetry;

@@ -57,7 +57,7 @@ fn node(name: &'static str, calls: &Calls) -> Counting {
 
 async fn running_plan(pool: &PgPool, attempt: i32) -> Uuid {
     let id = Uuid::new_v4();
-    sqlx::query("INSERT INTO plans (id, request, status, attempts) VALUES ($1, '{}', 'running', $2)")
+    sqlx::query("INSERT INTO plans (id, request, status, attempts, runs) VALUES ($1, '{}', 'running', $2, $2)")
         .bind(id)
         .bind(attempt)
         .execute(pool)
@@ -72,6 +72,7 @@ fn runner(pool: &PgPool, graph: Graph) -> Runner {
         graph,
         store: Arc::new(PgCheckpoints { pool: pool.clone() }),
         delays: HashMap::new(),
+        node_timeout: Duration::from_secs(30),
     }
 }
 
@@ -103,7 +104,7 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
         matches!(first, Err(RunError::Node { ref node, error: NodeError::Transient(_) }) if node == "c"),
         "{first:?}"
     );
-    sqlx::query("UPDATE plans SET attempts = 2 WHERE id = $1")
+    sqlx::query("UPDATE plans SET attempts = 2, runs = 2 WHERE id = $1")
         .bind(id)
         .execute(&pool)
         .await
@@ -204,7 +205,7 @@ async fn a_stale_attempt_is_fenced_out_and_a_cancel_stops_at_the_next_boundary(p
         async move { runner.run(id, 1, &json!({})).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    sqlx::query("UPDATE plans SET attempts = 2 WHERE id = $1")
+    sqlx::query("UPDATE plans SET attempts = 2, runs = 2 WHERE id = $1")
         .bind(id)
         .execute(&pool)
         .await

@@ -19,7 +19,7 @@ use crate::{
         view::{group_done, plan_view},
     },
     planner::request::{self, SubmitRequest},
-    store::plans::{self, CancelOutcome, Created, NewPlan},
+    store::plans::{self, CancelOutcome, Created, Decision, NewPlan},
 };
 
 /// Until API keys arrive, every caller is the same owner.
@@ -213,5 +213,50 @@ pub async fn itinerary_markdown(State(state): State<AppState>, Path(id): Path<St
                 plan.status
             ),
         )),
+    }
+}
+
+/// `approve` resumes a plan waiting in `awaiting_approval`; `reject` ends it `rejected`.
+async fn decide(state: &AppState, id: &str, approve: bool) -> Result<Response, ApiError> {
+    let id = plan_id(id)?;
+    match plans::decide(&state.pool, id, approve, ANONYMOUS).await? {
+        Decision::Done(plan) => {
+            tracing::info!(plan_id = %id, status = %plan.status, "approval decided");
+            let done = plans::done_nodes(&state.pool, id).await?;
+            Ok(Json(plan_view(plan, done)).into_response())
+        }
+        Decision::WrongState(plan) => Err(ApiError::conflict(
+            "not_awaiting_approval",
+            format!(
+                "the plan is {}; only a plan awaiting approval can be approved or rejected",
+                plan.status
+            ),
+        )),
+        Decision::NotFound => Err(ApiError::not_found("plan")),
+    }
+}
+
+pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    decide(&state, &id, true).await
+}
+
+pub async fn reject(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    decide(&state, &id, false).await
+}
+
+/// Runs a failed plan again from its checkpoints, with a fresh set of attempts.
+pub async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = plan_id(&id)?;
+    match plans::retry_failed(&state.pool, id).await? {
+        Decision::Done(plan) => {
+            tracing::info!(plan_id = %id, status = %plan.status, "retry requested");
+            let done = plans::done_nodes(&state.pool, id).await?;
+            Ok((StatusCode::ACCEPTED, Json(plan_view(plan, done))).into_response())
+        }
+        Decision::WrongState(plan) => Err(ApiError::conflict(
+            "not_failed",
+            format!("the plan is {}; only a failed plan can be retried", plan.status),
+        )),
+        Decision::NotFound => Err(ApiError::not_found("plan")),
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::store::plans::{PlanRow, Progress};
 
 /// The nodes of one straight run of the planning graph.
-pub const GRAPH_STEPS: usize = 7;
+pub const GRAPH_STEPS: usize = 8;
 
 #[derive(Debug, Serialize)]
 pub struct PlanView {
@@ -23,6 +23,7 @@ pub struct PlanView {
     pub max_attempts: i32,
     pub next_attempt_at: Option<String>,
     pub cancel_requested: bool,
+    pub approval: Option<Value>,
     pub progress: Progress,
     pub request: Value,
     pub warnings: Value,
@@ -48,6 +49,7 @@ pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
         max_attempts: row.max_attempts,
         next_attempt_at: row.next_attempt_at.map(|t| t.to_rfc3339()),
         cancel_requested: row.cancel_requested,
+        approval: row.approval,
         progress: Progress {
             node: row.current_node,
             done,

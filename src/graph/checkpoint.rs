@@ -1,5 +1,5 @@
 //! Where the runtime keeps node outputs. Saving a checkpoint also records progress and a
-//! plan event, in one transaction, and only while the run still owns the plan.
+//! plan event, in one transaction, and only while the run (the lease) still owns the plan.
 
 use std::collections::HashMap;
 
@@ -20,7 +20,7 @@ pub enum Ownership {
     Owned,
     /// The client asked to cancel: stop at this node boundary.
     CancelRequested,
-    /// Another attempt owns the plan now (this worker was presumed dead): stop, write nothing.
+    /// Another run owns the plan now (this worker was presumed dead): stop, write nothing.
     Lost,
 }
 
@@ -29,8 +29,10 @@ pub trait CheckpointStore: Send + Sync {
     /// Every checkpoint of the plan, by key.
     async fn load(&self, plan_id: Uuid) -> anyhow::Result<HashMap<String, Value>>;
     /// Saves a node's output with the progress; `Ownership::Lost` when fenced out.
-    async fn save(&self, plan_id: Uuid, attempt: i32, checkpoint: &Checkpoint) -> anyhow::Result<Ownership>;
+    async fn save(&self, plan_id: Uuid, lease: i32, checkpoint: &Checkpoint) -> anyhow::Result<Ownership>;
     /// Records that a node starts (an event for the timeline).
-    async fn started(&self, plan_id: Uuid, attempt: i32, node: &str) -> anyhow::Result<()>;
-    async fn ownership(&self, plan_id: Uuid, attempt: i32) -> anyhow::Result<Ownership>;
+    async fn started(&self, plan_id: Uuid, lease: i32, node: &str) -> anyhow::Result<()>;
+    async fn ownership(&self, plan_id: Uuid, lease: i32) -> anyhow::Result<Ownership>;
+    /// Records another event of the run (a timeout, say) on the plan's timeline.
+    async fn record(&self, plan_id: Uuid, lease: i32, kind: &str, node: &str, detail: Value) -> anyhow::Result<()>;
 }

@@ -20,7 +20,8 @@ pub use run::{RunError, Runner};
 /// What a node sees: the plan it works for and the latest output of every node so far.
 pub struct NodeContext {
     pub plan_id: Uuid,
-    pub attempt: i32,
+    /// The run that owns the plan; every write is fenced by it.
+    pub lease: i32,
     /// The plan's input, as submitted.
     pub input: Value,
     /// How many times this node has run in this plan, counting this one (1 the first time).
@@ -48,6 +49,13 @@ pub enum NodeError {
     /// The plan cannot succeed: fail it with this code and message.
     #[error("{code}: {message}")]
     Permanent { code: String, message: String },
+    /// Come back after `delay` without spending an attempt: something the node needs is
+    /// out of reach for a known while (an upstream's open circuit breaker).
+    #[error("waiting {} s: {reason}", delay.as_secs())]
+    Wait { delay: std::time::Duration, reason: String },
+    /// A person must approve before the graph goes on.
+    #[error("awaiting approval: {reason}")]
+    AwaitApproval { reason: String },
 }
 
 impl NodeError {

@@ -22,7 +22,7 @@ const MAX_WAVES: usize = 64;
 pub enum RunError {
     #[error("cancelled")]
     Cancelled,
-    #[error("another attempt owns the plan")]
+    #[error("another run owns the plan")]
     Lost,
     #[error("node {node} failed: {error}")]
     Node { node: String, error: NodeError },
@@ -35,11 +35,13 @@ pub struct Runner {
     pub store: Arc<dyn CheckpointStore>,
     /// Fault injection: a pause before the named nodes run.
     pub delays: HashMap<String, Duration>,
+    /// A node running longer is abandoned: a transient failure, recorded as a timeout.
+    pub node_timeout: Duration,
 }
 
 impl Runner {
     /// Runs the plan to the end; returns the latest output of every node.
-    pub async fn run(&self, plan_id: Uuid, attempt: i32, input: &Value) -> Result<HashMap<String, Value>, RunError> {
+    pub async fn run(&self, plan_id: Uuid, lease: i32, input: &Value) -> Result<HashMap<String, Value>, RunError> {
         let saved = self.store.load(plan_id).await?;
         let mut outputs: HashMap<String, Value> = HashMap::new();
         let mut visits: HashMap<&'static str, u32> = HashMap::new();
@@ -48,7 +50,7 @@ impl Runner {
             if wave.is_empty() {
                 return Ok(outputs);
             }
-            match self.store.ownership(plan_id, attempt).await? {
+            match self.store.ownership(plan_id, lease).await? {
                 Ownership::Owned => {}
                 Ownership::CancelRequested => return Err(RunError::Cancelled),
                 Ownership::Lost => return Err(RunError::Lost),
@@ -68,12 +70,12 @@ impl Runner {
             let results = join_all(jobs.into_iter().map(|(name, key, visit)| {
                 let ctx = NodeContext {
                     plan_id,
-                    attempt,
+                    lease,
                     input: input.clone(),
                     visit,
                     outputs: snapshot.clone(),
                 };
-                let span = tracing::info_span!("node", node = name, plan_id = %plan_id, attempt);
+                let span = tracing::info_span!("node", node = name, plan_id = %plan_id, lease);
                 self.run_node(name, key, ctx).instrument(span)
             }))
             .await;
@@ -104,8 +106,8 @@ impl Runner {
         key: String,
         ctx: NodeContext,
     ) -> Result<(Checkpoint, Ownership), RunError> {
-        let (plan_id, attempt) = (ctx.plan_id, ctx.attempt);
-        self.store.started(plan_id, attempt, &key).await?;
+        let (plan_id, lease) = (ctx.plan_id, ctx.lease);
+        self.store.started(plan_id, lease, &key).await?;
         if let Some(delay) = self.delays.get(name) {
             tokio::time::sleep(*delay).await;
         }
@@ -114,7 +116,25 @@ impl Runner {
             error: NodeError::permanent("graph", format!("no node named {name}")),
         })?;
         let started = Instant::now();
-        let output = node.run(&ctx).await;
+        let output = match tokio::time::timeout(self.node_timeout, node.run(&ctx)).await {
+            Ok(output) => output,
+            Err(_) => {
+                let after_ms = self.node_timeout.as_millis() as u64;
+                tracing::warn!(plan_id = %plan_id, node = name, after_ms, "node timed out");
+                self.store
+                    .record(
+                        plan_id,
+                        lease,
+                        "timeout",
+                        &key,
+                        serde_json::json!({"scope": "node", "after_ms": after_ms}),
+                    )
+                    .await?;
+                Err(NodeError::Transient(format!(
+                    "node {name} timed out after {after_ms} ms"
+                )))
+            }
+        };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let output = match output {
             Ok(output) => output,
@@ -132,7 +152,7 @@ impl Runner {
             node: name.to_string(),
             output,
         };
-        let owned = self.store.save(plan_id, attempt, &checkpoint).await?;
+        let owned = self.store.save(plan_id, lease, &checkpoint).await?;
         Ok((checkpoint, owned))
     }
 

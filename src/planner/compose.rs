@@ -31,6 +31,8 @@ pub const MAX_THRIFT: u8 = 2;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Infeasible {
     pub cheapest: Costs,
+    /// The cheapest plan: valid in every way but the budget.
+    pub plan: Box<Itinerary>,
     pub message: String,
 }
 
@@ -73,7 +75,8 @@ pub fn compose(
             }
         }
     }
-    let cheapest = cheapest.map(|p| p.costs).unwrap_or_default();
+    let plan = Box::new(cheapest.unwrap_or_else(|| build(request, weather, candidates, None, MAX_THRIFT)));
+    let cheapest = plan.costs.clone();
     let c = &request.currency;
     let message = format!(
         "a budget of {budget} {c} cannot cover {} day(s) in {} for {} traveler(s): the cheapest plan that passes every check costs {:.0} {c} (lodging {:.0}, food {:.0}, tickets {:.0}, transport {:.0}); a budget of at least {:.0} {c} would work, or plan fewer days",
@@ -87,7 +90,11 @@ pub fn compose(
         cheapest.transport,
         cheapest.total.ceil(),
     );
-    Err(Infeasible { cheapest, message })
+    Err(Infeasible {
+        cheapest,
+        plan,
+        message,
+    })
 }
 
 struct DayPlanner<'a> {

@@ -3,7 +3,7 @@
 //! ```text
 //! understand ─┬─ weather ─┐
 //!             ├─ places  ─┼─ draft ── check ──(violations, ≤2 revisions)──> draft
-//!             └─ lodging ─┘                └─(ok, or out of revisions)──> finalize
+//!             └─ lodging ─┘                └─(ok, or out of revisions)── approval ── finalize
 //! ```
 //!
 //! Each node's output is JSON, checkpointed by the runtime.
@@ -25,22 +25,38 @@ use crate::{
         markdown,
         request::{self, SubmitRequest, TripRequest},
     },
-    providers::{ProviderError, Providers},
+    providers::{
+        PlacesProvider, ProviderError, Providers, WeatherProvider, embedded_places::CuratedPlaces,
+        embedded_weather::ClimateNormals,
+    },
+    resilience::OnOpen,
 };
 
 /// Revisions after the first draft before the plan fails instead of being delivered broken.
 pub const MAX_REVISIONS: u32 = 2;
 
-pub fn planner_graph(providers: Providers, results_dir: Option<PathBuf>) -> Graph {
+/// The planner's policies, from the settings.
+#[derive(Debug, Clone)]
+pub struct PlannerPolicy {
+    pub results_dir: Option<PathBuf>,
+    /// Over budget by at most this share: ask for approval rather than fail.
+    pub approval_over_budget: f64,
+    /// Built on degraded data: ask for approval.
+    pub approval_on_degraded: bool,
+}
+
+pub fn planner_graph(providers: Providers, policy: PlannerPolicy) -> Graph {
     let providers = Arc::new(providers);
+    let policy = Arc::new(policy);
     Graph::new("understand")
         .node("understand", Understand)
         .node("weather", Weather(providers.clone()))
         .node("places", Places(providers.clone()))
         .node("lodging", Lodging(providers))
-        .node("draft", Draft)
+        .node("draft", Draft(policy.clone()))
         .node("check", Check)
-        .node("finalize", Finalize { results_dir })
+        .node("approval", Approval(policy.clone()))
+        .node("finalize", Finalize(policy))
         .edge("understand", &["weather", "places", "lodging"])
         .edge("weather", &["draft"])
         .edge("places", &["draft"])
@@ -52,9 +68,10 @@ pub fn planner_graph(providers: Providers, results_dir: Option<PathBuf>) -> Grap
                 .and_then(|v| serde_json::from_value(v.clone()).ok());
             match report {
                 Some(r) if !r.violations.is_empty() && r.round <= MAX_REVISIONS => vec!["draft"],
-                _ => vec!["finalize"],
+                _ => vec!["approval"],
             }
         })
+        .edge("approval", &["finalize"])
         .end("finalize")
 }
 
@@ -62,12 +79,29 @@ pub fn planner_graph(providers: Providers, results_dir: Option<PathBuf>) -> Grap
 pub struct Fetched<T> {
     pub data: T,
     pub source: Source,
+    /// Why the embedded fallback was used instead of the provider, when it was.
+    #[serde(default)]
+    pub degraded: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Drafted {
+    pub plan: Itinerary,
+    /// Set when no plan fits the budget but the cheapest is close enough to offer for approval.
+    #[serde(default)]
+    pub over_budget_by: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckReport {
     pub round: u32,
     pub violations: Vec<Violation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Approved {
+    pub reasons: Vec<String>,
+    pub decided_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,13 +115,6 @@ fn city_of(request: &TripRequest) -> Result<&'static City, NodeError> {
         .ok_or_else(|| NodeError::permanent("unknown_destination", format!("no data for {}", request.city)))
 }
 
-fn provider_error(e: ProviderError) -> NodeError {
-    match e {
-        ProviderError::Transient { .. } => NodeError::Transient(e.to_string()),
-        ProviderError::Permanent { .. } => NodeError::permanent("provider", e.to_string()),
-    }
-}
-
 fn source(kind: &str, provider: &str) -> Source {
     Source {
         kind: kind.into(),
@@ -96,12 +123,26 @@ fn source(kind: &str, provider: &str) -> Source {
     }
 }
 
+/// What a node does with its provider's failure, by the upstream's policy: degrade to the
+/// embedded source (returns the reason), wait for the breaker, or fail the attempt.
+fn on_failure(kind: &str, error: ProviderError, on_open: OnOpen) -> Result<String, NodeError> {
+    match (on_open, error) {
+        (OnOpen::Degrade, e) => Ok(format!("{kind}: {e}; used embedded data instead")),
+        (OnOpen::Wait, ProviderError::BreakerOpen { provider, cool_down }) => Err(NodeError::Wait {
+            delay: cool_down,
+            reason: format!("{kind}: {provider} circuit breaker open"),
+        }),
+        (OnOpen::Wait, e @ ProviderError::Permanent { .. }) => Err(NodeError::permanent("provider", e.to_string())),
+        (OnOpen::Wait, e) => Err(NodeError::Transient(e.to_string())),
+    }
+}
+
 struct Understand;
 
 #[async_trait]
 impl Node for Understand {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
-        let input: SubmitRequest = serde_json::from_value(ctx.input.clone())
+        let input: SubmitRequest = serde_json::from_value(ctx.input["request"].clone())
             .map_err(|e| NodeError::permanent("invalid_request", format!("request is malformed: {e}")))?;
         let today = chrono::Local::now().date_naive();
         let request = request::understand(&input, today).map_err(|e| NodeError::permanent(&e.code, e.message))?;
@@ -115,15 +156,29 @@ struct Weather(Arc<Providers>);
 impl Node for Weather {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let request: TripRequest = ctx.output("understand")?;
+        let city = city_of(&request)?;
         let provider = &self.0.weather;
-        let days = provider
-            .forecast(city_of(&request)?, request.start_date, request.days)
-            .await
-            .map_err(provider_error)?;
-        to_output(&Fetched {
-            data: days,
-            source: source("weather", provider.name()),
-        })
+        let fetched = match provider.forecast(city, request.start_date, request.days).await {
+            Ok(days) => Fetched {
+                data: days,
+                source: source("weather", provider.name()),
+                degraded: None,
+            },
+            Err(e) => {
+                let reason = on_failure("weather", e, self.0.weather_on_open)?;
+                tracing::warn!(reason, "weather degraded to embedded climate normals");
+                let days = ClimateNormals
+                    .forecast(city, request.start_date, request.days)
+                    .await
+                    .map_err(|e| NodeError::Transient(e.to_string()))?;
+                Fetched {
+                    data: days,
+                    source: source("weather", "embedded"),
+                    degraded: Some(reason),
+                }
+            }
+        };
+        to_output(&fetched)
     }
 }
 
@@ -133,12 +188,29 @@ struct Places(Arc<Providers>);
 impl Node for Places {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let request: TripRequest = ctx.output("understand")?;
+        let city = city_of(&request)?;
         let provider = &self.0.places;
-        let places = provider.places(city_of(&request)?).await.map_err(provider_error)?;
-        to_output(&Fetched {
-            data: places,
-            source: source("places", provider.name()),
-        })
+        let fetched = match provider.places(city).await {
+            Ok(places) => Fetched {
+                data: places,
+                source: source("places", provider.name()),
+                degraded: None,
+            },
+            Err(e) => {
+                let reason = on_failure("places", e, self.0.places_on_open)?;
+                tracing::warn!(reason, "places degraded to the embedded catalog");
+                let places = CuratedPlaces
+                    .places(city)
+                    .await
+                    .map_err(|e| NodeError::Transient(e.to_string()))?;
+                Fetched {
+                    data: places,
+                    source: source("places", "embedded"),
+                    degraded: Some(reason),
+                }
+            }
+        };
+        to_output(&fetched)
     }
 }
 
@@ -148,12 +220,29 @@ struct Lodging(Arc<Providers>);
 impl Node for Lodging {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let request: TripRequest = ctx.output("understand")?;
+        let city = city_of(&request)?;
         let provider = &self.0.places;
-        let hotels = provider.hotels(city_of(&request)?).await.map_err(provider_error)?;
-        to_output(&Fetched {
-            data: hotels,
-            source: source("lodging", provider.name()),
-        })
+        let fetched = match provider.hotels(city).await {
+            Ok(hotels) => Fetched {
+                data: hotels,
+                source: source("lodging", provider.name()),
+                degraded: None,
+            },
+            Err(e) => {
+                let reason = on_failure("lodging", e, self.0.places_on_open)?;
+                tracing::warn!(reason, "lodging degraded to the embedded catalog");
+                let hotels = CuratedPlaces
+                    .hotels(city)
+                    .await
+                    .map_err(|e| NodeError::Transient(e.to_string()))?;
+                Fetched {
+                    data: hotels,
+                    source: source("lodging", "embedded"),
+                    degraded: Some(reason),
+                }
+            }
+        };
+        to_output(&fetched)
     }
 }
 
@@ -165,6 +254,7 @@ struct Inputs {
     restaurants: Vec<Place>,
     hotels: Fetched<Vec<Place>>,
     places_source: Source,
+    places_degraded: Option<String>,
 }
 
 impl Inputs {
@@ -178,6 +268,7 @@ impl Inputs {
             restaurants,
             hotels: ctx.output("lodging")?,
             places_source: places.source,
+            places_degraded: places.degraded,
         })
     }
 
@@ -188,9 +279,17 @@ impl Inputs {
             hotels: &self.hotels.data,
         }
     }
+
+    fn degraded(&self) -> Vec<String> {
+        [&self.weather.degraded, &self.places_degraded, &self.hotels.degraded]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
 }
 
-struct Draft;
+struct Draft(Arc<PlannerPolicy>);
 
 #[async_trait]
 impl Node for Draft {
@@ -198,9 +297,25 @@ impl Node for Draft {
         let inputs = Inputs::gather(ctx)?;
         // A revision drafts more conservatively than the draft the checker rejected.
         let thrift = (ctx.visit - 1).min(u32::from(compose::MAX_THRIFT)) as u8;
-        let plan = compose::compose(&inputs.request, &inputs.weather.data, &inputs.candidates(), thrift)
-            .map_err(|infeasible| NodeError::permanent("budget_too_low", infeasible.message))?;
-        to_output(&plan)
+        let drafted = match compose::compose(&inputs.request, &inputs.weather.data, &inputs.candidates(), thrift) {
+            Ok(plan) => Drafted {
+                plan,
+                over_budget_by: None,
+            },
+            Err(infeasible) => {
+                let budget = inputs.request.budget.unwrap_or(0.0);
+                let over = infeasible.cheapest.total - budget;
+                if budget > 0.0 && over <= budget * self.0.approval_over_budget {
+                    Drafted {
+                        plan: *infeasible.plan,
+                        over_budget_by: Some(over),
+                    }
+                } else {
+                    return Err(NodeError::permanent("budget_too_low", infeasible.message));
+                }
+            }
+        };
+        to_output(&drafted)
     }
 }
 
@@ -210,8 +325,12 @@ struct Check;
 impl Node for Check {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let inputs = Inputs::gather(ctx)?;
-        let plan: Itinerary = ctx.output("draft")?;
-        let violations = check::check(&plan, &inputs.request, &inputs.candidates());
+        let drafted: Drafted = ctx.output("draft")?;
+        let mut violations = check::check(&drafted.plan, &inputs.request, &inputs.candidates());
+        if drafted.over_budget_by.is_some() {
+            // Not silently: the approval node asks a person to accept it.
+            violations.retain(|v| v.code != "budget");
+        }
         if !violations.is_empty() {
             tracing::warn!(round = ctx.visit, count = violations.len(), first = %violations[0].message, "draft breaks hard constraints");
         }
@@ -222,9 +341,37 @@ impl Node for Check {
     }
 }
 
-struct Finalize {
-    results_dir: Option<PathBuf>,
+struct Approval(Arc<PlannerPolicy>);
+
+#[async_trait]
+impl Node for Approval {
+    async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
+        let inputs = Inputs::gather(ctx)?;
+        let drafted: Drafted = ctx.output("draft")?;
+        let mut reasons = Vec::new();
+        if inputs.request.require_approval {
+            reasons.push("the request asks for approval".to_string());
+        }
+        if let Some(over) = drafted.over_budget_by {
+            reasons.push(format!("over budget by {over:.0} {}", inputs.request.currency));
+        }
+        if self.0.approval_on_degraded {
+            reasons.extend(inputs.degraded().into_iter().map(|d| format!("degraded data: {d}")));
+        }
+        let decision = &ctx.input["approval"];
+        if !reasons.is_empty() && decision["decision"] != "approved" {
+            return Err(NodeError::AwaitApproval {
+                reason: reasons.join("; "),
+            });
+        }
+        to_output(&Approved {
+            reasons,
+            decided_by: decision["decided_by"].as_str().map(str::to_owned),
+        })
+    }
 }
+
+struct Finalize(Arc<PlannerPolicy>);
 
 #[async_trait]
 impl Node for Finalize {
@@ -242,14 +389,22 @@ impl Node for Finalize {
                 ),
             ));
         }
-        let mut result: Itinerary = ctx.output("draft")?;
+        let drafted: Drafted = ctx.output("draft")?;
+        let mut result = drafted.plan;
         result.sources = vec![
             inputs.weather.source.clone(),
             inputs.places_source.clone(),
             inputs.hotels.source.clone(),
         ];
+        result.warnings.extend(inputs.degraded());
+        if let Some(over) = drafted.over_budget_by {
+            result.warnings.push(format!(
+                "over budget by {over:.0} {}: accepted at approval",
+                result.currency
+            ));
+        }
         let markdown = markdown::render(&result);
-        if let Some(dir) = &self.results_dir {
+        if let Some(dir) = &self.0.results_dir {
             write_files(dir, ctx.plan_id, &result, &markdown)
                 .await
                 .map_err(|e| NodeError::Transient(format!("cannot write results to {}: {e}", dir.display())))?;

@@ -1,23 +1,30 @@
 //! One attempt of one plan, as a worker runs it when the queue hands it the plan's job:
-//! claim the attempt, run the graph, and record the outcome — succeeded, failed, cancelled,
-//! or queued again with a backoff when the failure is worth another attempt.
+//! claim the attempt, run the graph within the plan's execution timeout, and record the
+//! outcome. Each failure class has one owner:
+//! - a transient failure spends the attempt and is retried through the queue after an
+//!   exponential backoff (never by apalis, which would retry within milliseconds);
+//! - an upstream whose breaker is open parks the plan for the cool-down, attempt returned;
+//! - a plan that needs a person parks in `awaiting_approval`, holding no worker slot;
+//! - a worker shutting down hands its plans back, attempts returned;
+//! - a permanent failure fails the plan with the reason.
 
 use std::{sync::Arc, time::Duration};
 
 use rand::Rng;
 use serde_json::json;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
     config::Settings,
     graph::{NodeError, RunError, Runner},
-    planner::nodes::{self, Finalized},
+    planner::nodes::{self, Finalized, PlannerPolicy},
     providers::Providers,
     store::{
         checkpoints::PgCheckpoints,
-        plans::{self, Claim},
+        plans::{self, Claim, Lease, Requeue},
     },
 };
 
@@ -25,58 +32,94 @@ pub struct PlanRunner {
     pub pool: PgPool,
     pub runner: Runner,
     pub retry_base: Duration,
+    pub plan_timeout: Duration,
+    /// Fires when the worker's shutdown grace period is over: in-flight plans are handed back.
+    pub shutdown: CancellationToken,
+}
+
+enum Outcome {
+    Graph(Result<std::collections::HashMap<String, serde_json::Value>, RunError>),
+    TimedOut,
+    ShuttingDown,
 }
 
 impl PlanRunner {
     pub fn new(pool: PgPool, settings: &Settings, providers: Providers) -> Arc<Self> {
-        let graph = nodes::planner_graph(providers, settings.results_dir.clone());
+        let policy = PlannerPolicy {
+            results_dir: settings.results_dir.clone(),
+            approval_over_budget: settings.approval_over_budget,
+            approval_on_degraded: settings.approval_on_degraded,
+        };
         let runner = Runner {
-            graph,
+            graph: nodes::planner_graph(providers, policy),
             store: Arc::new(PgCheckpoints { pool: pool.clone() }),
             delays: settings.node_delays.clone(),
+            node_timeout: settings.node_timeout,
         };
         Arc::new(Self {
             pool,
             runner,
             retry_base: settings.queue.retry_base,
+            plan_timeout: settings.plan_timeout,
+            shutdown: CancellationToken::new(),
         })
     }
 
     /// Errors only when the database fails; the queue then retries the job.
     pub async fn run(&self, plan_id: Uuid, worker: &str) -> anyhow::Result<()> {
-        let (attempt, max_attempts, request) = match plans::claim(&self.pool, plan_id, worker).await? {
-            Claim::Run {
-                attempt,
-                max_attempts,
-                request,
-            } => (attempt, max_attempts, request),
+        let (lease, input) = match plans::claim(&self.pool, plan_id, worker).await? {
+            Claim::Run { lease, input } => (lease, input),
             Claim::Skip => return Ok(()),
             Claim::Cancelled => {
-                tracing::info!(plan_id = %plan_id, "plan cancelled before it started");
+                tracing::info!(plan_id = %plan_id, status = "cancelled", "plan cancelled before it started");
                 return Ok(());
             }
             Claim::Exhausted { attempts } => {
-                tracing::error!(plan_id = %plan_id, attempts, "plan failed: attempts exhausted by crashed workers");
+                tracing::error!(plan_id = %plan_id, attempts, status = "failed", "plan failed: attempts exhausted by workers that stopped");
                 return Ok(());
             }
         };
-        let span = tracing::info_span!("plan", plan_id = %plan_id, attempt);
-        self.attempt(plan_id, attempt, max_attempts, &request)
-            .instrument(span)
-            .await
+        let span = tracing::info_span!("plan", plan_id = %plan_id, attempt = lease.attempt, run = lease.run);
+        self.attempt(plan_id, lease, &input).instrument(span).await
     }
 
-    async fn attempt(
-        &self,
-        plan_id: Uuid,
-        attempt: i32,
-        max_attempts: i32,
-        request: &serde_json::Value,
-    ) -> anyhow::Result<()> {
+    async fn attempt(&self, plan_id: Uuid, lease: Lease, input: &serde_json::Value) -> anyhow::Result<()> {
         tracing::info!(status = "running", "plan attempt started");
-        let outcome = self.runner.run(plan_id, attempt, request).await;
+        let outcome = tokio::select! {
+            result = tokio::time::timeout(self.plan_timeout, self.runner.run(plan_id, lease.run, input)) => match result {
+                Ok(result) => Outcome::Graph(result),
+                Err(_) => Outcome::TimedOut,
+            },
+            _ = self.shutdown.cancelled() => Outcome::ShuttingDown,
+        };
         let owned = match outcome {
-            Ok(outputs) => {
+            Outcome::ShuttingDown => {
+                tracing::info!(status = "queued", "worker shutting down; plan handed back");
+                let error = json!({"code": "handed_back", "message": "the worker shut down before the plan finished"});
+                plans::requeue(&self.pool, plan_id, lease, Requeue::HandBack, &error, Duration::ZERO).await?
+            }
+            Outcome::TimedOut => {
+                let after_ms = self.plan_timeout.as_millis() as u64;
+                tracing::warn!(after_ms, "plan run timed out");
+                self.runner
+                    .store
+                    .record(
+                        plan_id,
+                        lease.run,
+                        "timeout",
+                        "plan",
+                        json!({"scope": "plan", "after_ms": after_ms}),
+                    )
+                    .await?;
+                self.transient(
+                    plan_id,
+                    lease,
+                    "plan",
+                    format!("the plan run timed out after {after_ms} ms"),
+                )
+                .await?
+            }
+            Outcome::Graph(Ok(outputs)) => {
                 let finalized: Finalized = outputs
                     .get("finalize")
                     .cloned()
@@ -85,8 +128,7 @@ impl PlanRunner {
                     .ok_or_else(|| anyhow::anyhow!("graph ended without finalize"))?;
                 let result = serde_json::to_value(&finalized.result)?;
                 let warnings = json!(finalized.result.warnings);
-                let owned =
-                    plans::succeed(&self.pool, plan_id, attempt, &result, &finalized.markdown, &warnings).await?;
+                let owned = plans::succeed(&self.pool, plan_id, lease, &result, &finalized.markdown, &warnings).await?;
                 if owned {
                     tracing::info!(
                         status = "succeeded",
@@ -96,56 +138,69 @@ impl PlanRunner {
                 }
                 owned
             }
-            Err(RunError::Cancelled) => {
+            Outcome::Graph(Err(RunError::Cancelled)) => {
                 tracing::info!(status = "cancelled", "plan cancelled at a node boundary");
-                plans::end(&self.pool, plan_id, attempt, "cancelled", None).await?
+                plans::end(&self.pool, plan_id, lease, "cancelled", None).await?
             }
-            Err(RunError::Lost) => false,
-            Err(RunError::Node {
-                node,
-                error: NodeError::Permanent { code, message },
-            }) => {
-                tracing::warn!(status = "failed", node, code, message, "plan failed");
-                let error = json!({"code": code, "message": message, "node": node});
-                plans::end(&self.pool, plan_id, attempt, "failed", Some(&error)).await?
-            }
-            Err(RunError::Node {
-                node,
-                error: NodeError::Transient(message),
-            }) => {
-                let error = json!({"code": "transient", "message": message, "node": node});
-                if attempt < max_attempts {
-                    let delay = backoff(self.retry_base, attempt);
+            Outcome::Graph(Err(RunError::Lost)) => false,
+            Outcome::Graph(Err(RunError::Store(e))) => return Err(e),
+            Outcome::Graph(Err(RunError::Node { node, error })) => match error {
+                NodeError::Permanent { code, message } => {
+                    tracing::warn!(status = "failed", node, code, message, "plan failed");
+                    let error = json!({"code": code, "message": message, "node": node});
+                    plans::end(&self.pool, plan_id, lease, "failed", Some(&error)).await?
+                }
+                NodeError::Transient(message) => self.transient(plan_id, lease, &node, message).await?,
+                NodeError::Wait { delay, reason } => {
                     tracing::warn!(
                         status = "queued",
                         node,
-                        message,
+                        reason,
                         delay_ms = delay.as_millis() as u64,
-                        "attempt failed; retry scheduled"
+                        "waiting for an upstream; attempt not spent"
                     );
-                    plans::retry_later(&self.pool, plan_id, attempt, max_attempts, &error, delay).await?
-                } else {
-                    let error = json!({
-                        "code": "attempts_exhausted",
-                        "message": format!("gave up after {attempt} attempts; last error in {node}: {message}"),
-                        "node": node,
-                    });
-                    tracing::warn!(status = "failed", node, message, "plan failed: attempts exhausted");
-                    plans::end(&self.pool, plan_id, attempt, "failed", Some(&error)).await?
+                    let error = json!({"code": "waiting_for_upstream", "message": reason, "node": node});
+                    plans::requeue(&self.pool, plan_id, lease, Requeue::WaitForUpstream, &error, delay).await?
                 }
-            }
-            Err(RunError::Store(e)) => return Err(e),
+                NodeError::AwaitApproval { reason } => {
+                    tracing::info!(status = "awaiting_approval", reason, "plan awaits approval");
+                    plans::await_approval(&self.pool, plan_id, lease, &reason).await?
+                }
+            },
         };
         if !owned {
-            tracing::warn!("another attempt owns the plan now; this attempt's outcome is dropped");
+            tracing::warn!("another run owns the plan now; this run's outcome is dropped");
         }
         Ok(())
+    }
+
+    /// A transient failure spends the attempt: retry after a backoff, or fail when none is left.
+    async fn transient(&self, plan_id: Uuid, lease: Lease, node: &str, message: String) -> anyhow::Result<bool> {
+        if lease.attempt < lease.max_attempts {
+            let delay = backoff(self.retry_base, lease.attempt);
+            tracing::warn!(
+                status = "queued",
+                node,
+                message,
+                delay_ms = delay.as_millis() as u64,
+                "attempt failed; retry scheduled"
+            );
+            let error = json!({"code": "transient", "message": message, "node": node});
+            return Ok(plans::requeue(&self.pool, plan_id, lease, Requeue::Retry, &error, delay).await?);
+        }
+        tracing::warn!(status = "failed", node, message, "plan failed: attempts exhausted");
+        let error = json!({
+            "code": "attempts_exhausted",
+            "message": format!("gave up after {} attempts; last error in {node}: {message}", lease.attempt),
+            "node": node,
+        });
+        Ok(plans::end(&self.pool, plan_id, lease, "failed", Some(&error)).await?)
     }
 }
 
 /// Exponential backoff with up to 25% jitter, capped at ten minutes.
 pub fn backoff(base: Duration, attempt: i32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.clamp(1, 16).saturating_sub(1) as u32);
+    let exp = base.saturating_mul(1u32 << (attempt.clamp(1, 16) - 1) as u32);
     let capped = exp.min(Duration::from_secs(600));
     let jitter = rand::rng().random_range(0.0..0.25);
     capped + capped.mul_f64(jitter)

@@ -3,25 +3,83 @@
 
 pub mod embedded_places;
 pub mod embedded_weather;
+pub mod resilient;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
-use crate::planner::{
-    catalog::{City, Place},
-    itinerary::DayWeather,
+use crate::{
+    config::Settings,
+    planner::{
+        catalog::{City, Place},
+        itinerary::DayWeather,
+    },
+    resilience::{OnOpen, Resilience},
 };
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProviderError {
-    /// Worth retrying: timeouts, connection errors, 5xx.
-    #[error("{provider}: transient: {message}")]
+    /// Worth retrying: timeouts, connection errors, 5xx, garbage bodies.
+    #[error("{provider}: {message}")]
     Transient { provider: String, message: String },
+    /// The upstream or our quota says slow down: retried after `retry_after` when given.
+    #[error("{provider}: rate limited: {message}")]
+    RateLimited {
+        provider: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
     /// Not worth retrying: bad key, bad request, unknown city.
     #[error("{provider}: {message}")]
     Permanent { provider: String, message: String },
+    /// The provider's circuit breaker is open: the call was not made.
+    #[error("{provider}: circuit breaker open (cool-down {} s)", cool_down.as_secs())]
+    BreakerOpen { provider: String, cool_down: Duration },
+}
+
+impl ProviderError {
+    /// Counts against the circuit breaker.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ProviderError::Transient { .. })
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Transient { .. } | ProviderError::RateLimited { .. }
+        )
+    }
+
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ProviderError::Transient { .. } => "transient",
+            ProviderError::RateLimited { .. } => "rate_limited",
+            ProviderError::Permanent { .. } => "permanent",
+            ProviderError::BreakerOpen { .. } => "breaker_open",
+        }
+    }
+
+    /// The same error, saying how many tries it took.
+    pub fn after_tries(self, tries: usize) -> Self {
+        match self {
+            ProviderError::Transient { provider, message } => ProviderError::Transient {
+                provider,
+                message: format!("{message} (after {tries} tries)"),
+            },
+            ProviderError::RateLimited {
+                provider,
+                message,
+                retry_after,
+            } => ProviderError::RateLimited {
+                provider,
+                message: format!("{message} (after {tries} tries)"),
+                retry_after,
+            },
+            other => other,
+        }
+    }
 }
 
 #[async_trait]
@@ -38,17 +96,40 @@ pub trait PlacesProvider: Send + Sync {
     async fn hotels(&self, city: &City) -> Result<Vec<Place>, ProviderError>;
 }
 
+/// The providers a worker plans with, each behind the resilience policy of its upstream,
+/// and what to do when that upstream is out of reach.
 #[derive(Clone)]
 pub struct Providers {
     pub weather: Arc<dyn WeatherProvider>,
     pub places: Arc<dyn PlacesProvider>,
+    pub weather_on_open: OnOpen,
+    pub places_on_open: OnOpen,
 }
 
 impl Providers {
-    pub fn embedded() -> Self {
+    /// The embedded providers, wrapped like live ones so that behaviour is uniform.
+    pub fn embedded(settings: &Settings) -> Self {
+        Self::resilient(
+            Arc::new(embedded_weather::ClimateNormals),
+            Arc::new(embedded_places::CuratedPlaces),
+            settings,
+        )
+    }
+
+    pub fn resilient(weather: Arc<dyn WeatherProvider>, places: Arc<dyn PlacesProvider>, settings: &Settings) -> Self {
+        let weather_policy = settings.policy("weather");
+        let maps_policy = settings.policy("maps");
         Self {
-            weather: Arc::new(embedded_weather::ClimateNormals),
-            places: Arc::new(embedded_places::CuratedPlaces),
+            weather_on_open: weather_policy.on_open,
+            places_on_open: maps_policy.on_open,
+            weather: Arc::new(resilient::ResilientWeather {
+                inner: weather,
+                resilience: Resilience::new("weather", weather_policy),
+            }),
+            places: Arc::new(resilient::ResilientPlaces {
+                inner: places,
+                resilience: Resilience::new("maps", maps_policy),
+            }),
         }
     }
 }

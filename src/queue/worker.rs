@@ -8,9 +8,10 @@ use apalis_postgres::{Config, PostgresStorage};
 use sqlx::PgPool;
 
 use crate::{
-    config::QueueSettings,
+    config::{QueueSettings, Settings},
     planner::run::PlanRunner,
     queue::{PlanJob, QUEUE_NAME},
+    store::retention,
 };
 
 /// host-pid-random: apalis keys liveness by worker name, and two processes sharing a
@@ -45,31 +46,54 @@ pub fn storage_config(settings: &QueueSettings, concurrency: usize) -> Config {
         .missed_heartbeats(settings.missed_heartbeats)
 }
 
-/// Runs the consumer until `shutdown` resolves; in-flight plans get `grace` to finish.
+/// Runs the consumer until `shutdown` resolves. Then it claims nothing new, gives in-flight
+/// plans `settings.shutdown_grace` to finish, and hands back those still running.
 pub async fn run(
     pool: PgPool,
     runner: Arc<PlanRunner>,
-    settings: QueueSettings,
-    concurrency: usize,
-    grace: Duration,
+    settings: &Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let name = unique_worker_name();
+    let concurrency = settings.worker_concurrency.max(1);
+    let queue = settings.queue.clone();
+    let grace = settings.shutdown_grace;
     tracing::info!(worker = %name, concurrency, queue = QUEUE_NAME, "worker starting");
-    let factory = move |_restarts: usize| {
-        let backend = PostgresStorage::<PlanJob>::new(&pool)
-            .with_config(storage_config(&settings, concurrency))
-            // NOTIFY wakes the worker at once for new jobs; the poll finds delayed ones
-            // (retries with run_at), which NOTIFY never announces.
-            .with_pubsub()
-            .poll_with_interval(settings.poll_interval);
-        WorkerBuilder::new(name.clone())
-            .backend(backend)
-            .data(runner.clone())
-            .concurrency(concurrency.max(1))
-            .build(handle)
+    let cleanup = tokio::spawn(cleanup_loop(
+        pool.clone(),
+        settings.retention,
+        settings.cleanup_interval,
+    ));
+    let factory = {
+        let runner = runner.clone();
+        move |_restarts: usize| {
+            let backend = PostgresStorage::<PlanJob>::new(&pool)
+                .with_config(storage_config(&queue, concurrency))
+                // NOTIFY wakes the worker at once for new jobs; the poll finds delayed ones
+                // (retries with run_at), which NOTIFY never announces.
+                .with_pubsub()
+                .poll_with_interval(queue.poll_interval);
+            WorkerBuilder::new(name.clone())
+                .backend(backend)
+                .data(runner.clone())
+                .concurrency(concurrency)
+                .build(handle)
+        }
     };
-    Monitor::new()
+    let hand_back = runner.shutdown.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: claiming nothing new; in-flight plans may finish"
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            hand_back.cancel();
+        });
+        Ok(())
+    };
+    let result = Monitor::new()
         // A database outage longer than the pool's acquire timeout ends the worker's
         // stream with an error; restart it rather than leave the process idle forever.
         .should_restart(|ctx, error| {
@@ -77,11 +101,26 @@ pub async fn run(
             !ctx.is_shutting_down()
         })
         .register(factory)
-        .shutdown_timeout(grace)
-        .run_with_signal(async move {
-            shutdown.await;
-            Ok(())
-        })
-        .await?;
-    Ok(())
+        // Past the grace period plans are handed back, which takes a moment more.
+        .shutdown_timeout(grace + Duration::from_secs(10))
+        .run_with_signal(signal)
+        .await;
+    runner.shutdown.cancel();
+    cleanup.abort();
+    tracing::info!("worker stopped");
+    result.map_err(Into::into)
+}
+
+/// Retention, run by whichever worker takes the advisory lock first, every `interval`.
+async fn cleanup_loop(pool: PgPool, retention: Duration, interval: Duration) {
+    loop {
+        // Spread the workers' attempts so they do not all queue on the lock at once.
+        let jitter = interval.mul_f64(rand::random::<f64>() * 0.1);
+        tokio::time::sleep(interval + jitter).await;
+        match retention::cleanup(&pool, retention).await {
+            Ok(Some(c)) => tracing::info!(plans = c.plans, jobs = c.jobs, workers = c.workers, "retention cleanup"),
+            Ok(None) => tracing::debug!("retention cleanup running elsewhere"),
+            Err(e) => tracing::warn!(error = %e, "retention cleanup failed"),
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Checkpoints in PostgreSQL. A save writes the node's output, the plan's progress and a
-//! `node_finished` event in one transaction, fenced by the attempt number: a worker that
-//! lost the plan to another attempt writes nothing.
+//! `node_finished` event in one transaction, fenced by the run that owns the plan: a
+//! worker that lost the plan to another run writes nothing.
 
 use std::collections::HashMap;
 
@@ -25,23 +25,23 @@ impl CheckpointStore for PgCheckpoints {
         Ok(rows.into_iter().collect())
     }
 
-    async fn save(&self, plan_id: Uuid, attempt: i32, checkpoint: &Checkpoint) -> anyhow::Result<Ownership> {
+    async fn save(&self, plan_id: Uuid, lease: i32, checkpoint: &Checkpoint) -> anyhow::Result<Ownership> {
         let mut tx = self.pool.begin().await?;
-        let owned: Option<bool> = sqlx::query_scalar(
+        let owned: Option<(bool, i32)> = sqlx::query_as(
             "UPDATE plans SET current_node = $3, updated_at = now()
-             WHERE id = $1 AND attempts = $2 AND status = 'running'
-             RETURNING cancel_requested",
+             WHERE id = $1 AND runs = $2 AND status = 'running'
+             RETURNING cancel_requested, attempts",
         )
         .bind(plan_id)
-        .bind(attempt)
+        .bind(lease)
         .bind(&checkpoint.node)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(cancel_requested) = owned else {
+        let Some((cancel_requested, attempt)) = owned else {
             tx.rollback().await?;
             return Ok(Ownership::Lost);
         };
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO plan_checkpoints (plan_id, node, output, attempt) VALUES ($1, $2, $3, $4)
              ON CONFLICT (plan_id, node) DO NOTHING",
         )
@@ -50,7 +50,13 @@ impl CheckpointStore for PgCheckpoints {
         .bind(&checkpoint.output)
         .bind(attempt)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            // Another run saved this node first: it owns the plan.
+            tx.rollback().await?;
+            return Ok(Ownership::Lost);
+        }
         sqlx::query("INSERT INTO plan_events (plan_id, kind, node, attempt) VALUES ($1, 'node_finished', $2, $3)")
             .bind(plan_id)
             .bind(&checkpoint.key)
@@ -65,27 +71,34 @@ impl CheckpointStore for PgCheckpoints {
         })
     }
 
-    async fn started(&self, plan_id: Uuid, attempt: i32, node: &str) -> anyhow::Result<()> {
+    async fn started(&self, plan_id: Uuid, lease: i32, node: &str) -> anyhow::Result<()> {
+        self.record(plan_id, lease, "node_started", node, Value::Object(Default::default()))
+            .await
+    }
+
+    async fn record(&self, plan_id: Uuid, lease: i32, kind: &str, node: &str, detail: Value) -> anyhow::Result<()> {
         sqlx::query(
-            "INSERT INTO plan_events (plan_id, kind, node, attempt)
-             SELECT id, 'node_started', $2, $3 FROM plans WHERE id = $1 AND attempts = $3",
+            "INSERT INTO plan_events (plan_id, kind, node, attempt, detail)
+             SELECT id, $2, $3, attempts, $5 FROM plans WHERE id = $1 AND runs = $4",
         )
         .bind(plan_id)
+        .bind(kind)
         .bind(node)
-        .bind(attempt)
+        .bind(lease)
+        .bind(detail)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn ownership(&self, plan_id: Uuid, attempt: i32) -> anyhow::Result<Ownership> {
+    async fn ownership(&self, plan_id: Uuid, lease: i32) -> anyhow::Result<Ownership> {
         let row: Option<(i32, String, bool)> =
-            sqlx::query_as("SELECT attempts, status, cancel_requested FROM plans WHERE id = $1")
+            sqlx::query_as("SELECT runs, status, cancel_requested FROM plans WHERE id = $1")
                 .bind(plan_id)
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(match row {
-            Some((a, status, _)) if a != attempt || status != "running" => Ownership::Lost,
+            Some((run, status, _)) if run != lease || status != "running" => Ownership::Lost,
             Some((_, _, true)) => Ownership::CancelRequested,
             Some(_) => Ownership::Owned,
             None => Ownership::Lost,

@@ -2,3 +2,4 @@
 
 pub mod checkpoints;
 pub mod plans;
+pub mod retention;

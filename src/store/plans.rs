@@ -1,6 +1,6 @@
 //! The `plans` table and its timeline: creating a plan together with its queue job,
 //! reading and listing plans, and every status change. Status changes made by a worker
-//! are fenced by the attempt number, so a worker that lost the plan cannot overwrite it.
+//! are fenced by the run that claimed the plan, so a worker that lost it cannot overwrite it.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,6 +13,8 @@ use crate::queue;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PlanRow {
     pub id: Uuid,
+    pub runs: i32,
+    pub approval: Option<Value>,
     pub owner: String,
     pub idempotency_key: Option<String>,
     pub request: Value,
@@ -170,14 +172,23 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, sqlx::Erro
     Ok(outcome)
 }
 
+/// The right to write a plan: the run number that claimed it. Every write of a worker
+/// is fenced by `runs = lease.run AND status = 'running'`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub run: i32,
+    /// The attempt this run spends (1-based).
+    pub attempt: i32,
+    pub max_attempts: i32,
+}
+
 pub enum Claim {
-    /// This job runs attempt `attempt` of the plan.
+    /// This job runs the plan under `lease`; `input` is `{"request", "approval"}`.
     Run {
-        attempt: i32,
-        max_attempts: i32,
-        request: Value,
+        lease: Lease,
+        input: Value,
     },
-    /// Nothing to do: the plan is finished, cancelled or gone.
+    /// Nothing to do: the plan is finished, cancelled, waiting for approval or gone.
     Skip,
     /// The plan was claimed `max_attempts` times without finishing: it was failed.
     Exhausted {
@@ -190,13 +201,13 @@ pub enum Claim {
 /// worker every time is re-queued by apalis with no attempt limit, and stops only here.
 pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let current: Option<(String, i32, i32, bool, Value)> = sqlx::query_as(
-        "SELECT status, attempts, max_attempts, cancel_requested, request FROM plans WHERE id = $1 FOR UPDATE",
+    let current: Option<(String, i32, i32, i32, bool, Value, Option<Value>)> = sqlx::query_as(
+        "SELECT status, runs, attempts, max_attempts, cancel_requested, request, approval FROM plans WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((status, attempts, max_attempts, cancel_requested, request)) = current else {
+    let Some((status, runs, attempts, max_attempts, cancel_requested, request, approval)) = current else {
         return Ok(Claim::Skip);
     };
     if status != "queued" && status != "running" {
@@ -226,119 +237,276 @@ pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx:
         tx.commit().await?;
         return Ok(Claim::Exhausted { attempts });
     }
-    let attempt = attempts + 1;
+    let lease = Lease {
+        run: runs + 1,
+        attempt: attempts + 1,
+        max_attempts,
+    };
     sqlx::query(
-        "UPDATE plans SET status = 'running', attempts = $2, next_attempt_at = NULL,
+        "UPDATE plans SET status = 'running', runs = $2, attempts = $3, next_attempt_at = NULL,
             started_at = coalesce(started_at, now()), updated_at = now()
          WHERE id = $1",
     )
     .bind(id)
-    .bind(attempt)
+    .bind(lease.run)
+    .bind(lease.attempt)
     .execute(&mut *tx)
     .await?;
+    // A plan found `running` lost its worker: it is rescued, not started.
     let kind = if status == "running" { "rescued" } else { "started" };
-    event(&mut tx, id, kind, None, attempt, json!({"worker": worker})).await?;
+    event(
+        &mut tx,
+        id,
+        kind,
+        None,
+        lease.attempt,
+        json!({"worker": worker, "run": lease.run}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Claim::Run {
-        attempt,
-        max_attempts,
-        request,
+        lease,
+        input: json!({ "request": request, "approval": approval }),
     })
 }
 
-/// Stores the finished plan; `false` when this attempt no longer owns it.
+/// Locks the plan if `lease` still owns it.
+async fn owned(tx: &mut Transaction<'_, Postgres>, id: Uuid, lease: Lease) -> Result<bool, sqlx::Error> {
+    let row: Option<i32> =
+        sqlx::query_scalar("SELECT runs FROM plans WHERE id = $1 AND runs = $2 AND status = 'running' FOR UPDATE")
+            .bind(id)
+            .bind(lease.run)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(row.is_some())
+}
+
+/// Stores the finished plan; `false` when this lease no longer owns it.
 pub async fn succeed(
     pool: &PgPool,
     id: Uuid,
-    attempt: i32,
+    lease: Lease,
     result: &Value,
     markdown: &str,
     warnings: &Value,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query(
-        "UPDATE plans SET status = 'succeeded', result = $3, result_markdown = $4, warnings = $5,
+    if !owned(&mut tx, id, lease).await? {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE plans SET status = 'succeeded', result = $2, result_markdown = $3, warnings = $4,
             error = NULL, current_node = NULL, finished_at = now(), updated_at = now()
-         WHERE id = $1 AND attempts = $2 AND status = 'running'",
+         WHERE id = $1",
     )
     .bind(id)
-    .bind(attempt)
     .bind(result)
     .bind(markdown)
     .bind(warnings)
     .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if done {
-        event(&mut tx, id, "succeeded", None, attempt, json!({})).await?;
-    }
-    tx.commit().await?;
-    Ok(done)
-}
-
-/// Ends the attempt with a terminal status; `false` when this attempt no longer owns it.
-pub async fn end(
-    pool: &PgPool,
-    id: Uuid,
-    attempt: i32,
-    status: &str,
-    error: Option<&Value>,
-) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let owned: Option<i32> = sqlx::query_scalar(
-        "SELECT attempts FROM plans WHERE id = $1 AND attempts = $2 AND status = 'running' FOR UPDATE",
-    )
-    .bind(id)
-    .bind(attempt)
-    .fetch_optional(&mut *tx)
     .await?;
-    if owned.is_none() {
-        return Ok(false);
-    }
-    let detail = error.cloned().unwrap_or_else(|| json!({}));
-    finish(&mut tx, id, attempt, status, error, detail).await?;
+    event(&mut tx, id, "succeeded", None, lease.attempt, json!({"run": lease.run})).await?;
     tx.commit().await?;
     Ok(true)
 }
 
-/// Puts the plan back in the queue for a later attempt; `false` when no longer owned.
-pub async fn retry_later(
+/// Ends the plan with a terminal status; `false` when this lease no longer owns it.
+pub async fn end(
     pool: &PgPool,
     id: Uuid,
-    attempt: i32,
-    max_attempts: i32,
+    lease: Lease,
+    status: &str,
+    error: Option<&Value>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if !owned(&mut tx, id, lease).await? {
+        return Ok(false);
+    }
+    let detail = error.cloned().unwrap_or_else(|| json!({}));
+    finish(&mut tx, id, lease.attempt, status, error, detail).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Why a plan goes back to the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeue {
+    /// A transient failure: the attempt is spent.
+    Retry,
+    /// An upstream's circuit breaker is open and the data has no fallback: wait for it
+    /// without spending the attempt.
+    WaitForUpstream,
+    /// The worker is shutting down: hand the plan to another without spending the attempt.
+    HandBack,
+}
+
+/// Puts the plan back in the queue to run after `delay`; `false` when no longer owned.
+pub async fn requeue(
+    pool: &PgPool,
+    id: Uuid,
+    lease: Lease,
+    why: Requeue,
     error: &Value,
     delay: std::time::Duration,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    if !owned(&mut tx, id, lease).await? {
+        return Ok(false);
+    }
     let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-    let done = sqlx::query(
-        "UPDATE plans SET status = 'queued', error = $3, next_attempt_at = $4, current_node = NULL, updated_at = now()
-         WHERE id = $1 AND attempts = $2 AND status = 'running'",
+    let (spent, kind) = match why {
+        Requeue::Retry => (lease.attempt, "retry_scheduled"),
+        Requeue::WaitForUpstream => (lease.attempt - 1, "waiting_for_upstream"),
+        Requeue::HandBack => (lease.attempt - 1, "handed_back"),
+    };
+    sqlx::query(
+        "UPDATE plans SET status = 'queued', attempts = $2, error = $3, next_attempt_at = $4, current_node = NULL,
+            updated_at = now()
+         WHERE id = $1",
     )
     .bind(id)
-    .bind(attempt)
+    .bind(spent)
     .bind(error)
     .bind(run_at)
     .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if done {
-        event(
-            &mut tx,
-            id,
-            "retry_scheduled",
-            None,
-            attempt,
-            json!({"run_at": run_at, "error": error}),
-        )
-        .await?;
-        queue::enqueue(&mut tx, id, Some(run_at), max_attempts).await?;
+    .await?;
+    event(
+        &mut tx,
+        id,
+        kind,
+        None,
+        lease.attempt,
+        json!({"run_at": run_at, "error": error}),
+    )
+    .await?;
+    queue::enqueue(
+        &mut tx,
+        id,
+        (delay > std::time::Duration::ZERO).then_some(run_at),
+        lease.max_attempts,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Parks the plan until a person approves or rejects it. It holds no worker slot and its
+/// attempt is handed back: approval resumes it from its checkpoints.
+pub async fn await_approval(pool: &PgPool, id: Uuid, lease: Lease, reason: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if !owned(&mut tx, id, lease).await? {
+        return Ok(false);
+    }
+    let approval = json!({"reason": reason, "requested_at": Utc::now()});
+    sqlx::query(
+        "UPDATE plans SET status = 'awaiting_approval', attempts = $2, approval = $3, current_node = 'approval',
+            updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(lease.attempt - 1)
+    .bind(&approval)
+    .execute(&mut *tx)
+    .await?;
+    event(
+        &mut tx,
+        id,
+        "awaiting_approval",
+        Some("approval"),
+        lease.attempt,
+        approval,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub enum Decision {
+    Done(PlanRow),
+    /// The plan is not in the state the action needs.
+    WrongState(PlanRow),
+    NotFound,
+}
+
+/// `approve`: resume an awaiting plan; `reject`: end it `rejected`.
+pub async fn decide(pool: &PgPool, id: Uuid, approve: bool, by: &str) -> Result<Decision, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(plan) = sqlx::query_as::<_, PlanRow>("SELECT * FROM plans WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(Decision::NotFound);
+    };
+    if plan.status != "awaiting_approval" {
+        return Ok(Decision::WrongState(plan));
+    }
+    let mut approval = plan.approval.clone().unwrap_or_else(|| json!({}));
+    approval["decision"] = json!(if approve { "approved" } else { "rejected" });
+    approval["decided_at"] = json!(Utc::now());
+    approval["decided_by"] = json!(by);
+    let status = if approve { "queued" } else { "rejected" };
+    let updated: PlanRow = sqlx::query_as(
+        "UPDATE plans SET status = $2, approval = $3, updated_at = now(),
+            finished_at = CASE WHEN $2 = 'rejected' THEN now() ELSE NULL END,
+            current_node = CASE WHEN $2 = 'rejected' THEN NULL ELSE current_node END
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(&approval)
+    .fetch_one(&mut *tx)
+    .await?;
+    event(
+        &mut tx,
+        id,
+        if approve { "approved" } else { "rejected" },
+        Some("approval"),
+        plan.attempts,
+        approval,
+    )
+    .await?;
+    if approve {
+        queue::enqueue(&mut tx, id, None, plan.max_attempts).await?;
     }
     tx.commit().await?;
-    Ok(done)
+    Ok(Decision::Done(updated))
+}
+
+/// Runs a failed plan again with a fresh set of attempts; its checkpoints are kept, so
+/// the nodes that had finished are not run again.
+pub async fn retry_failed(pool: &PgPool, id: Uuid) -> Result<Decision, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(plan) = sqlx::query_as::<_, PlanRow>("SELECT * FROM plans WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(Decision::NotFound);
+    };
+    if plan.status != "failed" {
+        return Ok(Decision::WrongState(plan));
+    }
+    let updated: PlanRow = sqlx::query_as(
+        "UPDATE plans SET status = 'queued', attempts = 0, error = NULL, finished_at = NULL, next_attempt_at = NULL,
+            cancel_requested = false, updated_at = now()
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    event(
+        &mut tx,
+        id,
+        "retry_requested",
+        None,
+        0,
+        json!({"previous_error": plan.error}),
+    )
+    .await?;
+    queue::enqueue(&mut tx, id, None, plan.max_attempts).await?;
+    tx.commit().await?;
+    Ok(Decision::Done(updated))
 }
 
 async fn finish(

@@ -1,0 +1,55 @@
+//! Providers wrapped in the resilience policy of their upstream: every call to them goes
+//! through `Resilience::call`. The breaker and limiter are shared by every plan of the
+//! process, as they must be to protect the upstream.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+
+use crate::{
+    planner::{
+        catalog::{City, Place},
+        itinerary::DayWeather,
+    },
+    providers::{PlacesProvider, ProviderError, WeatherProvider},
+    resilience::Resilience,
+};
+
+pub struct ResilientWeather {
+    pub inner: Arc<dyn WeatherProvider>,
+    pub resilience: Arc<Resilience>,
+}
+
+#[async_trait]
+impl WeatherProvider for ResilientWeather {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn forecast(&self, city: &City, start: NaiveDate, days: u32) -> Result<Vec<DayWeather>, ProviderError> {
+        self.resilience
+            .call("forecast", || self.inner.forecast(city, start, days))
+            .await
+    }
+}
+
+pub struct ResilientPlaces {
+    pub inner: Arc<dyn PlacesProvider>,
+    pub resilience: Arc<Resilience>,
+}
+
+#[async_trait]
+impl PlacesProvider for ResilientPlaces {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn places(&self, city: &City) -> Result<Vec<Place>, ProviderError> {
+        self.resilience.call("places", || self.inner.places(city)).await
+    }
+
+    async fn hotels(&self, city: &City) -> Result<Vec<Place>, ProviderError> {
+        self.resilience.call("hotels", || self.inner.hotels(city)).await
+    }
+}
