@@ -162,7 +162,7 @@ async fn queue_only(pool: &sqlx::PgPool, settings: &Settings, args: &BenchArgs) 
     let backend = PostgresStorage::<u64>::new(pool)
         .with_config(config)
         .with_pubsub()
-        .poll_with_interval(settings.queue.poll_interval);
+        .poll_with_strategy(queue::poll::Tick::every(settings.queue.poll_interval));
     let worker = WorkerBuilder::new(queue::worker::unique_worker_name())
         .backend(backend)
         .data(done.clone())

@@ -3,6 +3,7 @@
 
 pub mod embedded_places;
 pub mod embedded_weather;
+pub mod http;
 pub mod resilient;
 
 use std::{sync::Arc, time::Duration};

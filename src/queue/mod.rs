@@ -2,6 +2,7 @@
 //! holds its state, its attempt count and its schedule. Jobs are written on the caller's
 //! transaction, so a plan and its job exist together or not at all.
 
+pub mod poll;
 pub mod worker;
 
 use chrono::{DateTime, Utc};
@@ -27,7 +28,9 @@ pub async fn enqueue(
     let args = serde_json::to_vec(&PlanJob { plan_id }).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let mut task = apalis::prelude::TaskBuilder::new(args).max_attempts(max_attempts.max(1) as usize);
     if let Some(at) = run_at {
-        task = task.run_at_timestamp(at.timestamp().max(0) as u64);
+        // apalis stores whole seconds: round up, or a job could run up to a second early.
+        let secs = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);
+        task = task.run_at_timestamp(secs.max(0) as u64);
     }
     apalis_postgres::queries::push_tasks(&mut **tx, QUEUE_NAME, vec![task.build()])
         .await

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use crate::{
     config::{QueueSettings, Settings},
     planner::run::PlanRunner,
-    queue::{PlanJob, QUEUE_NAME},
+    queue::{PlanJob, QUEUE_NAME, poll},
     store::retention,
 };
 
@@ -72,7 +72,7 @@ pub async fn run(
                 // NOTIFY wakes the worker at once for new jobs; the poll finds delayed ones
                 // (retries with run_at), which NOTIFY never announces.
                 .with_pubsub()
-                .poll_with_interval(queue.poll_interval);
+                .poll_with_strategy(poll::Tick::every(queue.poll_interval));
             WorkerBuilder::new(name.clone())
                 .backend(backend)
                 .data(runner.clone())
