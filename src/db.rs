@@ -90,3 +90,22 @@ pub async fn is_ready(pool: &PgPool) -> Result<(), String> {
         )),
     }
 }
+
+/// The database cannot be reached or is going away, as opposed to a query of ours being wrong.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // 08 connection exception, 53 insufficient resources, 57 operator intervention
+        // (shutdown, terminated backend), 58 system error; 55000 and 3D000 are what a
+        // database that refuses connections or does not exist (yet) answers.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            ["08", "53", "57", "58"].iter().any(|class| c.starts_with(class)) || c == "55000" || c == "3D000"
+        }),
+        _ => false,
+    }
+}

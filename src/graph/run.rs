@@ -108,15 +108,18 @@ impl Runner {
     ) -> Result<(Checkpoint, Ownership), RunError> {
         let (plan_id, lease) = (ctx.plan_id, ctx.lease);
         self.store.started(plan_id, lease, &key).await?;
-        if let Some(delay) = self.delays.get(name) {
-            tokio::time::sleep(*delay).await;
-        }
         let node = self.graph.nodes.get(name).ok_or_else(|| RunError::Node {
             node: name.into(),
             error: NodeError::permanent("graph", format!("no node named {name}")),
         })?;
         let started = Instant::now();
-        let output = match tokio::time::timeout(self.node_timeout, node.run(&ctx)).await {
+        // The injected delay is part of the node: it counts against the node's timeout.
+        let delay = self.delays.get(name).copied().unwrap_or_default();
+        let work = async {
+            tokio::time::sleep(delay).await;
+            node.run(&ctx).await
+        };
+        let output = match tokio::time::timeout(self.node_timeout, work).await {
             Ok(output) => output,
             Err(_) => {
                 let after_ms = self.node_timeout.as_millis() as u64;

@@ -7,6 +7,8 @@
 //! - a plan that needs a person parks in `awaiting_approval`, holding no worker slot;
 //! - a worker shutting down hands its plans back, attempts returned;
 //! - a permanent failure fails the plan with the reason.
+//!
+//! Every outcome is written through `durable`, which waits out a database outage.
 
 use std::{sync::Arc, time::Duration};
 
@@ -67,7 +69,7 @@ impl PlanRunner {
 
     /// Errors only when the database fails; the queue then retries the job.
     pub async fn run(&self, plan_id: Uuid, worker: &str) -> anyhow::Result<()> {
-        let (lease, input) = match plans::claim(&self.pool, plan_id, worker).await? {
+        let (lease, input) = match durable("claim", || plans::claim(&self.pool, plan_id, worker)).await? {
             Claim::Run { lease, input } => (lease, input),
             Claim::Skip => return Ok(()),
             Claim::Cancelled => {
@@ -96,7 +98,10 @@ impl PlanRunner {
             Outcome::ShuttingDown => {
                 tracing::info!(status = "queued", "worker shutting down; plan handed back");
                 let error = json!({"code": "handed_back", "message": "the worker shut down before the plan finished"});
-                plans::requeue(&self.pool, plan_id, lease, Requeue::HandBack, &error, Duration::ZERO).await?
+                durable("hand back", || {
+                    plans::requeue(&self.pool, plan_id, lease, Requeue::HandBack, &error, Duration::ZERO)
+                })
+                .await?
             }
             Outcome::TimedOut => {
                 let after_ms = self.plan_timeout.as_millis() as u64;
@@ -128,7 +133,10 @@ impl PlanRunner {
                     .ok_or_else(|| anyhow::anyhow!("graph ended without finalize"))?;
                 let result = serde_json::to_value(&finalized.result)?;
                 let warnings = json!(finalized.result.warnings);
-                let owned = plans::succeed(&self.pool, plan_id, lease, &result, &finalized.markdown, &warnings).await?;
+                let owned = durable("succeed", || {
+                    plans::succeed(&self.pool, plan_id, lease, &result, &finalized.markdown, &warnings)
+                })
+                .await?;
                 if owned {
                     tracing::info!(
                         status = "succeeded",
@@ -140,15 +148,29 @@ impl PlanRunner {
             }
             Outcome::Graph(Err(RunError::Cancelled)) => {
                 tracing::info!(status = "cancelled", "plan cancelled at a node boundary");
-                plans::end(&self.pool, plan_id, lease, "cancelled", None).await?
+                durable("cancel", || plans::end(&self.pool, plan_id, lease, "cancelled", None)).await?
             }
             Outcome::Graph(Err(RunError::Lost)) => false,
-            Outcome::Graph(Err(RunError::Store(e))) => return Err(e),
+            // The database failed under the run (a checkpoint could not be written): the
+            // attempt is lost; record that once the database answers again.
+            Outcome::Graph(Err(RunError::Store(e))) => {
+                tracing::warn!(error = %e, "checkpoint store failed; retrying the plan");
+                self.transient(
+                    plan_id,
+                    lease,
+                    "checkpoint",
+                    format!("the database failed during the run: {e}"),
+                )
+                .await?
+            }
             Outcome::Graph(Err(RunError::Node { node, error })) => match error {
                 NodeError::Permanent { code, message } => {
                     tracing::warn!(status = "failed", node, code, message, "plan failed");
                     let error = json!({"code": code, "message": message, "node": node});
-                    plans::end(&self.pool, plan_id, lease, "failed", Some(&error)).await?
+                    durable("fail", || {
+                        plans::end(&self.pool, plan_id, lease, "failed", Some(&error))
+                    })
+                    .await?
                 }
                 NodeError::Transient(message) => self.transient(plan_id, lease, &node, message).await?,
                 NodeError::Wait { delay, reason } => {
@@ -160,11 +182,17 @@ impl PlanRunner {
                         "waiting for an upstream; attempt not spent"
                     );
                     let error = json!({"code": "waiting_for_upstream", "message": reason, "node": node});
-                    plans::requeue(&self.pool, plan_id, lease, Requeue::WaitForUpstream, &error, delay).await?
+                    durable("wait", || {
+                        plans::requeue(&self.pool, plan_id, lease, Requeue::WaitForUpstream, &error, delay)
+                    })
+                    .await?
                 }
                 NodeError::AwaitApproval { reason } => {
                     tracing::info!(status = "awaiting_approval", reason, "plan awaits approval");
-                    plans::await_approval(&self.pool, plan_id, lease, &reason).await?
+                    durable("await approval", || {
+                        plans::await_approval(&self.pool, plan_id, lease, &reason)
+                    })
+                    .await?
                 }
             },
         };
@@ -186,7 +214,10 @@ impl PlanRunner {
                 "attempt failed; retry scheduled"
             );
             let error = json!({"code": "transient", "message": message, "node": node});
-            return Ok(plans::requeue(&self.pool, plan_id, lease, Requeue::Retry, &error, delay).await?);
+            return durable("retry", || {
+                plans::requeue(&self.pool, plan_id, lease, Requeue::Retry, &error, delay)
+            })
+            .await;
         }
         tracing::warn!(status = "failed", node, message, "plan failed: attempts exhausted");
         let error = json!({
@@ -194,7 +225,33 @@ impl PlanRunner {
             "message": format!("gave up after {} attempts; last error in {node}: {message}", lease.attempt),
             "node": node,
         });
-        Ok(plans::end(&self.pool, plan_id, lease, "failed", Some(&error)).await?)
+        durable("fail", || {
+            plans::end(&self.pool, plan_id, lease, "failed", Some(&error))
+        })
+        .await
+    }
+}
+
+/// Runs a write until the database answers: an outage of a few seconds (a restart, a
+/// failover) must not leave a plan `running` with nobody working on it. Other errors, and
+/// an outage longer than five minutes, are returned.
+async fn durable<T, F, Fut>(what: &str, mut write: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match write().await {
+            Ok(value) => return Ok(value),
+            Err(e) if crate::db::is_unavailable(&e) && std::time::Instant::now() < deadline => {
+                tracing::warn!(what, error = %e, retry_in_ms = delay.as_millis() as u64, "database unavailable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("{what} failed"))),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::{
     config::{QueueSettings, Settings},
     planner::run::PlanRunner,
     queue::{PlanJob, QUEUE_NAME, poll},
-    store::retention,
+    store::{rescue, retention},
 };
 
 /// host-pid-random: apalis keys liveness by worker name, and two processes sharing a
@@ -59,10 +59,13 @@ pub async fn run(
     let queue = settings.queue.clone();
     let grace = settings.shutdown_grace;
     tracing::info!(worker = %name, concurrency, queue = QUEUE_NAME, "worker starting");
-    let cleanup = tokio::spawn(cleanup_loop(
+    // A plan untouched for longer than a whole run may take has no live run.
+    let stale_after = settings.plan_timeout + Duration::from_secs(60);
+    let cleanup = tokio::spawn(maintenance_loop(
         pool.clone(),
         settings.retention,
         settings.cleanup_interval,
+        stale_after,
     ));
     let factory = {
         let runner = runner.clone();
@@ -111,12 +114,22 @@ pub async fn run(
     result.map_err(Into::into)
 }
 
-/// Retention, run by whichever worker takes the advisory lock first, every `interval`.
-async fn cleanup_loop(pool: PgPool, retention: Duration, interval: Duration) {
+/// Rescue of stuck plans every minute and retention every `cleanup_interval`, each run by
+/// whichever worker takes its advisory lock first.
+async fn maintenance_loop(pool: PgPool, retention: Duration, cleanup_interval: Duration, stale_after: Duration) {
+    let rescue_interval = Duration::from_secs(60).min(cleanup_interval);
+    let mut last_cleanup = tokio::time::Instant::now();
     loop {
         // Spread the workers' attempts so they do not all queue on the lock at once.
-        let jitter = interval.mul_f64(rand::random::<f64>() * 0.1);
-        tokio::time::sleep(interval + jitter).await;
+        let jitter = rescue_interval.mul_f64(rand::random::<f64>() * 0.2);
+        tokio::time::sleep(rescue_interval + jitter).await;
+        if let Err(e) = rescue::rescue_stuck(&pool, stale_after).await {
+            tracing::warn!(error = %e, "stuck-plan rescue failed");
+        }
+        if last_cleanup.elapsed() < cleanup_interval {
+            continue;
+        }
+        last_cleanup = tokio::time::Instant::now();
         match retention::cleanup(&pool, retention).await {
             Ok(Some(c)) => tracing::info!(plans = c.plans, jobs = c.jobs, workers = c.workers, "retention cleanup"),
             Ok(None) => tracing::debug!("retention cleanup running elsewhere"),

@@ -2,4 +2,5 @@
 
 pub mod checkpoints;
 pub mod plans;
+pub mod rescue;
 pub mod retention;
