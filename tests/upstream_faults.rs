@@ -233,11 +233,15 @@ struct Harness {
 
 impl Harness {
     async fn start(pool: &PgPool, weather: Policy, maps: Policy) -> Self {
+        Self::start_with(pool, weather, maps, false).await
+    }
+
+    async fn start_with(pool: &PgPool, weather: Policy, maps: Policy, approval_on_degraded: bool) -> Self {
         migrated(pool).await;
         let (upstream, base) = start_upstream().await;
         let mut settings = Settings::for_database("postgres://unused");
         settings.worker_concurrency = 2;
-        settings.approval_on_degraded = false;
+        settings.approval_on_degraded = approval_on_degraded;
         settings.queue.retry_base = Duration::from_millis(1000);
         settings.queue.poll_interval = Duration::from_millis(200);
         settings.resilience.insert("weather".into(), weather);
@@ -475,5 +479,43 @@ async fn a_node_failing_twice_succeeds_on_the_third_attempt_with_growing_waits(p
     .await
     .unwrap();
     assert_eq!(understood, 1);
+    h.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn by_policy_a_plan_on_degraded_data_waits_for_approval(pool: PgPool) {
+    let h = Harness::start_with(
+        &pool,
+        Policy {
+            retries: 0,
+            ..quick_policy("weather")
+        },
+        quick_policy("maps"),
+        true,
+    )
+    .await;
+    h.upstream.always("forecast", Some(Fault::Status(500)));
+    let id = create(&pool, "桂林", 2).await;
+    wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "awaiting_approval").await;
+    let approval: Value = sqlx::query_scalar("SELECT approval FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let reason = approval["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("degraded data") && reason.contains("weather"),
+        "{reason}"
+    );
+    let Ok(plans::Decision::Done(_)) = plans::decide(&pool, id, true, "ops").await else {
+        panic!("approve failed")
+    };
+    wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "succeeded").await;
+    let result: Value = sqlx::query_scalar("SELECT result FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(result["warnings"].to_string().contains("weather"));
     h.stop().await;
 }

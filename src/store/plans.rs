@@ -201,9 +201,21 @@ pub enum Claim {
 /// worker every time is re-queued by apalis with no attempt limit, and stops only here.
 pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let current: Option<PlanRow> =
-        sqlx::query_as("SELECT * FROM plans WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
-    let Some(PlanRow { status, runs, attempts, max_attempts, cancel_requested, request, approval, .. }) = current else {
+    let current: Option<PlanRow> = sqlx::query_as("SELECT * FROM plans WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(PlanRow {
+        status,
+        runs,
+        attempts,
+        max_attempts,
+        cancel_requested,
+        request,
+        approval,
+        ..
+    }) = current
+    else {
         return Ok(Claim::Skip);
     };
     if status != "queued" && status != "running" {
