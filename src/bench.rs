@@ -39,6 +39,9 @@ pub struct BenchArgs {
     /// Jobs in flight in the worker.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// Keep the scratch database afterwards, to study its plans and events.
+    #[arg(long)]
+    pub keep_database: bool,
 }
 
 const DESTINATIONS: [&str; 8] = ["杭州", "成都", "北京", "上海", "西安", "厦门", "Tokyo", "Singapore"];
@@ -60,6 +63,10 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     }
     .await;
     pool.close().await;
+    if args.keep_database {
+        println!("kept database {scratch}");
+        return result;
+    }
     let mut admin = base.database("postgres").connect().await?;
     admin
         .execute(sqlx::AssertSqlSafe(format!(

@@ -43,7 +43,7 @@ pub struct Policy {
     /// …stays open this long, then lets `breaker_probes` calls through to decide.
     pub breaker_open: Duration,
     pub breaker_probes: usize,
-    /// Client-side limit: calls per second, with bursts up to the same number.
+    /// Client-side limit: calls per second, with bursts up to the same number; 0 for none.
     pub rate_per_sec: u32,
     pub on_open: OnOpen,
 }
@@ -74,7 +74,7 @@ pub struct Resilience {
     provider: String,
     policy: Policy,
     breaker: AsyncRecloser,
-    limiter: DefaultDirectRateLimiter,
+    limiter: Option<DefaultDirectRateLimiter>,
 }
 
 impl Resilience {
@@ -85,10 +85,11 @@ impl Resilience {
             .half_open_len(policy.breaker_probes.max(1))
             .open_wait(policy.breaker_open)
             .build();
-        let rate = NonZeroU32::new(policy.rate_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
+        let limiter = NonZeroU32::new(policy.rate_per_sec)
+            .map(|rate| RateLimiter::direct(Quota::per_second(rate).allow_burst(rate)));
         Arc::new(Self {
             provider: provider.to_string(),
-            limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(rate)),
+            limiter,
             breaker: breaker.into(),
             policy,
         })
@@ -119,7 +120,9 @@ impl Resilience {
             let mut tries = 0;
             loop {
                 tries += 1;
-                self.limiter.until_ready().await;
+                if let Some(limiter) = &self.limiter {
+                    limiter.until_ready().await;
+                }
                 let started = Instant::now();
                 let timeout = self.policy.timeout;
                 let attempt = async {

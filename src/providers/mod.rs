@@ -17,7 +17,7 @@ use crate::{
         catalog::{City, Place},
         itinerary::DayWeather,
     },
-    resilience::{OnOpen, Resilience},
+    resilience::{OnOpen, Policy, Resilience},
 };
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -108,18 +108,31 @@ pub struct Providers {
 }
 
 impl Providers {
-    /// The embedded providers, wrapped like live ones so that behaviour is uniform.
+    /// The embedded providers, wrapped like live ones so that behaviour is uniform — but
+    /// with no rate limit: there is no upstream quota to protect.
     pub fn embedded(settings: &Settings) -> Self {
-        Self::resilient(
+        let unlimited = |name: &str| Policy {
+            rate_per_sec: 0,
+            ..settings.policy(name)
+        };
+        Self::with_policies(
             Arc::new(embedded_weather::ClimateNormals),
             Arc::new(embedded_places::CuratedPlaces),
-            settings,
+            unlimited("weather"),
+            unlimited("maps"),
         )
     }
 
     pub fn resilient(weather: Arc<dyn WeatherProvider>, places: Arc<dyn PlacesProvider>, settings: &Settings) -> Self {
-        let weather_policy = settings.policy("weather");
-        let maps_policy = settings.policy("maps");
+        Self::with_policies(weather, places, settings.policy("weather"), settings.policy("maps"))
+    }
+
+    fn with_policies(
+        weather: Arc<dyn WeatherProvider>,
+        places: Arc<dyn PlacesProvider>,
+        weather_policy: Policy,
+        maps_policy: Policy,
+    ) -> Self {
         Self {
             weather_on_open: weather_policy.on_open,
             places_on_open: maps_policy.on_open,
