@@ -393,10 +393,10 @@ async fn a_maps_outage_makes_plans_wait_for_the_breaker_without_spending_attempt
     assert_eq!(final_attempts, attempts + 1, "waiting for the breaker spent an attempt");
     assert!(final_attempts <= 2, "{final_attempts}");
     println!("maps calls during the outage: {calls_while_open}");
-    assert!(
-        calls_while_open <= 4,
-        "{calls_while_open} calls: 2 tries each for places and hotels at most"
-    );
+    // Attempt 1: two tries each for places and hotels at most, fewer once the breaker opens;
+    // a later attempt may catch the breaker half-open and send its probes (one per node).
+    // Without the breaker every attempt would send four.
+    assert!(calls_while_open <= 6, "{calls_while_open} calls during the outage");
     h.stop().await;
 }
 
