@@ -83,7 +83,7 @@ async fn chaos_kills_and_a_database_restart_lose_nothing(pool: PgPool) {
     let env: Vec<(&str, &str)> = vec![
         ("QUEUE_HEARTBEAT_SECS", "1"),
         ("QUEUE_MISSED_HEARTBEATS", "3"),
-        ("PLANNER_FAULT_NODE_DELAY", "draft=300,places=150"),
+        ("PLANNER_FAULT_NODE_DELAY", "draft=600,places=300"),
         ("PLAN_RETRY_BASE_MS", "500"),
         ("WORKER_CONCURRENCY", "4"),
     ];
