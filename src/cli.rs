@@ -98,7 +98,9 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
 }
 
 async fn run_api(settings: Settings) -> anyhow::Result<ExitCode> {
+    crate::metrics::install();
     let pool = migrate(&settings).await?;
+    tokio::spawn(api::queue_gauges(pool.clone(), std::time::Duration::from_secs(15)));
     let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
     let state = AppState {
         pool,
@@ -109,14 +111,24 @@ async fn run_api(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_worker(settings: Settings) -> anyhow::Result<ExitCode> {
+    crate::metrics::install();
     let pool = migrate(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(&settings.worker_addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "worker metrics and health listening");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, api::worker_router()).await {
+            tracing::error!(error = %e, "worker metrics server stopped");
+        }
+    });
     let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded(&settings));
     queue::worker::run(pool, runner, &settings, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn run_dev(settings: Settings) -> anyhow::Result<ExitCode> {
+    crate::metrics::install();
     let pool = migrate(&settings).await?;
+    tokio::spawn(api::queue_gauges(pool.clone(), std::time::Duration::from_secs(15)));
     let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded(&settings));
     let worker = queue::worker::run(pool.clone(), runner, &settings, shutdown_signal());
     let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod graph;
+pub mod metrics;
 pub mod planner;
 pub mod providers;
 pub mod queue;

@@ -19,7 +19,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use recloser::{AsyncRecloser, Recloser};
 use tracing::Instrument;
 
-use crate::providers::ProviderError;
+use crate::{metrics, providers::ProviderError};
 
 /// What a node does when its provider's breaker is open (or its retries ran out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,7 @@ impl Resilience {
             .half_open_len(policy.breaker_probes.max(1))
             .open_wait(policy.breaker_open)
             .build();
+        metrics::breaker_state(provider, false);
         let limiter = NonZeroU32::new(policy.rate_per_sec)
             .map(|rate| RateLimiter::direct(Quota::per_second(rate).allow_burst(rate)));
         Arc::new(Self {
@@ -140,10 +141,14 @@ impl Resilience {
                 let duration_ms = started.elapsed().as_millis() as u64;
                 let error = match result {
                     Ok(value) => {
+                        metrics::provider_call(&self.provider, "ok", started.elapsed());
+                        metrics::breaker_state(&self.provider, false);
                         tracing::info!(provider = %self.provider, op, outcome = "ok", duration_ms, tries, "provider call");
                         return Ok(value);
                     }
                     Err(recloser::Error::Rejected) => {
+                        metrics::provider_call(&self.provider, "breaker_open", started.elapsed());
+                        metrics::breaker_state(&self.provider, true);
                         tracing::warn!(provider = %self.provider, op, outcome = "breaker_open", duration_ms, tries, "provider call");
                         return Err(ProviderError::BreakerOpen {
                             provider: self.provider.clone(),
@@ -153,6 +158,7 @@ impl Resilience {
                     Err(recloser::Error::Inner(e)) => e,
                 };
                 let outcome = error.outcome();
+                metrics::provider_call(&self.provider, outcome, started.elapsed());
                 if !error.is_retryable() {
                     tracing::warn!(provider = %self.provider, op, outcome, duration_ms, tries, error = %error, "provider call");
                     return Err(error);

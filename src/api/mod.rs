@@ -38,9 +38,48 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/plans/{id}/itinerary.md", get(plans::itinerary_markdown))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(|| async { crate::metrics::render() }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(track))
         .with_state(state)
+}
+
+/// Counts every request by its route pattern (not its path: ids would explode the labels).
+async fn track(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().as_str().to_string();
+    let response = next.run(request).await;
+    crate::metrics::http_request(&route, &method, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Refreshes the queue gauges every `period`: one cheap query per api process, not per scrape.
+pub async fn queue_gauges(pool: PgPool, period: std::time::Duration) {
+    loop {
+        match crate::store::plans::queue_depth(&pool).await {
+            Ok((depth, oldest)) => {
+                for (status, n) in depth {
+                    crate::metrics::queue_depth(&status, n);
+                }
+                crate::metrics::oldest_queued_age(oldest);
+            }
+            Err(e) => tracing::debug!(error = %e, "queue gauges not refreshed"),
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
+/// A worker's own small HTTP server: `/metrics` for Prometheus and `/health` for the
+/// orchestrator's liveness probe.
+pub fn worker_router() -> Router {
+    Router::new()
+        .route("/metrics", get(|| async { crate::metrics::render() }))
+        .route("/health", get(health::health))
 }
 
 pub async fn serve(

@@ -51,7 +51,10 @@ pub async fn submit(
         max_attempts: state.settings.plan_max_attempts,
     };
     let (plan, replayed) = match plans::create(&state.pool, new).await? {
-        Created::New(plan) => (plan, false),
+        Created::New(plan) => {
+            crate::metrics::plan_submitted();
+            (plan, false)
+        }
         Created::Existing(plan) => (plan, true),
         Created::KeyReused(_) => {
             return Err(ApiError::conflict(
@@ -182,7 +185,11 @@ fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
     let (status, plan) = match plans::cancel(&state.pool, id).await? {
-        CancelOutcome::Cancelled(plan) => (StatusCode::OK, plan),
+        CancelOutcome::Cancelled(plan) => {
+            let age = (chrono::Utc::now() - plan.created_at).to_std().unwrap_or_default();
+            crate::metrics::plan_finished("cancelled", age);
+            (StatusCode::OK, plan)
+        }
         CancelOutcome::Requested(plan) => (StatusCode::ACCEPTED, plan),
         CancelOutcome::AlreadyFinished(plan) => {
             return Err(ApiError::conflict(
@@ -222,6 +229,12 @@ async fn decide(state: &AppState, id: &str, approve: bool) -> Result<Response, A
     match plans::decide(&state.pool, id, approve, ANONYMOUS).await? {
         Decision::Done(plan) => {
             tracing::info!(plan_id = %id, status = %plan.status, "approval decided");
+            if plan.status == "rejected" {
+                crate::metrics::plan_finished(
+                    "rejected",
+                    (chrono::Utc::now() - plan.created_at).to_std().unwrap_or_default(),
+                );
+            }
             let done = plans::done_nodes(&state.pool, id).await?;
             Ok(Json(plan_view(plan, done)).into_response())
         }

@@ -124,6 +124,7 @@ impl Runner {
             Err(_) => {
                 let after_ms = self.node_timeout.as_millis() as u64;
                 tracing::warn!(plan_id = %plan_id, node = name, after_ms, "node timed out");
+                crate::metrics::timeout("node");
                 self.store
                     .record(
                         plan_id,
@@ -139,6 +140,14 @@ impl Runner {
             }
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        let outcome = match &output {
+            Ok(_) => "ok",
+            Err(NodeError::Transient(_)) => "transient",
+            Err(NodeError::Permanent { .. }) => "permanent",
+            Err(NodeError::Wait { .. }) => "wait",
+            Err(NodeError::AwaitApproval { .. }) => "awaiting_approval",
+        };
+        crate::metrics::node_run(name, outcome, started.elapsed());
         let output = match output {
             Ok(output) => output,
             Err(error) => {

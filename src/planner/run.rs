@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::{
     config::Settings,
     graph::{NodeError, RunError, Runner},
+    metrics,
     planner::nodes::{self, Finalized, PlannerPolicy},
     providers::Providers,
     store::{
@@ -69,23 +70,49 @@ impl PlanRunner {
 
     /// Errors only when the database fails; the queue then retries the job.
     pub async fn run(&self, plan_id: Uuid, worker: &str) -> anyhow::Result<()> {
-        let (lease, input) = match durable("claim", || plans::claim(&self.pool, plan_id, worker)).await? {
-            Claim::Run { lease, input } => (lease, input),
+        let (lease, input, created_at) = match durable("claim", || plans::claim(&self.pool, plan_id, worker)).await? {
+            Claim::Run {
+                lease,
+                input,
+                created_at,
+                queued_for,
+            } => {
+                if let Some(wait) = queued_for {
+                    metrics::queue_wait(wait);
+                }
+                (lease, input, created_at)
+            }
             Claim::Skip => return Ok(()),
             Claim::Cancelled => {
                 tracing::info!(plan_id = %plan_id, status = "cancelled", "plan cancelled before it started");
                 return Ok(());
             }
-            Claim::Exhausted { attempts } => {
+            Claim::Exhausted { attempts, created_at } => {
                 tracing::error!(plan_id = %plan_id, attempts, status = "failed", "plan failed: attempts exhausted by workers that stopped");
+                metrics::plan_finished("failed", age(created_at));
                 return Ok(());
             }
         };
         let span = tracing::info_span!("plan", plan_id = %plan_id, attempt = lease.attempt, run = lease.run);
-        self.attempt(plan_id, lease, &input).instrument(span).await
+        metrics::plans_in_flight(1.0);
+        let started = std::time::Instant::now();
+        let result = self.attempt(plan_id, lease, &input).instrument(span).await;
+        metrics::plans_in_flight(-1.0);
+        match &result {
+            Ok((outcome, terminal)) => {
+                let (outcome, terminal): (&str, &Option<&str>) = (outcome, terminal);
+                metrics::graph_run(outcome, started.elapsed());
+                if let Some(status) = terminal {
+                    metrics::plan_finished(status, age(created_at));
+                }
+            }
+            Err(_) => metrics::graph_run("error", started.elapsed()),
+        }
+        result.map(|_| ())
     }
 
-    async fn attempt(&self, plan_id: Uuid, lease: Lease, input: &serde_json::Value) -> anyhow::Result<()> {
+    /// Returns the attempt's outcome (a metric label) and the terminal status it set, if any.
+    async fn attempt(&self, plan_id: Uuid, lease: Lease, input: &serde_json::Value) -> anyhow::Result<Ended> {
         tracing::info!(status = "running", "plan attempt started");
         let outcome = tokio::select! {
             result = tokio::time::timeout(self.plan_timeout, self.runner.run(plan_id, lease.run, input)) => match result {
@@ -94,35 +121,35 @@ impl PlanRunner {
             },
             _ = self.shutdown.cancelled() => Outcome::ShuttingDown,
         };
-        let owned = match outcome {
+        let pool = &self.pool;
+        let (owned, ended) = match outcome {
             Outcome::ShuttingDown => {
                 tracing::info!(status = "queued", "worker shutting down; plan handed back");
+                metrics::requeued("hand_back");
                 let error = json!({"code": "handed_back", "message": "the worker shut down before the plan finished"});
-                durable("hand back", || {
-                    plans::requeue(&self.pool, plan_id, lease, Requeue::HandBack, &error, Duration::ZERO)
-                })
-                .await?
+                let why = Requeue::HandBack;
+                (
+                    durable("hand back", || {
+                        plans::requeue(pool, plan_id, lease, why, &error, Duration::ZERO)
+                    })
+                    .await?,
+                    ("handed_back", None),
+                )
             }
             Outcome::TimedOut => {
                 let after_ms = self.plan_timeout.as_millis() as u64;
                 tracing::warn!(after_ms, "plan run timed out");
+                metrics::timeout("plan");
+                let detail = json!({"scope": "plan", "after_ms": after_ms});
                 self.runner
                     .store
-                    .record(
-                        plan_id,
-                        lease.run,
-                        "timeout",
-                        "plan",
-                        json!({"scope": "plan", "after_ms": after_ms}),
-                    )
+                    .record(plan_id, lease.run, "timeout", "plan", detail)
                     .await?;
-                self.transient(
-                    plan_id,
-                    lease,
-                    "plan",
-                    format!("the plan run timed out after {after_ms} ms"),
+                let message = format!("the plan run timed out after {after_ms} ms");
+                (
+                    self.transient(plan_id, lease, "plan", message).await?,
+                    ("timeout", None),
                 )
-                .await?
             }
             Outcome::Graph(Ok(outputs)) => {
                 let finalized: Finalized = outputs
@@ -133,8 +160,9 @@ impl PlanRunner {
                     .ok_or_else(|| anyhow::anyhow!("graph ended without finalize"))?;
                 let result = serde_json::to_value(&finalized.result)?;
                 let warnings = json!(finalized.result.warnings);
+                let markdown = &finalized.markdown;
                 let owned = durable("succeed", || {
-                    plans::succeed(&self.pool, plan_id, lease, &result, &finalized.markdown, &warnings)
+                    plans::succeed(pool, plan_id, lease, &result, markdown, &warnings)
                 })
                 .await?;
                 if owned {
@@ -144,35 +172,39 @@ impl PlanRunner {
                         "plan succeeded"
                     );
                 }
-                owned
+                (owned, ("succeeded", Some("succeeded")))
             }
             Outcome::Graph(Err(RunError::Cancelled)) => {
                 tracing::info!(status = "cancelled", "plan cancelled at a node boundary");
-                durable("cancel", || plans::end(&self.pool, plan_id, lease, "cancelled", None)).await?
+                (
+                    durable("cancel", || plans::end(pool, plan_id, lease, "cancelled", None)).await?,
+                    ("cancelled", Some("cancelled")),
+                )
             }
-            Outcome::Graph(Err(RunError::Lost)) => false,
+            Outcome::Graph(Err(RunError::Lost)) => (false, ("lost", None)),
             // The database failed under the run (a checkpoint could not be written): the
             // attempt is lost; record that once the database answers again.
             Outcome::Graph(Err(RunError::Store(e))) => {
                 tracing::warn!(error = %e, "checkpoint store failed; retrying the plan");
-                self.transient(
-                    plan_id,
-                    lease,
-                    "checkpoint",
-                    format!("the database failed during the run: {e}"),
+                let message = format!("the database failed during the run: {e}");
+                (
+                    self.transient(plan_id, lease, "checkpoint", message).await?,
+                    ("store_error", None),
                 )
-                .await?
             }
             Outcome::Graph(Err(RunError::Node { node, error })) => match error {
                 NodeError::Permanent { code, message } => {
                     tracing::warn!(status = "failed", node, code, message, "plan failed");
                     let error = json!({"code": code, "message": message, "node": node});
-                    durable("fail", || {
-                        plans::end(&self.pool, plan_id, lease, "failed", Some(&error))
-                    })
-                    .await?
+                    (
+                        durable("fail", || plans::end(pool, plan_id, lease, "failed", Some(&error))).await?,
+                        ("failed", Some("failed")),
+                    )
                 }
-                NodeError::Transient(message) => self.transient(plan_id, lease, &node, message).await?,
+                NodeError::Transient(message) => (
+                    self.transient(plan_id, lease, &node, message).await?,
+                    ("transient", None),
+                ),
                 NodeError::Wait { delay, reason } => {
                     tracing::warn!(
                         status = "queued",
@@ -181,25 +213,35 @@ impl PlanRunner {
                         delay_ms = delay.as_millis() as u64,
                         "waiting for an upstream; attempt not spent"
                     );
+                    metrics::requeued("wait");
                     let error = json!({"code": "waiting_for_upstream", "message": reason, "node": node});
-                    durable("wait", || {
-                        plans::requeue(&self.pool, plan_id, lease, Requeue::WaitForUpstream, &error, delay)
-                    })
-                    .await?
+                    let why = Requeue::WaitForUpstream;
+                    (
+                        durable("wait", || plans::requeue(pool, plan_id, lease, why, &error, delay)).await?,
+                        ("waiting", None),
+                    )
                 }
                 NodeError::AwaitApproval { reason } => {
                     tracing::info!(status = "awaiting_approval", reason, "plan awaits approval");
-                    durable("await approval", || {
-                        plans::await_approval(&self.pool, plan_id, lease, &reason)
-                    })
-                    .await?
+                    (
+                        durable("await approval", || {
+                            plans::await_approval(pool, plan_id, lease, &reason)
+                        })
+                        .await?,
+                        ("awaiting_approval", None),
+                    )
                 }
             },
         };
         if !owned {
             tracing::warn!("another run owns the plan now; this run's outcome is dropped");
+            return Ok(("lost", None));
         }
-        Ok(())
+        // A transient failure on the last attempt ends the plan `failed`.
+        if matches!(ended.0, "transient" | "timeout" | "store_error") && lease.attempt >= lease.max_attempts {
+            return Ok((ended.0, Some("failed")));
+        }
+        Ok(ended)
     }
 
     /// A transient failure spends the attempt: retry after a backoff, or fail when none is left.
@@ -213,6 +255,7 @@ impl PlanRunner {
                 delay_ms = delay.as_millis() as u64,
                 "attempt failed; retry scheduled"
             );
+            metrics::requeued("retry");
             let error = json!({"code": "transient", "message": message, "node": node});
             return durable("retry", || {
                 plans::requeue(&self.pool, plan_id, lease, Requeue::Retry, &error, delay)
@@ -230,6 +273,13 @@ impl PlanRunner {
         })
         .await
     }
+}
+
+/// The attempt's outcome label and the terminal status it set, if any.
+type Ended = (&'static str, Option<&'static str>);
+
+fn age(created_at: chrono::DateTime<chrono::Utc>) -> Duration {
+    (chrono::Utc::now() - created_at).to_std().unwrap_or_default()
 }
 
 /// Runs a write until the database answers: an outage of a few seconds (a restart, a

@@ -184,15 +184,19 @@ pub struct Lease {
 
 pub enum Claim {
     /// This job runs the plan under `lease`; `input` is `{"request", "approval"}`.
+    /// `queued_for` is set on the plan's first start: how long it waited in the queue.
     Run {
         lease: Lease,
         input: Value,
+        created_at: DateTime<Utc>,
+        queued_for: Option<std::time::Duration>,
     },
     /// Nothing to do: the plan is finished, cancelled, waiting for approval or gone.
     Skip,
     /// The plan was claimed `max_attempts` times without finishing: it was failed.
     Exhausted {
         attempts: i32,
+        created_at: DateTime<Utc>,
     },
     Cancelled,
 }
@@ -213,6 +217,8 @@ pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx:
         cancel_requested,
         request,
         approval,
+        created_at,
+        started_at,
         ..
     }) = current
     else {
@@ -243,7 +249,7 @@ pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx:
         )
         .await?;
         tx.commit().await?;
-        return Ok(Claim::Exhausted { attempts });
+        return Ok(Claim::Exhausted { attempts, created_at });
     }
     let lease = Lease {
         run: runs + 1,
@@ -272,9 +278,17 @@ pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx:
     )
     .await?;
     tx.commit().await?;
+    let queued_for = started_at
+        .is_none()
+        .then(|| (Utc::now() - created_at).to_std().unwrap_or_default());
+    if status == "running" {
+        crate::metrics::requeued("rescued");
+    }
     Ok(Claim::Run {
         lease,
         input: json!({ "request": request, "approval": approval }),
+        created_at,
+        queued_for,
     })
 }
 
@@ -562,4 +576,22 @@ pub struct Progress {
     pub node: Option<String>,
     pub done: Vec<String>,
     pub percent: u32,
+}
+
+/// Plans by open status (every open status listed, zeros included) and the age of the
+/// oldest plan that is due and still queued.
+pub async fn queue_depth(pool: &PgPool) -> Result<(Vec<(String, i64)>, std::time::Duration), sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT s.status, count(p.id) FROM unnest(ARRAY['queued', 'running', 'awaiting_approval']) AS s(status)
+         LEFT JOIN plans p ON p.status = s.status GROUP BY s.status ORDER BY s.status",
+    )
+    .fetch_all(pool)
+    .await?;
+    let oldest: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - min(coalesce(next_attempt_at, created_at)))::float8 FROM plans
+         WHERE status = 'queued' AND coalesce(next_attempt_at, created_at) <= now()",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((rows, std::time::Duration::from_secs_f64(oldest.unwrap_or(0.0).max(0.0))))
 }

@@ -46,6 +46,7 @@ pub async fn rescue_stuck(pool: &PgPool, stale_after: Duration) -> Result<Option
         plans::event(&mut tx, *id, "rescued_stuck", None, *attempts, json!({"was": status})).await?;
         queue::enqueue(&mut tx, *id, None, *max_attempts).await?;
         tracing::warn!(plan_id = %id, was = %status, "stuck plan given a new job");
+        crate::metrics::requeued("stuck");
     }
     tx.commit().await?;
     Ok(Some(stuck.into_iter().map(|s| s.0).collect()))

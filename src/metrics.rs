@@ -1,0 +1,99 @@
+//! Prometheus metrics, prefix `planner_`. Every metric the service exports is named here,
+//! with the one function that records it, so that the dashboards and alert rules have a
+//! single list to match. The recorder is process-global; `/metrics` renders it.
+
+use std::{sync::OnceLock, time::Duration};
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the recorder once per process; later calls return the same handle.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+            ];
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+                .ok()?
+                .install_recorder()
+                .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+                .ok()
+        })
+        .clone()
+}
+
+pub fn render() -> String {
+    install().map(|h| h.render()).unwrap_or_default()
+}
+
+pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {
+    let labels = [
+        ("route", route.to_string()),
+        ("method", method.to_string()),
+        ("status", status.to_string()),
+    ];
+    counter!("planner_http_requests_total", &labels).increment(1);
+    histogram!("planner_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+}
+
+pub fn plan_submitted() {
+    counter!("planner_plans_submitted_total").increment(1);
+}
+
+/// A plan reached a terminal status; `age` is from submission to now.
+pub fn plan_finished(status: &str, age: Duration) {
+    counter!("planner_plans_finished_total", "status" => status.to_string()).increment(1);
+    histogram!("planner_plan_duration_seconds", "status" => status.to_string()).record(age.as_secs_f64());
+}
+
+/// Time a plan spent queued before its first attempt started.
+pub fn queue_wait(wait: Duration) {
+    histogram!("planner_queue_wait_seconds").record(wait.as_secs_f64());
+}
+
+pub fn graph_run(outcome: &str, elapsed: Duration) {
+    histogram!("planner_graph_run_duration_seconds", "outcome" => outcome.to_string()).record(elapsed.as_secs_f64());
+}
+
+pub fn node_run(node: &str, outcome: &str, elapsed: Duration) {
+    histogram!("planner_node_duration_seconds", "node" => node.to_string(), "outcome" => outcome.to_string())
+        .record(elapsed.as_secs_f64());
+}
+
+pub fn timeout(scope: &str) {
+    counter!("planner_timeouts_total", "scope" => scope.to_string()).increment(1);
+}
+
+pub fn provider_call(provider: &str, outcome: &str, elapsed: Duration) {
+    counter!("planner_provider_calls_total", "provider" => provider.to_string(), "outcome" => outcome.to_string())
+        .increment(1);
+    histogram!("planner_provider_call_duration_seconds", "provider" => provider.to_string())
+        .record(elapsed.as_secs_f64());
+}
+
+/// 0 closed, 1 open (calls fail fast), as last seen by this process.
+pub fn breaker_state(provider: &str, open: bool) {
+    gauge!("planner_circuit_breaker_open", "provider" => provider.to_string()).set(if open { 1.0 } else { 0.0 });
+}
+
+pub fn plans_in_flight(delta: f64) {
+    gauge!("planner_worker_plans_in_flight").increment(delta);
+}
+
+/// Why a plan went back to the queue: `retry`, `wait`, `hand_back`, `rescued` (worker died),
+/// `stuck` (rescued by the sweeper).
+pub fn requeued(kind: &str) {
+    counter!("planner_plan_requeues_total", "kind" => kind.to_string()).increment(1);
+}
+
+pub fn queue_depth(status: &str, plans: i64) {
+    gauge!("planner_queue_depth", "status" => status.to_string()).set(plans as f64);
+}
+
+pub fn oldest_queued_age(age: Duration) {
+    gauge!("planner_queue_oldest_age_seconds").set(age.as_secs_f64());
+}
