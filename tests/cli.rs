@@ -139,3 +139,97 @@ async fn plan_runs_in_process_without_an_api(pool: PgPool) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no destination found"));
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_api_and_each_worker_export_prometheus_metrics(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let (api_addr, worker_addr) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let _api = Proc::spawn(&["api"], &url, &[("API_ADDR", &api_addr)]);
+    let _worker = Proc::worker(&url, &[("WORKER_ADDR", &worker_addr)]);
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    loop {
+        let api_up = client
+            .get(format!("http://{api_addr}/ready"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+            == 200;
+        let worker_up = client
+            .get(format!("http://{worker_addr}/health"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+            == 200;
+        if api_up && worker_up {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "api or worker never came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body = serde_json::json!({"destination": "成都", "start_date": common::in_days(3), "days": 2});
+    let submitted: serde_json::Value = client
+        .post(format!("http://{api_addr}/v1/plans"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = uuid::Uuid::parse_str(submitted["id"].as_str().unwrap()).unwrap();
+    common::wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "succeeded").await;
+    let _ = client
+        .get(format!("http://{api_addr}/v1/plans/{id}"))
+        .send()
+        .await
+        .unwrap();
+
+    let api_metrics = client
+        .get(format!("http://{api_addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "planner_http_requests_total{route=\"/v1/plans\",method=\"POST\",status=\"202\"}",
+        "planner_http_request_duration_seconds_bucket{route=\"/v1/plans/{id}\"",
+        "planner_plans_submitted_total",
+        "planner_queue_depth{status=\"queued\"}",
+        "planner_queue_oldest_age_seconds",
+    ] {
+        assert!(api_metrics.contains(name), "api /metrics lacks {name}:\n{api_metrics}");
+    }
+    let worker_metrics = client
+        .get(format!("http://{worker_addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "planner_plans_finished_total{status=\"succeeded\"} 1",
+        "planner_plan_duration_seconds_count{status=\"succeeded\"} 1",
+        "planner_queue_wait_seconds_count 1",
+        "planner_graph_run_duration_seconds_count{outcome=\"succeeded\"} 1",
+        "planner_node_duration_seconds_count{node=\"draft\",outcome=\"ok\"} 1",
+        "planner_provider_calls_total{provider=\"maps\",outcome=\"ok\"} 2",
+        "planner_provider_call_duration_seconds_count{provider=\"weather\"} 1",
+        "planner_circuit_breaker_open{provider=\"weather\"} 0",
+        "planner_worker_plans_in_flight 0",
+    ] {
+        assert!(
+            worker_metrics.contains(name),
+            "worker /metrics lacks {name}:\n{worker_metrics}"
+        );
+    }
+}
