@@ -39,6 +39,12 @@ enum Command {
     Migrate,
     /// Delete terminal plans and finished queue jobs older than RETENTION_DAYS, once.
     Cleanup,
+    /// Exit 0 when the local process answers its health endpoint (the image's HEALTHCHECK).
+    Healthcheck {
+        /// Defaults to the api's /health on API_ADDR's port; a worker passes its own.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Plan a trip from free text and print the itinerary.
     Plan(plan_command::PlanArgs),
     /// Measure plans per second through the whole path, and jobs per second through the queue.
@@ -76,6 +82,7 @@ pub fn main() -> ExitCode {
             Command::Dev => run_dev(settings).await,
             Command::Migrate => migrate(&settings).await.map(|_| ExitCode::SUCCESS),
             Command::Cleanup => cleanup(&settings).await,
+            Command::Healthcheck { url } => healthcheck(&settings, url).await,
             Command::Plan(args) => plan_command::run(settings, args).await,
             Command::Bench(args) => bench::run(settings, args).await.map(|_| ExitCode::SUCCESS),
         }
@@ -143,6 +150,28 @@ async fn run_dev(settings: Settings) -> anyhow::Result<ExitCode> {
     let api = api::serve(listener, state, shutdown_signal());
     tokio::try_join!(api, worker)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// No curl in the image: the binary checks itself.
+async fn healthcheck(settings: &Settings, url: Option<String>) -> anyhow::Result<ExitCode> {
+    let url = url.unwrap_or_else(|| {
+        let port = settings.api_addr.rsplit(':').next().unwrap_or("8080");
+        format!("http://127.0.0.1:{port}/health")
+    });
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(r) => {
+            eprintln!("{url}: HTTP {}", r.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 async fn cleanup(settings: &Settings) -> anyhow::Result<ExitCode> {

@@ -1,7 +1,9 @@
-//! Settings, read once at start-up: built-in defaults, overridden by the environment.
-//! Every variable is listed in the README; secrets only ever come from the environment.
+//! Settings, read once at start-up: built-in defaults < `config/{APP_ENV}.toml` < the
+//! environment. The profile file uses the environment variables' names as keys. Every
+//! variable is listed in the README; secrets only ever come from the environment: a profile
+//! that names one is refused.
 
-use std::{collections::HashMap, env, path::PathBuf, time::Duration};
+use std::{collections::HashMap, env, path::PathBuf, sync::OnceLock, time::Duration};
 
 use anyhow::{Context, bail};
 
@@ -57,11 +59,59 @@ pub enum LogFormat {
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/planner";
 
+/// The variables of the active profile file, loaded once.
+static PROFILE: OnceLock<HashMap<String, String>> = OnceLock::new();
+
+/// Names that must come from the environment, never from a file in the repository or image.
+const SECRETS: [&str; 5] = [
+    "DATABASE_URL",
+    "OPENAI_API_KEY",
+    "QWEATHER_API_KEY",
+    "AMAP_API_KEY",
+    "POSTGRES_PASSWORD",
+];
+
+/// Reads `config/{app_env}.toml` (under `CONFIG_DIR`, default `config`), if it exists.
+pub fn load_profile(app_env: &str) -> anyhow::Result<HashMap<String, String>> {
+    let dir = env::var("CONFIG_DIR").unwrap_or_else(|_| "config".into());
+    let path = PathBuf::from(dir).join(format!("{app_env}.toml"));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(HashMap::new());
+    };
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let mut vars = HashMap::new();
+    for (key, value) in table {
+        if SECRETS.contains(&key.as_str()) {
+            bail!("{} sets {key}: secrets come only from the environment", path.display());
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => bail!(
+                "{}: {key} must be a string, number or boolean, not {other}",
+                path.display()
+            ),
+        };
+        vars.insert(key, value);
+    }
+    Ok(vars)
+}
+
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
-        let app_env = var("APP_ENV").unwrap_or_else(|| "dev".into());
+        let app_env = env::var("APP_ENV")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "dev".into());
         if !matches!(app_env.as_str(), "dev" | "staging" | "prod") {
             bail!("APP_ENV must be dev, staging or prod, not {app_env:?}");
+        }
+        if PROFILE.get().is_none() {
+            let _ = PROFILE.set(load_profile(&app_env)?);
         }
         let log_format = match var("LOG_FORMAT").as_deref() {
             None | Some("json") => LogFormat::Json,
@@ -165,8 +215,12 @@ fn policy_from_env(name: &str) -> anyhow::Result<Policy> {
     })
 }
 
+/// The environment's value, else the profile's.
 fn var(name: &str) -> Option<String> {
-    env::var(name).ok().filter(|v| !v.trim().is_empty())
+    env::var(name)
+        .ok()
+        .or_else(|| PROFILE.get().and_then(|p| p.get(name).cloned()))
+        .filter(|v| !v.trim().is_empty())
 }
 
 fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
@@ -201,6 +255,32 @@ fn node_delays(raw: Option<&str>) -> anyhow::Result<HashMap<String, Duration>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_profile_parses_and_secrets_are_refused() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        for profile in ["dev", "staging", "prod"] {
+            let text = std::fs::read_to_string(dir.join(format!("{profile}.toml"))).unwrap();
+            let table: toml::Table = text.parse().unwrap();
+            assert!(table.keys().all(|k| !SECRETS.contains(&k.as_str())), "{profile}");
+        }
+        let tmp = std::env::temp_dir().join(format!("planner-config-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("staging.toml"), "AMAP_API_KEY = \"leaked\"\n").unwrap();
+        // SAFETY: this test alone reads CONFIG_DIR, before any other use.
+        unsafe { std::env::set_var("CONFIG_DIR", &tmp) };
+        let err = load_profile("staging").unwrap_err().to_string();
+        assert!(err.contains("secrets come only from the environment"), "{err}");
+        std::fs::write(
+            tmp.join("prod.toml"),
+            "WORKER_CONCURRENCY = 3\nLOG_FORMAT = \"pretty\"\n",
+        )
+        .unwrap();
+        let vars = load_profile("prod").unwrap();
+        assert_eq!(vars["WORKER_CONCURRENCY"], "3");
+        unsafe { std::env::remove_var("CONFIG_DIR") };
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
 
     #[test]
     fn node_delays_parse_and_reject_garbage() {
