@@ -90,6 +90,7 @@ async fn whole_path(pool: &sqlx::PgPool, settings: &Settings, args: &BenchArgs) 
         plans::create(
             pool,
             NewPlan {
+                trace_context: None,
                 owner: "bench",
                 idempotency_key: None,
                 request: &request,

@@ -67,7 +67,6 @@ pub fn main() -> ExitCode {
         cli.command,
         Command::Plan(_) | Command::Bench(_) | Command::Migrate | Command::Cleanup
     );
-    telemetry::init(settings.log_format, cli_command);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -75,6 +74,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The OTLP exporter's gRPC client needs the runtime it will run on.
+    let _enter = runtime.enter();
+    let _telemetry = telemetry::init(settings.log_format, cli_command);
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Api => run_api(settings).await,

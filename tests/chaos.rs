@@ -67,6 +67,7 @@ async fn chaos_kills_and_a_database_restart_lose_nothing(pool: PgPool) {
         match plans::create(
             &pool,
             NewPlan {
+                trace_context: None,
                 owner: "chaos",
                 idempotency_key: None,
                 request: &request,

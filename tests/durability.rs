@@ -65,6 +65,7 @@ async fn create(pool: &PgPool, request: Value, max_attempts: i32) -> Uuid {
     match plans::create(
         pool,
         NewPlan {
+            trace_context: None,
             owner: "test",
             idempotency_key: None,
             request: &request,

@@ -280,6 +280,7 @@ async fn create(pool: &PgPool, city: &str, days: i64) -> Uuid {
     let Created::New(plan) = plans::create(
         pool,
         NewPlan {
+            trace_context: None,
             owner: "test",
             idempotency_key: None,
             request: &request,

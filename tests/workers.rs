@@ -264,6 +264,7 @@ async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts
     let Created::New(plan) = plans::create(
         &pool,
         NewPlan {
+            trace_context: None,
             owner: "test",
             idempotency_key: None,
             request: &request,
@@ -438,6 +439,7 @@ async fn a_transient_failure_is_retried_with_growing_delays_then_fails_with_the_
     let Created::New(plan) = plans::create(
         &pool,
         NewPlan {
+            trace_context: None,
             owner: "test",
             idempotency_key: None,
             request: &request,

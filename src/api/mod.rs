@@ -53,7 +53,8 @@ async fn track(request: axum::extract::Request, next: axum::middleware::Next) ->
         .get::<axum::extract::MatchedPath>()
         .map_or("unmatched".to_string(), |p| p.as_str().to_string());
     let method = request.method().as_str().to_string();
-    let response = next.run(request).await;
+    let span = tracing::info_span!("http_request", method = %method, route = %route);
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
     crate::metrics::http_request(&route, &method, response.status().as_u16(), started.elapsed());
     response
 }

@@ -44,11 +44,13 @@ pub async fn submit(
     // Validate now, so that a request that can never be planned never reaches the queue.
     request::understand(&input, chrono::Local::now().date_naive())?;
     let stored = serde_json::to_value(&input).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let trace = serde_json::to_value(crate::telemetry::current_trace_context()).ok();
     let new = NewPlan {
         owner: ANONYMOUS,
         idempotency_key: key.as_deref(),
         request: &stored,
         max_attempts: state.settings.plan_max_attempts,
+        trace_context: trace.as_ref(),
     };
     let (plan, replayed) = match plans::create(&state.pool, new).await? {
         Created::New(plan) => {

@@ -120,6 +120,7 @@ async fn in_process(settings: Settings, body: &Value, bar: &ProgressBar) -> anyh
     let created = plans::create(
         &pool,
         NewPlan {
+            trace_context: None,
             owner: "cli",
             idempotency_key: None,
             request: body,

@@ -70,17 +70,22 @@ impl PlanRunner {
 
     /// Errors only when the database fails; the queue then retries the job.
     pub async fn run(&self, plan_id: Uuid, worker: &str) -> anyhow::Result<()> {
-        let (lease, input, created_at) = match durable("claim", || plans::claim(&self.pool, plan_id, worker)).await? {
+        let (lease, input, created_at, trace_context) = match durable("claim", || {
+            plans::claim(&self.pool, plan_id, worker)
+        })
+        .await?
+        {
             Claim::Run {
                 lease,
                 input,
                 created_at,
                 queued_for,
+                trace_context,
             } => {
                 if let Some(wait) = queued_for {
                     metrics::queue_wait(wait);
                 }
-                (lease, input, created_at)
+                (lease, input, created_at, trace_context)
             }
             Claim::Skip => return Ok(()),
             Claim::Cancelled => {
@@ -94,6 +99,10 @@ impl PlanRunner {
             }
         };
         let span = tracing::info_span!("plan", plan_id = %plan_id, attempt = lease.attempt, run = lease.run);
+        let carrier: std::collections::HashMap<String, String> = trace_context
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        crate::telemetry::continue_trace(&span, &carrier);
         metrics::plans_in_flight(1.0);
         let started = std::time::Instant::now();
         let result = self.attempt(plan_id, lease, &input).instrument(span).await;

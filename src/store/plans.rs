@@ -32,12 +32,15 @@ pub struct PlanRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    pub trace_context: Option<Value>,
 }
 
 pub const TERMINAL: [&str; 4] = ["succeeded", "failed", "cancelled", "rejected"];
 
 pub struct NewPlan<'a> {
     pub owner: &'a str,
+    /// W3C trace headers of the submitting request, for the worker to continue.
+    pub trace_context: Option<&'a Value>,
     pub idempotency_key: Option<&'a str>,
     pub request: &'a Value,
     pub max_attempts: i32,
@@ -55,8 +58,8 @@ pub enum Created {
 pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let inserted: Option<PlanRow> = sqlx::query_as(
-        "INSERT INTO plans (id, owner, idempotency_key, request, max_attempts)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO plans (id, owner, idempotency_key, request, max_attempts, trace_context)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (owner, idempotency_key) DO NOTHING
          RETURNING *",
     )
@@ -65,6 +68,7 @@ pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Er
     .bind(new.idempotency_key)
     .bind(new.request)
     .bind(new.max_attempts)
+    .bind(new.trace_context)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(plan) = inserted else {
@@ -190,6 +194,7 @@ pub enum Claim {
         input: Value,
         created_at: DateTime<Utc>,
         queued_for: Option<std::time::Duration>,
+        trace_context: Option<Value>,
     },
     /// Nothing to do: the plan is finished, cancelled, waiting for approval or gone.
     Skip,
@@ -219,6 +224,7 @@ pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx:
         approval,
         created_at,
         started_at,
+        trace_context,
         ..
     }) = current
     else {
@@ -289,6 +295,7 @@ pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx:
         input: json!({ "request": request, "approval": approval }),
         created_at,
         queued_for,
+        trace_context,
     })
 }
 

@@ -1,0 +1,82 @@
+//! One trace covers submit → plan run → nodes → provider calls: the API request's trace
+//! context is stored with the plan and continued by the worker. Spans are captured with an
+//! in-memory exporter behind the same subscriber the service installs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{call, in_days, migrated, router, wait_for};
+use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use planner::{config::Settings, planner::run::PlanRunner, providers::Providers, queue};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[sqlx::test(migrations = false)]
+async fn one_trace_covers_submit_plan_nodes_and_provider_calls(pool: PgPool) {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    planner::telemetry::install(planner::config::LogFormat::Json, true, Some(provider.clone()));
+    migrated(&pool).await;
+
+    let app = router(&pool);
+    let body = json!({"destination": "杭州", "start_date": in_days(3), "days": 2}).to_string();
+    let reply = call(&app, "POST", "/v1/plans", Some(&body), &[]).await;
+    assert_eq!(reply.status, 202);
+    let id = Uuid::parse_str(reply.body["id"].as_str().unwrap()).unwrap();
+    let stored: serde_json::Value = sqlx::query_scalar("SELECT trace_context FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        stored["traceparent"].as_str().is_some_and(|t| t.starts_with("00-")),
+        "{stored}"
+    );
+
+    let settings = Settings::for_database("postgres://unused");
+    let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded(&settings));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let worker_pool = pool.clone();
+    let worker = tokio::spawn(async move {
+        queue::worker::run(worker_pool, runner, &settings, async move {
+            let _ = rx.await;
+        })
+        .await
+    });
+    wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "succeeded").await;
+    let _ = tx.send(());
+    let _ = worker.await;
+    let _ = provider.force_flush();
+
+    let spans = exporter.get_finished_spans().unwrap();
+    let http = spans
+        .iter()
+        .find(|s| s.name == "http_request" && s.attributes.iter().any(|kv| kv.value.as_str() == "/v1/plans"))
+        .expect("the submit request's span");
+    let trace: TraceId = http.span_context.trace_id();
+    let in_trace: Vec<_> = spans.iter().filter(|s| s.span_context.trace_id() == trace).collect();
+    let count = |name: &str| in_trace.iter().filter(|s| s.name == name).count();
+    let plan = in_trace
+        .iter()
+        .find(|s| s.name == "plan")
+        .expect("the worker's plan span joins the request's trace");
+    assert_eq!(
+        plan.parent_span_id,
+        http.span_context.span_id(),
+        "the plan run is a child of the submit request"
+    );
+    assert_eq!(count("node"), 8, "one span per node");
+    assert_eq!(count("provider_call"), 3, "forecast, places, hotels");
+    let plan_span: SpanId = plan.span_context.span_id();
+    assert!(
+        in_trace
+            .iter()
+            .filter(|s| s.name == "node")
+            .all(|s| s.parent_span_id == plan_span)
+    );
+}
