@@ -101,18 +101,11 @@ async fn whole_path(pool: &sqlx::PgPool, settings: &Settings, args: &BenchArgs) 
     }
     let inserted = started.elapsed();
     let runner = PlanRunner::new(pool.clone(), settings, Providers::embedded(settings));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker_settings = Settings {
         worker_concurrency: args.concurrency,
         ..settings.clone()
     };
-    let worker_pool = pool.clone();
-    let worker = tokio::spawn(async move {
-        queue::worker::run(worker_pool, runner, &worker_settings, async move {
-            let _ = stop_rx.await;
-        })
-        .await
-    });
+    let (worker, stop_tx) = queue::worker::spawn_in_process(pool.clone(), runner, worker_settings);
     let run_started = Instant::now();
     loop {
         let open: i64 = sqlx::query_scalar("SELECT count(*) FROM plans WHERE status IN ('queued', 'running')")

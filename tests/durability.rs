@@ -14,7 +14,6 @@ use planner::{
         request::{self, SubmitRequest},
     },
     providers::embedded_weather,
-    store::plans::{self, Created, NewPlan},
 };
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
@@ -62,22 +61,7 @@ async fn wait_event(pool: &PgPool, id: Uuid, kind: &str, node: Option<&str>, cou
 }
 
 async fn create(pool: &PgPool, request: Value, max_attempts: i32) -> Uuid {
-    match plans::create(
-        pool,
-        NewPlan {
-            trace_context: None,
-            owner: "test",
-            idempotency_key: None,
-            request: &request,
-            max_attempts,
-        },
-    )
-    .await
-    .unwrap()
-    {
-        Created::New(plan) => plan.id,
-        _ => panic!("not created"),
-    }
+    common::create_plan(pool, &request, max_attempts).await
 }
 
 async fn plan_json(pool: &PgPool, id: Uuid) -> Value {

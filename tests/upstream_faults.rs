@@ -33,7 +33,7 @@ use planner::{
     providers::{PlacesProvider, ProviderError, Providers, WeatherProvider, embedded_weather, http},
     queue,
     resilience::{OnOpen, Policy},
-    store::plans::{self, Created, NewPlan},
+    store::plans,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -276,22 +276,12 @@ impl Harness {
 }
 
 async fn create(pool: &PgPool, city: &str, days: i64) -> Uuid {
-    let request = json!({"destination": city, "start_date": in_days(3), "days": days});
-    let Created::New(plan) = plans::create(
+    common::create_plan(
         pool,
-        NewPlan {
-            trace_context: None,
-            owner: "test",
-            idempotency_key: None,
-            request: &request,
-            max_attempts: 5,
-        },
+        &json!({"destination": city, "start_date": in_days(3), "days": days}),
+        5,
     )
     .await
-    .unwrap() else {
-        panic!("not created")
-    };
-    plan.id
 }
 
 fn gaps(times: &[Instant]) -> Vec<Duration> {

@@ -132,19 +132,12 @@ async fn in_process(settings: Settings, body: &Value, bar: &ProgressBar) -> anyh
         bail!("the plan could not be created")
     };
     let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded(&settings));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker_settings = Settings {
         worker_concurrency: 2,
         shutdown_grace: Duration::from_secs(5),
         ..settings.clone()
     };
-    let worker_pool = pool.clone();
-    let worker = tokio::spawn(async move {
-        queue::worker::run(worker_pool, runner, &worker_settings, async move {
-            let _ = stop_rx.await;
-        })
-        .await
-    });
+    let (worker, stop_tx) = queue::worker::spawn_in_process(pool.clone(), runner, worker_settings);
     let finished = loop {
         let row = plans::get(&pool, plan.id).await?.context("the plan disappeared")?;
         let done = plans::done_nodes(&pool, plan.id).await?;

@@ -150,6 +150,35 @@ impl Node for Understand {
     }
 }
 
+/// The provider's answer; or, by the upstream's policy, the embedded source's answer with
+/// the reason it was degraded; or the node's error. The fallback future runs only if needed.
+async fn fetch_or_degrade<T: Serialize>(
+    kind: &str,
+    provider: &str,
+    on_open: OnOpen,
+    live: impl Future<Output = Result<T, ProviderError>>,
+    fallback: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<Value, NodeError> {
+    let fetched = match live.await {
+        Ok(data) => Fetched {
+            data,
+            source: source(kind, provider),
+            degraded: None,
+        },
+        Err(e) => {
+            let reason = on_failure(kind, e, on_open)?;
+            tracing::warn!(kind, reason, "degraded to embedded data");
+            let data = fallback.await.map_err(|e| NodeError::Transient(e.to_string()))?;
+            Fetched {
+                data,
+                source: source(kind, "embedded"),
+                degraded: Some(reason),
+            }
+        }
+    };
+    to_output(&fetched)
+}
+
 struct Weather(Arc<Providers>);
 
 #[async_trait]
@@ -157,28 +186,17 @@ impl Node for Weather {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let request: TripRequest = ctx.output("understand")?;
         let city = city_of(&request)?;
-        let provider = &self.0.weather;
-        let fetched = match provider.forecast(city, request.start_date, request.days).await {
-            Ok(days) => Fetched {
-                data: days,
-                source: source("weather", provider.name()),
-                degraded: None,
-            },
-            Err(e) => {
-                let reason = on_failure("weather", e, self.0.weather_on_open)?;
-                tracing::warn!(reason, "weather degraded to embedded climate normals");
-                let days = ClimateNormals
-                    .forecast(city, request.start_date, request.days)
-                    .await
-                    .map_err(|e| NodeError::Transient(e.to_string()))?;
-                Fetched {
-                    data: days,
-                    source: source("weather", "embedded"),
-                    degraded: Some(reason),
-                }
-            }
-        };
-        to_output(&fetched)
+        let (start, days) = (request.start_date, request.days);
+        let p = &self.0.weather;
+        let fallback = ClimateNormals.forecast(city, start, days);
+        fetch_or_degrade(
+            "weather",
+            p.name(),
+            self.0.weather_on_open,
+            p.forecast(city, start, days),
+            fallback,
+        )
+        .await
     }
 }
 
@@ -189,28 +207,15 @@ impl Node for Places {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let request: TripRequest = ctx.output("understand")?;
         let city = city_of(&request)?;
-        let provider = &self.0.places;
-        let fetched = match provider.places(city).await {
-            Ok(places) => Fetched {
-                data: places,
-                source: source("places", provider.name()),
-                degraded: None,
-            },
-            Err(e) => {
-                let reason = on_failure("places", e, self.0.places_on_open)?;
-                tracing::warn!(reason, "places degraded to the embedded catalog");
-                let places = CuratedPlaces
-                    .places(city)
-                    .await
-                    .map_err(|e| NodeError::Transient(e.to_string()))?;
-                Fetched {
-                    data: places,
-                    source: source("places", "embedded"),
-                    degraded: Some(reason),
-                }
-            }
-        };
-        to_output(&fetched)
+        let p = &self.0.places;
+        fetch_or_degrade(
+            "places",
+            p.name(),
+            self.0.places_on_open,
+            p.places(city),
+            CuratedPlaces.places(city),
+        )
+        .await
     }
 }
 
@@ -221,28 +226,15 @@ impl Node for Lodging {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let request: TripRequest = ctx.output("understand")?;
         let city = city_of(&request)?;
-        let provider = &self.0.places;
-        let fetched = match provider.hotels(city).await {
-            Ok(hotels) => Fetched {
-                data: hotels,
-                source: source("lodging", provider.name()),
-                degraded: None,
-            },
-            Err(e) => {
-                let reason = on_failure("lodging", e, self.0.places_on_open)?;
-                tracing::warn!(reason, "lodging degraded to the embedded catalog");
-                let hotels = CuratedPlaces
-                    .hotels(city)
-                    .await
-                    .map_err(|e| NodeError::Transient(e.to_string()))?;
-                Fetched {
-                    data: hotels,
-                    source: source("lodging", "embedded"),
-                    degraded: Some(reason),
-                }
-            }
-        };
-        to_output(&fetched)
+        let p = &self.0.places;
+        fetch_or_degrade(
+            "lodging",
+            p.name(),
+            self.0.places_on_open,
+            p.hotels(city),
+            CuratedPlaces.hotels(city),
+        )
+        .await
     }
 }
 

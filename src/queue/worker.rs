@@ -114,6 +114,26 @@ pub async fn run(
     result.map_err(Into::into)
 }
 
+/// A worker inside this process (the CLI's in-process mode, the benchmark): returns its task
+/// and the sender that stops it.
+pub fn spawn_in_process(
+    pool: PgPool,
+    runner: Arc<PlanRunner>,
+    settings: Settings,
+) -> (
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        run(pool, runner, &settings, async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (task, stop)
+}
+
 /// Rescue of stuck plans every minute and retention every `cleanup_interval`, each run by
 /// whichever worker takes its advisory lock first.
 async fn maintenance_loop(pool: PgPool, retention: Duration, cleanup_interval: Duration, stale_after: Duration) {

@@ -156,3 +156,18 @@ pub async fn wait_for(pool: &PgPool, id: Uuid, limit: Duration, done: impl Fn(&s
 pub fn in_days(days: i64) -> String {
     (chrono::Local::now().date_naive() + chrono::Duration::days(days)).to_string()
 }
+
+/// Creates a plan (row, event and job) the way the API does, with its own attempt limit.
+pub async fn create_plan(pool: &PgPool, request: &Value, max_attempts: i32) -> Uuid {
+    let new = planner::store::plans::NewPlan {
+        trace_context: None,
+        owner: "test",
+        idempotency_key: None,
+        request,
+        max_attempts,
+    };
+    match planner::store::plans::create(pool, new).await.unwrap() {
+        planner::store::plans::Created::New(plan) => plan.id,
+        _ => panic!("plan not created"),
+    }
+}
