@@ -39,6 +39,15 @@ enum Command {
     Migrate,
     /// Delete terminal plans and finished queue jobs older than RETENTION_DAYS, once.
     Cleanup,
+    /// The MCP weather server (tools lookup_city, get_forecast): stdio, or streamable HTTP at /mcp.
+    WeatherMcp {
+        /// Serve streamable HTTP on this address instead of stdio, e.g. 0.0.0.0:8090.
+        #[arg(long)]
+        http: Option<String>,
+        /// Host headers to accept besides loopback (the compose service name, say).
+        #[arg(long = "allowed-host")]
+        allowed_hosts: Vec<String>,
+    },
     /// Exit 0 when the local process answers its health endpoint (the image's HEALTHCHECK).
     Healthcheck {
         /// Defaults to the api's /health on API_ADDR's port; a worker passes its own.
@@ -65,7 +74,12 @@ pub fn main() -> ExitCode {
     };
     let cli_command = matches!(
         cli.command,
-        Command::Plan(_) | Command::Bench(_) | Command::Migrate | Command::Cleanup
+        Command::Plan(_)
+            | Command::Bench(_)
+            | Command::Migrate
+            | Command::Cleanup
+            | Command::Healthcheck { .. }
+            | Command::WeatherMcp { .. }
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -85,6 +99,7 @@ pub fn main() -> ExitCode {
             Command::Migrate => migrate(&settings).await.map(|_| ExitCode::SUCCESS),
             Command::Cleanup => cleanup(&settings).await,
             Command::Healthcheck { url } => healthcheck(&settings, url).await,
+            Command::WeatherMcp { http, allowed_hosts } => weather_mcp(http, allowed_hosts).await,
             Command::Plan(args) => plan_command::run(settings, args).await,
             Command::Bench(args) => bench::run(settings, args).await.map(|_| ExitCode::SUCCESS),
         }
@@ -151,6 +166,18 @@ async fn run_dev(settings: Settings) -> anyhow::Result<ExitCode> {
     };
     let api = api::serve(listener, state, shutdown_signal());
     tokio::try_join!(api, worker)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn weather_mcp(http: Option<String>, allowed_hosts: Vec<String>) -> anyhow::Result<ExitCode> {
+    let server = crate::weather_mcp::WeatherServer::embedded();
+    match http {
+        None => crate::weather_mcp::serve_stdio(server).await?,
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(&addr).await?;
+            crate::weather_mcp::serve_http(server, listener, allowed_hosts, shutdown_signal()).await?
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,3 +14,4 @@ pub mod queue;
 pub mod resilience;
 pub mod store;
 pub mod telemetry;
+pub mod weather_mcp;
