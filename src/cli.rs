@@ -144,7 +144,7 @@ async fn run_worker(settings: Settings) -> anyhow::Result<ExitCode> {
             tracing::error!(error = %e, "worker metrics server stopped");
         }
     });
-    let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded(&settings));
+    let runner = PlanRunner::new(pool.clone(), &settings, Providers::from_settings(&settings));
     queue::worker::run(pool, runner, &settings, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -153,7 +153,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<ExitCode> {
     crate::metrics::install();
     let pool = migrate(&settings).await?;
     tokio::spawn(api::queue_gauges(pool.clone(), std::time::Duration::from_secs(15)));
-    let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded(&settings));
+    let runner = PlanRunner::new(pool.clone(), &settings, Providers::from_settings(&settings));
     let worker = queue::worker::run(pool.clone(), runner, &settings, shutdown_signal());
     let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
     println!(

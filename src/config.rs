@@ -38,6 +38,8 @@ pub struct Settings {
     pub cleanup_interval: Duration,
     /// Resilience policy per upstream: `weather`, `maps`, `llm`.
     pub resilience: HashMap<String, Policy>,
+    /// A running MCP weather server (streamable HTTP) for the weather node.
+    pub weather_mcp_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +148,7 @@ impl Settings {
                 .into_iter()
                 .map(|name| Ok((name.to_string(), policy_from_env(name)?)))
                 .collect::<anyhow::Result<_>>()?,
+            weather_mcp_url: var("WEATHER_MCP_URL"),
         })
     }
 
@@ -189,6 +192,7 @@ impl Settings {
             retention: Duration::from_secs(30 * 86_400),
             cleanup_interval: Duration::from_secs(3600),
             resilience: HashMap::new(),
+            weather_mcp_url: None,
         }
     }
 }

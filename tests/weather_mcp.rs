@@ -96,3 +96,61 @@ async fn streamable_http_transport_serves_rmcp_clients() {
     exercise(&client).await;
     client.cancel().await.unwrap();
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_worker_gets_its_weather_from_the_mcp_server_and_degrades_without_it(pool: sqlx::PgPool) {
+    common::migrated(&pool).await;
+    let url = common::database_url(&pool).await;
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mcp_url = format!("http://{addr}/mcp");
+    let mut server = common::Proc::spawn(&["weather-mcp", "--http", &addr], "postgres://unused", &[]);
+    let start = std::time::Instant::now();
+    while reqwest::get(format!("http://{addr}/health")).await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "weather-mcp never listened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fast_fail = [
+        ("WEATHER_MCP_URL", mcp_url.as_str()),
+        ("RESILIENCE_WEATHER_RETRIES", "0"),
+        ("RESILIENCE_WEATHER_TIMEOUT_MS", "2000"),
+    ];
+    let _worker = common::Proc::worker(&url, &fast_fail);
+    let app = common::router(&pool);
+    let id = common::submit(
+        &app,
+        &json!({"destination": "西安", "start_date": common::in_days(4), "days": 3}),
+    )
+    .await;
+    common::wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "succeeded").await;
+    let result: Value = sqlx::query_scalar("SELECT result FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(result["sources"][0]["provider"], "mcp");
+    assert!(
+        result["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["weather"]["source"] == "mcp:embedded")
+    );
+
+    // The MCP server goes away: weather degrades to the embedded normals, and by the default
+    // policy the plan waits for a person to accept the degraded data.
+    server.sigkill();
+    let id = common::submit(
+        &app,
+        &json!({"destination": "西安", "start_date": common::in_days(4), "days": 2}),
+    )
+    .await;
+    common::wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "awaiting_approval").await;
+    let approval: Value = sqlx::query_scalar("SELECT approval FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let reason = approval["reason"].as_str().unwrap();
+    assert!(reason.contains("degraded data") && reason.contains("mcp"), "{reason}");
+}

@@ -4,6 +4,7 @@
 pub mod embedded_places;
 pub mod embedded_weather;
 pub mod http;
+pub mod mcp_weather;
 pub mod resilient;
 
 use std::{sync::Arc, time::Duration};
@@ -121,6 +122,23 @@ impl Providers {
             unlimited("weather"),
             unlimited("maps"),
         )
+    }
+
+    /// What a worker plans with: the MCP weather server when `WEATHER_MCP_URL` is set
+    /// (with the `weather` resilience policy), embedded sources for the rest.
+    pub fn from_settings(settings: &Settings) -> Self {
+        match &settings.weather_mcp_url {
+            Some(url) => Self::with_policies(
+                Arc::new(mcp_weather::McpWeather::new(url)),
+                Arc::new(embedded_places::CuratedPlaces),
+                settings.policy("weather"),
+                Policy {
+                    rate_per_sec: 0,
+                    ..settings.policy("maps")
+                },
+            ),
+            None => Self::embedded(settings),
+        }
     }
 
     pub fn resilient(weather: Arc<dyn WeatherProvider>, places: Arc<dyn PlacesProvider>, settings: &Settings) -> Self {
