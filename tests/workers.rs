@@ -17,7 +17,7 @@ use planner::{
         itinerary::Itinerary,
         request::TripRequest,
     },
-    store::plans::{self, Created, NewPlan},
+    store::plans,
 };
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
@@ -261,20 +261,7 @@ async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts
     migrated(&pool).await;
     let url = database_url(&pool).await;
     let request = json!({"destination": "重庆", "start_date": in_days(3), "days": 2});
-    let Created::New(plan) = plans::create(
-        &pool,
-        NewPlan {
-            trace_context: None,
-            owner: "test",
-            idempotency_key: None,
-            request: &request,
-            max_attempts: 3,
-        },
-    )
-    .await
-    .unwrap() else {
-        panic!("not created")
-    };
+    let plan_id = common::create_plan(&pool, &request, 3).await;
     let env = [
         ("QUEUE_HEARTBEAT_SECS", "1"),
         ("QUEUE_MISSED_HEARTBEATS", "2"),
@@ -282,17 +269,17 @@ async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts
     ];
     for attempt in 1..=3 {
         let mut worker = Proc::worker(&url, &env);
-        wait_for(&pool, plan.id, Duration::from_secs(60), |s, a| {
+        wait_for(&pool, plan_id, Duration::from_secs(60), |s, a| {
             s == "running" && a == attempt
         })
         .await;
         worker.sigkill();
     }
     let _last = Proc::worker(&url, &env);
-    let (status, attempts) = wait_for(&pool, plan.id, Duration::from_secs(60), |s, _| s == "failed").await;
+    let (status, attempts) = wait_for(&pool, plan_id, Duration::from_secs(60), |s, _| s == "failed").await;
     assert_eq!(attempts, 3);
     let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
-        .bind(plan.id)
+        .bind(plan_id)
         .fetch_one(&pool)
         .await
         .unwrap();
@@ -301,7 +288,7 @@ async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts
     assert_eq!(status, "failed");
     // The plan is not picked up again.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(common::status(&pool, plan.id).await, ("failed".to_string(), 3));
+    assert_eq!(common::status(&pool, plan_id).await, ("failed".to_string(), 3));
 }
 
 #[sqlx::test(migrations = false)]
@@ -436,25 +423,12 @@ async fn a_transient_failure_is_retried_with_growing_delays_then_fails_with_the_
     std::fs::write(&blocker, b"not a directory").unwrap();
     let results = blocker.join("results").to_string_lossy().to_string();
     let request = json!({"destination": "广州", "start_date": in_days(3), "days": 2});
-    let Created::New(plan) = plans::create(
-        &pool,
-        NewPlan {
-            trace_context: None,
-            owner: "test",
-            idempotency_key: None,
-            request: &request,
-            max_attempts: 3,
-        },
-    )
-    .await
-    .unwrap() else {
-        panic!("not created")
-    };
+    let plan_id = common::create_plan(&pool, &request, 3).await;
     let _worker = Proc::worker(&url, &[("RESULTS_DIR", &results), ("PLAN_RETRY_BASE_MS", "1000")]);
-    let (status, attempts) = wait_for(&pool, plan.id, Duration::from_secs(60), |s, _| s == "failed").await;
+    let (status, attempts) = wait_for(&pool, plan_id, Duration::from_secs(60), |s, _| s == "failed").await;
     assert_eq!((status.as_str(), attempts), ("failed", 3));
     let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
-        .bind(plan.id)
+        .bind(plan_id)
         .fetch_one(&pool)
         .await
         .unwrap();
@@ -469,7 +443,7 @@ async fn a_transient_failure_is_retried_with_growing_delays_then_fails_with_the_
         "SELECT extract(epoch FROM (detail->>'run_at')::timestamptz - created_at)::float8 FROM plan_events
          WHERE plan_id = $1 AND kind = 'retry_scheduled' ORDER BY id",
     )
-    .bind(plan.id)
+    .bind(plan_id)
     .fetch_all(&pool)
     .await
     .unwrap();
@@ -482,7 +456,7 @@ async fn a_transient_failure_is_retried_with_growing_delays_then_fails_with_the_
     let understood: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'node_started' AND node = 'understand'",
     )
-    .bind(plan.id)
+    .bind(plan_id)
     .fetch_one(&pool)
     .await
     .unwrap();

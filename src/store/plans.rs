@@ -457,19 +457,30 @@ pub enum Decision {
     NotFound,
 }
 
+/// Locks the plan if it is in `status`; otherwise says why the action cannot happen.
+async fn lock_in_state(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    status: &str,
+) -> Result<Result<PlanRow, Decision>, sqlx::Error> {
+    let plan = sqlx::query_as::<_, PlanRow>("SELECT * FROM plans WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match plan {
+        None => Err(Decision::NotFound),
+        Some(plan) if plan.status != status => Err(Decision::WrongState(plan)),
+        Some(plan) => Ok(plan),
+    })
+}
+
 /// `approve`: resume an awaiting plan; `reject`: end it `rejected`.
 pub async fn decide(pool: &PgPool, id: Uuid, approve: bool, by: &str) -> Result<Decision, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let Some(plan) = sqlx::query_as::<_, PlanRow>("SELECT * FROM plans WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
-        return Ok(Decision::NotFound);
+    let plan = match lock_in_state(&mut tx, id, "awaiting_approval").await? {
+        Ok(plan) => plan,
+        Err(other) => return Ok(other),
     };
-    if plan.status != "awaiting_approval" {
-        return Ok(Decision::WrongState(plan));
-    }
     let mut approval = plan.approval.clone().unwrap_or_else(|| json!({}));
     approval["decision"] = json!(if approve { "approved" } else { "rejected" });
     approval["decided_at"] = json!(Utc::now());
@@ -506,16 +517,10 @@ pub async fn decide(pool: &PgPool, id: Uuid, approve: bool, by: &str) -> Result<
 /// the nodes that had finished are not run again.
 pub async fn retry_failed(pool: &PgPool, id: Uuid) -> Result<Decision, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let Some(plan) = sqlx::query_as::<_, PlanRow>("SELECT * FROM plans WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
-        return Ok(Decision::NotFound);
+    let plan = match lock_in_state(&mut tx, id, "failed").await? {
+        Ok(plan) => plan,
+        Err(other) => return Ok(other),
     };
-    if plan.status != "failed" {
-        return Ok(Decision::WrongState(plan));
-    }
     let updated: PlanRow = sqlx::query_as(
         "UPDATE plans SET status = 'queued', attempts = 0, error = NULL, finished_at = NULL, next_attempt_at = NULL,
             cancel_requested = false, updated_at = now()
