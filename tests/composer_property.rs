@@ -6,23 +6,13 @@ use planner::planner::{
     catalog::{self, PlaceKind},
     check,
     compose::{self, Candidates},
+    parse::INTERESTS,
     request::{Pace, TripRequest},
 };
 use planner::providers::embedded_weather;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 const CURRENCIES: [&str; 4] = ["CNY", "USD", "JPY", "EUR"];
-const INTERESTS: [&str; 9] = [
-    "food",
-    "nature",
-    "history",
-    "culture",
-    "art",
-    "shopping",
-    "nightlife",
-    "family",
-    "photography",
-];
 
 fn random_request(rng: &mut StdRng) -> TripRequest {
     let cities = &catalog::catalog().cities;

@@ -16,7 +16,7 @@ use planner::{
     providers::embedded_weather,
 };
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 async fn events(pool: &PgPool, id: Uuid, kind: &str) -> i64 {
@@ -513,20 +513,7 @@ async fn while_the_database_is_unreachable_the_api_answers_503_and_workers_carry
     }
     wait_event(&pool, ids[0], "node_started", Some("draft"), 1).await;
 
-    let mut admin = PgConnection::connect(&std::env::var("DATABASE_URL").unwrap())
-        .await
-        .unwrap();
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
-        )))
-        .await
-        .unwrap();
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-        .bind(&name)
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    let outage = common::Outage::start(&name).await;
     let ready = call(&app, "GET", "/ready", None, &[]).await;
     let write = call(
         &app,
@@ -537,12 +524,7 @@ async fn while_the_database_is_unreachable_the_api_answers_503_and_workers_carry
     )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"
-        )))
-        .await
-        .unwrap();
+    outage.end().await;
 
     assert_eq!(ready.status, 503, "{}", ready.text);
     assert_eq!(write.status, 503, "{}", write.text);

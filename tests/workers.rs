@@ -20,7 +20,7 @@ use planner::{
     store::plans,
 };
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 const DESTINATIONS: [&str; 15] = [
@@ -309,26 +309,9 @@ async fn a_worker_survives_a_database_outage_longer_than_its_acquire_timeout(poo
     wait_for(&pool, first, Duration::from_secs(30), |s, _| s == "succeeded").await;
 
     // Refuse every connection to this database for longer than the pool's 5 s acquire timeout.
-    let admin_url = std::env::var("DATABASE_URL").unwrap();
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
-        )))
-        .await
-        .unwrap();
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-        .bind(&name)
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    let outage = common::Outage::start(&name).await;
     tokio::time::sleep(Duration::from_secs(9)).await;
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"
-        )))
-        .await
-        .unwrap();
+    outage.end().await;
 
     assert!(
         worker.child.try_wait().unwrap().is_none(),

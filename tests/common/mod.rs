@@ -171,3 +171,40 @@ pub async fn create_plan(pool: &PgPool, request: &Value, max_attempts: i32) -> U
         _ => panic!("plan not created"),
     }
 }
+
+/// A database outage for one test database: every connection refused and the open ones
+/// terminated, until `end`. Run through the server's admin database, which stays up.
+pub struct Outage {
+    admin: sqlx::PgConnection,
+    name: String,
+}
+
+impl Outage {
+    pub async fn start(name: &str) -> Self {
+        use sqlx::{Connection, Executor};
+        let mut admin = sqlx::PgConnection::connect(&std::env::var("DATABASE_URL").unwrap())
+            .await
+            .unwrap();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
+            )))
+            .await
+            .unwrap();
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(name)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        Self {
+            admin,
+            name: name.to_string(),
+        }
+    }
+
+    pub async fn end(mut self) {
+        use sqlx::Executor;
+        let sql = format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true", self.name);
+        self.admin.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+    }
+}
