@@ -99,7 +99,7 @@ pub fn main() -> ExitCode {
             Command::Migrate => migrate(&settings).await.map(|_| ExitCode::SUCCESS),
             Command::Cleanup => cleanup(&settings).await,
             Command::Healthcheck { url } => healthcheck(&settings, url).await,
-            Command::WeatherMcp { http, allowed_hosts } => weather_mcp(http, allowed_hosts).await,
+            Command::WeatherMcp { http, allowed_hosts } => weather_mcp(&settings, http, allowed_hosts).await,
             Command::Plan(args) => plan_command::run(settings, args).await,
             Command::Bench(args) => bench::run(settings, args).await.map(|_| ExitCode::SUCCESS),
         }
@@ -144,7 +144,7 @@ async fn run_worker(settings: Settings) -> anyhow::Result<ExitCode> {
             tracing::error!(error = %e, "worker metrics server stopped");
         }
     });
-    let runner = PlanRunner::new(pool.clone(), &settings, Providers::from_settings(&settings));
+    let runner = PlanRunner::new(pool.clone(), &settings, Providers::from_settings(&settings, &pool));
     queue::worker::run(pool, runner, &settings, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -153,11 +153,21 @@ async fn run_dev(settings: Settings) -> anyhow::Result<ExitCode> {
     crate::metrics::install();
     let pool = migrate(&settings).await?;
     tokio::spawn(api::queue_gauges(pool.clone(), std::time::Duration::from_secs(15)));
-    let runner = PlanRunner::new(pool.clone(), &settings, Providers::from_settings(&settings));
+    let providers = Providers::from_settings(&settings, &pool);
+    let sources = format!(
+        "weather: {}, places: {}, llm: {}",
+        providers.weather.name(),
+        providers.places.name(),
+        providers
+            .llm
+            .as_ref()
+            .map_or("none (embedded rules and composer)", |l| l.model())
+    );
+    let runner = PlanRunner::new(pool.clone(), &settings, providers);
     let worker = queue::worker::run(pool.clone(), runner, &settings, shutdown_signal());
     let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
     println!(
-        "travel-planner dev: API on http://{} (embedded providers, no keys needed)",
+        "travel-planner dev: API on http://{} ({sources})",
         listener.local_addr()?
     );
     let state = AppState {
@@ -169,8 +179,12 @@ async fn run_dev(settings: Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn weather_mcp(http: Option<String>, allowed_hosts: Vec<String>) -> anyhow::Result<ExitCode> {
-    let server = crate::weather_mcp::WeatherServer::embedded();
+async fn weather_mcp(
+    settings: &Settings,
+    http: Option<String>,
+    allowed_hosts: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let server = crate::weather_mcp::WeatherServer::from_settings(settings);
     match http {
         None => crate::weather_mcp::serve_stdio(server).await?,
         Some(addr) => {
@@ -207,8 +221,8 @@ async fn cleanup(settings: &Settings) -> anyhow::Result<ExitCode> {
     let pool = migrate(settings).await?;
     match crate::store::retention::cleanup(&pool, settings.retention).await? {
         Some(c) => println!(
-            "deleted {} plans, {} finished queue jobs, {} stale workers",
-            c.plans, c.jobs, c.workers
+            "deleted {} plans, {} finished queue jobs, {} stale workers, {} expired cache entries",
+            c.plans, c.jobs, c.workers, c.cache_entries
         ),
         None => println!("another process is cleaning up right now; nothing done"),
     }

@@ -40,6 +40,89 @@ pub struct Settings {
     pub resilience: HashMap<String, Policy>,
     /// A running MCP weather server (streamable HTTP) for the weather node.
     pub weather_mcp_url: Option<String>,
+    /// Live upstreams: each is used only when configured; embedded sources otherwise.
+    pub live: LiveSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    /// The LLM is used when a key or a base URL (a local OpenAI-compatible server) is set.
+    pub openai_api_key: Option<Secret>,
+    pub openai_base_url: Option<String>,
+    pub openai_model: String,
+    pub qweather_api_key: Option<Secret>,
+    /// `abc123.re.qweatherapi.com`, or a whole URL (`http://127.0.0.1:9000` for a fake).
+    pub qweather_api_host: String,
+    /// How many days ahead the QWeather plan forecasts (3, 7, 10, 15 or 30).
+    pub qweather_forecast_days: u32,
+    pub amap_api_key: Option<Secret>,
+    pub amap_base_url: String,
+    /// A command that serves MCP weather on stdin/stdout, e.g. `planner weather-mcp`.
+    pub weather_mcp_command: Option<String>,
+    pub forecast_cache_ttl: Duration,
+    pub places_cache_ttl: Duration,
+}
+
+impl LiveSettings {
+    pub fn llm_enabled(&self) -> bool {
+        self.openai_api_key.is_some() || self.openai_base_url.is_some()
+    }
+
+    fn from_env() -> anyhow::Result<Self> {
+        let d = Self::default();
+        let forecast_days = parsed("QWEATHER_FORECAST_DAYS", d.qweather_forecast_days)?;
+        if ![3, 7, 10, 15, 30].contains(&forecast_days) {
+            bail!("QWEATHER_FORECAST_DAYS must be 3, 7, 10, 15 or 30, not {forecast_days}");
+        }
+        let secs = |name: &str, default: Duration| parsed(name, default.as_secs()).map(Duration::from_secs);
+        Ok(Self {
+            openai_api_key: var("OPENAI_API_KEY").map(Secret),
+            openai_base_url: var("OPENAI_BASE_URL"),
+            openai_model: var("OPENAI_MODEL").unwrap_or(d.openai_model),
+            qweather_api_key: var("QWEATHER_API_KEY").map(Secret),
+            qweather_api_host: var("QWEATHER_API_HOST").unwrap_or(d.qweather_api_host),
+            qweather_forecast_days: forecast_days,
+            amap_api_key: var("AMAP_API_KEY").map(Secret),
+            amap_base_url: var("AMAP_BASE_URL").unwrap_or(d.amap_base_url),
+            weather_mcp_command: var("WEATHER_MCP_COMMAND"),
+            forecast_cache_ttl: secs("CACHE_FORECAST_TTL_SECS", d.forecast_cache_ttl)?,
+            places_cache_ttl: secs("CACHE_PLACES_TTL_SECS", d.places_cache_ttl)?,
+        })
+    }
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            openai_api_key: None,
+            openai_base_url: None,
+            openai_model: "gpt-4o-mini".into(),
+            qweather_api_key: None,
+            qweather_api_host: "devapi.qweather.com".into(),
+            qweather_forecast_days: 7,
+            amap_api_key: None,
+            amap_base_url: "https://restapi.amap.com".into(),
+            weather_mcp_command: None,
+            forecast_cache_ttl: Duration::from_secs(3 * 3600),
+            places_cache_ttl: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+/// A key that never shows up in logs or `Debug` output.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +232,7 @@ impl Settings {
                 .map(|name| Ok((name.to_string(), policy_from_env(name)?)))
                 .collect::<anyhow::Result<_>>()?,
             weather_mcp_url: var("WEATHER_MCP_URL"),
+            live: LiveSettings::from_env()?,
         })
     }
 
@@ -193,6 +277,7 @@ impl Settings {
             cleanup_interval: Duration::from_secs(3600),
             resilience: HashMap::new(),
             weather_mcp_url: None,
+            live: LiveSettings::default(),
         }
     }
 }

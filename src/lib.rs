@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod graph;
+pub mod llm;
 pub mod metrics;
 pub mod planner;
 pub mod providers;

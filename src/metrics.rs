@@ -97,3 +97,20 @@ pub fn queue_depth(status: &str, plans: i64) {
 pub fn oldest_queued_age(age: Duration) {
     gauge!("planner_queue_oldest_age_seconds").set(age.as_secs_f64());
 }
+
+/// A `provider_cache` lookup: `hit` or `miss`.
+pub fn provider_cache(provider: &str, result: &str) {
+    counter!("planner_provider_cache_total", "provider" => provider.to_string(), "result" => result.to_string())
+        .increment(1);
+}
+
+/// LLM tokens spent, by `kind` = prompt | completion.
+pub fn llm_tokens(kind: &str, tokens: u64) {
+    counter!("planner_llm_tokens_total", "kind" => kind.to_string()).increment(tokens);
+}
+
+/// The LLM's answer for `node` was given up on (invalid after repairs, or the LLM was out of
+/// reach) and the embedded planner used instead.
+pub fn llm_fallback(node: &str) {
+    counter!("planner_llm_fallbacks_total", "node" => node.to_string()).increment(1);
+}

@@ -1,7 +1,9 @@
 //! `planner weather-mcp`: an MCP server with two tools, `lookup_city` and `get_forecast`,
-//! over stdio or streamable HTTP. It answers from the weather provider it is given — the
-//! embedded climate normals until a live QWeather source is configured — so any MCP client
-//! can use the same weather the planner does.
+//! over stdio or streamable HTTP. It answers from QWeather when `QWEATHER_API_KEY` is set
+//! (forecast within the key's horizon, climate normals beyond) and from the embedded climate
+//! normals otherwise, so any MCP client can use the same weather the planner does. A failed
+//! upstream call is a tool error naming its kind (`transient`, `rate_limited`, `permanent`):
+//! the client owns the retries, so they are not multiplied here.
 
 use std::sync::Arc;
 
@@ -19,8 +21,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
+    config::Settings,
     planner::catalog,
-    providers::{WeatherProvider, embedded_weather::ClimateNormals},
+    providers::{WeatherProvider, embedded_weather::ClimateNormals, qweather::QWeather, resilient::ResilientWeather},
+    resilience::{Policy, Resilience},
 };
 
 /// The longest range one call may ask for.
@@ -45,33 +49,72 @@ pub struct GetForecast {
 #[derive(Clone)]
 pub struct WeatherServer {
     weather: Arc<dyn WeatherProvider>,
+    /// QWeather's GeoAPI, for `lookup_city` to add the city's QWeather LocationID.
+    geo: Option<Arc<QWeather>>,
 }
 
 impl WeatherServer {
     pub fn new(weather: Arc<dyn WeatherProvider>) -> Self {
-        Self { weather }
+        Self { weather, geo: None }
     }
 
     pub fn embedded() -> Self {
         Self::new(Arc::new(ClimateNormals))
     }
+
+    /// QWeather when `QWEATHER_API_KEY` is set, else the embedded normals. QWeather calls get
+    /// the `weather` policy's timeout and breaker but no retries: the MCP client owns them.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let policy = Policy {
+            retries: 0,
+            ..settings.policy("weather")
+        };
+        let Some(qweather) = QWeather::from_settings(&settings.live, policy.timeout) else {
+            return Self::embedded();
+        };
+        let qweather = Arc::new(qweather);
+        Self {
+            weather: Arc::new(ResilientWeather {
+                inner: qweather.clone(),
+                resilience: Resilience::new("weather", policy),
+            }),
+            geo: Some(qweather),
+        }
+    }
 }
 
 fn invalid(message: String) -> Result<CallToolResult, ErrorData> {
-    Ok(CallToolResult::structured_error(json!({ "error": message })))
+    Ok(CallToolResult::structured_error(
+        json!({ "error": message, "kind": "permanent" }),
+    ))
 }
 
 #[tool_router]
 impl WeatherServer {
-    #[tool(description = "Find a supported city by name (Chinese or English): id, names, country, coordinates.")]
+    #[tool(
+        description = "Find a supported city by name (Chinese or English): id, names, country, coordinates, and its QWeather LocationID when QWeather is configured."
+    )]
     async fn lookup_city(
         &self,
         Parameters(LookupCity { name }): Parameters<LookupCity>,
     ) -> Result<CallToolResult, ErrorData> {
         match catalog::find_city(&name) {
-            Some(c) => Ok(CallToolResult::structured(json!({
-                "id": c.id, "name": c.name, "name_en": c.name_en, "country": c.country, "lat": c.lat, "lng": c.lng,
-            }))),
+            Some(c) => {
+                let mut found = json!({
+                    "id": c.id, "name": c.name, "name_en": c.name_en, "country": c.country, "lat": c.lat, "lng": c.lng,
+                });
+                if let Some(geo) = &self.geo {
+                    match geo.lookup(&c.name).await {
+                        Ok(l) => {
+                            found["qweather"] = json!({
+                                "id": l.id, "name": l.name, "adm1": l.adm1, "country": l.country, "lat": l.lat, "lon": l.lon,
+                            })
+                        }
+                        Err(e) => found["qweather_error"] = json!(e.to_string()),
+                    }
+                }
+                Ok(CallToolResult::structured(found))
+            }
             None => invalid(format!(
                 "unknown city {name:?}; supported: {}",
                 catalog::city_names().join(", ")
@@ -80,7 +123,7 @@ impl WeatherServer {
     }
 
     #[tool(
-        description = "Daily weather for a city between two dates: condition, temperature min/max (°C), precipitation (mm)."
+        description = "Daily weather for a city between two dates: condition, temperature min/max (°C), precipitation (mm), daytime wind; each day names its source (forecast or climate normals)."
     )]
     async fn get_forecast(&self, Parameters(req): Parameters<GetForecast>) -> Result<CallToolResult, ErrorData> {
         let Some(city) = catalog::find_city(&req.city) else {
@@ -98,7 +141,9 @@ impl WeatherServer {
             Ok(days) => Ok(CallToolResult::structured(json!({
                 "city": city.id, "source": self.weather.name(), "days": days,
             }))),
-            Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
+            Err(e) => Ok(CallToolResult::structured_error(json!({
+                "error": e.to_string(), "kind": e.outcome(),
+            }))),
         }
     }
 }

@@ -191,14 +191,7 @@ async fn the_api_and_each_worker_export_prometheus_metrics(pool: PgPool) {
         .await
         .unwrap();
 
-    let api_metrics = client
-        .get(format!("http://{api_addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let api_metrics = metrics_of(&client, &api_addr).await;
     for name in [
         "planner_http_requests_total{route=\"/v1/plans\",method=\"POST\",status=\"202\"}",
         "planner_http_request_duration_seconds_bucket{route=\"/v1/plans/{id}\"",
@@ -208,14 +201,7 @@ async fn the_api_and_each_worker_export_prometheus_metrics(pool: PgPool) {
     ] {
         assert!(api_metrics.contains(name), "api /metrics lacks {name}:\n{api_metrics}");
     }
-    let worker_metrics = client
-        .get(format!("http://{worker_addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let worker_metrics = metrics_of(&client, &worker_addr).await;
     for name in [
         "planner_plans_finished_total{status=\"succeeded\"} 1",
         "planner_plan_duration_seconds_count{status=\"succeeded\"} 1",
@@ -232,4 +218,15 @@ async fn the_api_and_each_worker_export_prometheus_metrics(pool: PgPool) {
             "worker /metrics lacks {name}:\n{worker_metrics}"
         );
     }
+}
+
+async fn metrics_of(client: &reqwest::Client, addr: &str) -> String {
+    client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }

@@ -501,10 +501,6 @@ async fn retention_deletes_old_terminal_plans_and_finished_jobs_one_process_at_a
 async fn while_the_database_is_unreachable_the_api_answers_503_and_workers_carry_on_after(pool: PgPool) {
     migrated(&pool).await;
     let url = database_url(&pool).await;
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
     let _worker = Proc::worker(&url, &[("PLANNER_FAULT_NODE_DELAY", "draft=1000")]);
     let app = router(&pool);
     let mut ids = Vec::new();
@@ -513,7 +509,7 @@ async fn while_the_database_is_unreachable_the_api_answers_503_and_workers_carry
     }
     wait_event(&pool, ids[0], "node_started", Some("draft"), 1).await;
 
-    let outage = common::Outage::start(&name).await;
+    let outage = common::Outage::start(&pool).await;
     let ready = call(&app, "GET", "/ready", None, &[]).await;
     let write = call(
         &app,

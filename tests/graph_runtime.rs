@@ -10,7 +10,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use async_trait::async_trait;
@@ -20,6 +20,7 @@ use planner::{
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tokio::sync::Barrier;
 use uuid::Uuid;
 
 type Calls = Arc<Mutex<HashMap<String, u32>>>;
@@ -29,6 +30,8 @@ struct Counting {
     calls: Calls,
     fail_once: Option<Arc<AtomicBool>>,
     sleep: Duration,
+    /// Nodes sharing a barrier only get past it when all of them are in flight at once.
+    rendezvous: Option<Arc<Barrier>>,
 }
 
 #[async_trait]
@@ -36,6 +39,16 @@ impl Node for Counting {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         *self.calls.lock().unwrap().entry(self.name.to_string()).or_default() += 1;
         tokio::time::sleep(self.sleep).await;
+        if let Some(barrier) = &self.rendezvous
+            && tokio::time::timeout(Duration::from_secs(20), barrier.wait())
+                .await
+                .is_err()
+        {
+            return Err(NodeError::Transient(format!(
+                "{} waited alone for its siblings",
+                self.name
+            )));
+        }
         if let Some(flag) = &self.fail_once
             && !flag.swap(true, Ordering::SeqCst)
         {
@@ -52,6 +65,7 @@ fn node(name: &'static str, calls: &Calls) -> Counting {
         calls: calls.clone(),
         fail_once: None,
         sleep: Duration::ZERO,
+        rendezvous: None,
     }
 }
 
@@ -140,8 +154,11 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
 async fn fan_out_runs_concurrently_and_loops_are_checkpointed_per_visit(pool: PgPool) {
     common::migrated(&pool).await;
     let calls: Calls = Arc::default();
+    // x, y and z each wait until all three are running: run one after another, they would
+    // time out waiting instead. A barrier proves the overlap without timing the run.
+    let barrier = Arc::new(Barrier::new(3));
     let slow = |name| Counting {
-        sleep: Duration::from_millis(400),
+        rendezvous: Some(barrier.clone()),
         ..node(name, &calls)
     };
     let graph = Graph::new("start")
@@ -164,13 +181,9 @@ async fn fan_out_runs_concurrently_and_loops_are_checkpointed_per_visit(pool: Pg
         });
     let runner = runner(&pool, graph);
     let id = running_plan(&pool, 1).await;
-    let started = Instant::now();
-    runner.run(id, 1, &json!({})).await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_millis(1100),
-        "x, y, z ran one after another: {:?}",
-        started.elapsed()
-    );
+    if let Err(error) = runner.run(id, 1, &json!({})).await {
+        panic!("x, y, z did not run at the same time: {error:?}");
+    }
     assert_eq!(calls.lock().unwrap()["join"], 3);
     let keys: Vec<String> =
         sqlx::query_scalar("SELECT node FROM plan_checkpoints WHERE plan_id = $1 AND node LIKE 'join%' ORDER BY node")

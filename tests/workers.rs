@@ -295,10 +295,6 @@ async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts
 async fn a_worker_survives_a_database_outage_longer_than_its_acquire_timeout(pool: PgPool) {
     migrated(&pool).await;
     let url = database_url(&pool).await;
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
     let mut worker = Proc::worker(&url, &[]);
     let app = router(&pool);
     let first = submit(
@@ -309,7 +305,7 @@ async fn a_worker_survives_a_database_outage_longer_than_its_acquire_timeout(poo
     wait_for(&pool, first, Duration::from_secs(30), |s, _| s == "succeeded").await;
 
     // Refuse every connection to this database for longer than the pool's 5 s acquire timeout.
-    let outage = common::Outage::start(&name).await;
+    let outage = common::Outage::start(&pool).await;
     tokio::time::sleep(Duration::from_secs(9)).await;
     outage.end().await;
 

@@ -42,7 +42,13 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     // Validate now, so that a request that can never be planned never reaches the queue.
-    request::understand(&input, chrono::Local::now().date_naive())?;
+    match request::understand(&input, chrono::Local::now().date_naive()) {
+        Ok(_) => {}
+        // Free text the rules cannot read is the LLM's to understand, when there is one: the
+        // worker's understand node asks it, and fails the plan if it cannot either.
+        Err(e) if e.code == "not_understood" && state.settings.live.llm_enabled() => {}
+        Err(e) => return Err(e.into()),
+    }
     let stored = serde_json::to_value(&input).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
     let trace = serde_json::to_value(crate::telemetry::current_trace_context()).ok();
     let new = NewPlan {

@@ -29,6 +29,8 @@ pub struct PlanView {
     pub warnings: Value,
     pub error: Option<Value>,
     pub result: Option<Value>,
+    /// LLM tokens the plan took: prompt, completion, total, calls. `null` without an LLM.
+    pub token_usage: Option<Value>,
 }
 
 pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
@@ -59,6 +61,7 @@ pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
         warnings: row.warnings,
         error: row.error,
         result: row.result,
+        token_usage: row.token_usage,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The deterministic checker: everything a delivered plan must satisfy, verified from the
 //! plan itself and the candidates it was drafted from, independently of how it was drafted.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -34,13 +34,7 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
             message,
         })
     };
-    let by_id: HashMap<&str, &Place> = candidates
-        .attractions
-        .iter()
-        .chain(candidates.restaurants)
-        .chain(candidates.hotels)
-        .map(|p| (p.id.as_str(), p))
-        .collect();
+    let by_id = candidates.by_id();
 
     if plan.days.len() != request.days as usize {
         v(

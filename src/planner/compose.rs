@@ -5,12 +5,12 @@
 //! options from most to least comfortable and returns the first within budget; when none
 //! fits, it reports what the cheapest valid plan would cost.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Duration;
 
 use crate::planner::{
-    catalog::{Place, format_clock},
+    catalog::{Place, PlaceKind, format_clock},
     currency,
     geo::{self, Mode},
     itinerary::{Costs, Day, DayWeather, Item, ItemKind, Itinerary, Lodging},
@@ -22,6 +22,18 @@ pub struct Candidates<'a> {
     pub attractions: &'a [Place],
     pub restaurants: &'a [Place],
     pub hotels: &'a [Place],
+}
+
+impl Candidates<'_> {
+    /// Every candidate by id.
+    pub fn by_id(&self) -> HashMap<&str, &Place> {
+        self.attractions
+            .iter()
+            .chain(self.restaurants)
+            .chain(self.hotels)
+            .map(|p| (p.id.as_str(), p))
+            .collect()
+    }
 }
 
 /// How thrifty the plan is: 0 takes taxis and the places it likes best, 2 takes the metro
@@ -119,6 +131,27 @@ fn build(
     hotel: Option<&Place>,
     thrift: u8,
 ) -> Itinerary {
+    build_days(request, weather, candidates, hotel, thrift, None)
+}
+
+/// A place to go, in order, as someone else (the LLM) chose it; `meal` says which meal a
+/// restaurant is for, else it is the one due at arrival.
+#[derive(Debug, Clone, Copy)]
+pub struct Stop<'a> {
+    pub place: &'a Place,
+    pub meal: Option<rules::MealWindow>,
+}
+
+/// A whole itinerary around `hotel`: each day chosen by the composer, or, with a `script`,
+/// following its stops day by day (times, transfers, costs and tips are still ours).
+pub fn build_days(
+    request: &TripRequest,
+    weather: &[DayWeather],
+    candidates: &Candidates,
+    hotel: Option<&Place>,
+    thrift: u8,
+    script: Option<&[Vec<Stop>]>,
+) -> Itinerary {
     let mut planner = DayPlanner {
         request,
         candidates,
@@ -137,7 +170,10 @@ fn build(
             .cloned()
             .unwrap_or_else(|| unknown_weather(&date.to_string()));
         let window = rules::day_window(index, request.days);
-        let items = planner.day(window, weather.rainy);
+        let items = match script {
+            Some(days) => planner.follow(window, days.get(index as usize).map_or(&[], Vec::as_slice)),
+            None => planner.day(window, weather.rainy),
+        };
         let lodging = (index + 1 < request.days).then_some(hotel).flatten().map(|h| Lodging {
             place_id: h.id.clone(),
             name: h.name.clone(),
@@ -208,6 +244,7 @@ fn unknown_weather(date: &str) -> DayWeather {
         temp_max: 0.0,
         precip_mm: 0.0,
         rainy: false,
+        wind: None,
         source: "none".into(),
     }
 }
@@ -269,6 +306,31 @@ impl<'a> DayPlanner<'a> {
             }
         }
         self.yesterday_restaurants = cur.today_restaurants.clone();
+        cur.items
+    }
+
+    /// The stops in their order, each as early as travel, opening hours and its meal allow.
+    fn follow(&mut self, window: DayWindow, stops: &[Stop<'a>]) -> Vec<Item> {
+        let mut cur = Cursor {
+            time: window.start,
+            at: None,
+            items: Vec::new(),
+            today_restaurants: HashSet::new(),
+        };
+        for stop in stops {
+            let place = stop.place;
+            let travel = cur.at.map_or(0, |from| self.leg(from, place).minutes);
+            let arrival = (cur.time + travel).max(place.opens);
+            let (kind, start) = if place.kind == PlaceKind::Restaurant {
+                let meal = stop
+                    .meal
+                    .unwrap_or(if arrival < 15 * 60 { rules::LUNCH } else { rules::DINNER });
+                (ItemKind::Meal, arrival.max(meal.earliest))
+            } else {
+                (ItemKind::Attraction, arrival)
+            };
+            self.visit(&mut cur, place, start, kind, place.minutes);
+        }
         cur.items
     }
 

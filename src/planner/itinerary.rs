@@ -36,6 +36,9 @@ pub struct DayWeather {
     pub temp_max: f64,
     pub precip_mm: f64,
     pub rainy: bool,
+    /// Daytime wind, e.g. "东北风 3级 (16 km/h)", when the source knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wind: Option<String>,
     pub source: String,
 }
 

@@ -10,6 +10,7 @@ pub mod itinerary;
 pub mod markdown;
 pub mod nodes;
 pub mod parse;
+pub mod realize;
 pub mod request;
 pub mod rules;
 pub mod run;

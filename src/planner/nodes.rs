@@ -6,7 +6,9 @@
 //!             └─ lodging ─┘                └─(ok, or out of revisions)── approval ── finalize
 //! ```
 //!
-//! Each node's output is JSON, checkpointed by the runtime.
+//! Each node's output is JSON, checkpointed by the runtime. With an LLM configured,
+//! `understand` and `draft` ask it first and fall back to the embedded rules and composer
+//! (with a warning) when its answers stay invalid or it is out of reach.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -17,6 +19,8 @@ use serde_json::Value;
 
 use crate::{
     graph::{Graph, Node, NodeContext, NodeError, to_output},
+    llm::{self, LlmReport, Usage},
+    metrics,
     planner::{
         catalog::{self, City, Place, PlaceKind},
         check::{self, Violation},
@@ -49,11 +53,11 @@ pub fn planner_graph(providers: Providers, policy: PlannerPolicy) -> Graph {
     let providers = Arc::new(providers);
     let policy = Arc::new(policy);
     Graph::new("understand")
-        .node("understand", Understand)
+        .node("understand", Understand(providers.clone()))
         .node("weather", Weather(providers.clone()))
         .node("places", Places(providers.clone()))
-        .node("lodging", Lodging(providers))
-        .node("draft", Draft(policy.clone()))
+        .node("lodging", Lodging(providers.clone()))
+        .node("draft", Draft(policy.clone(), providers))
         .node("check", Check)
         .node("approval", Approval(policy.clone()))
         .node("finalize", Finalize(policy))
@@ -84,12 +88,25 @@ pub struct Fetched<T> {
     pub degraded: Option<String>,
 }
 
+/// The output of `understand`: the request, and what the LLM did for it, if one is used.
+/// Flattened, so that nodes reading a plain `TripRequest` keep working.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Understood {
+    #[serde(flatten)]
+    pub request: TripRequest,
+    #[serde(default)]
+    pub llm: Option<LlmReport>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Drafted {
     pub plan: Itinerary,
     /// Set when no plan fits the budget but the cheapest is close enough to offer for approval.
     #[serde(default)]
     pub over_budget_by: Option<f64>,
+    /// The LLM's part in this draft and any earlier visit of `draft`.
+    #[serde(default)]
+    pub llm: Option<LlmReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,6 +125,9 @@ pub struct Approved {
 pub struct Finalized {
     pub result: Itinerary,
     pub markdown: String,
+    /// LLM tokens over understand and every draft; `None` without an LLM.
+    #[serde(default)]
+    pub token_usage: Option<Usage>,
 }
 
 fn city_of(request: &TripRequest) -> Result<&'static City, NodeError> {
@@ -137,7 +157,7 @@ fn on_failure(kind: &str, error: ProviderError, on_open: OnOpen) -> Result<Strin
     }
 }
 
-struct Understand;
+struct Understand(Arc<Providers>);
 
 #[async_trait]
 impl Node for Understand {
@@ -145,8 +165,30 @@ impl Node for Understand {
         let input: SubmitRequest = serde_json::from_value(ctx.input["request"].clone())
             .map_err(|e| NodeError::permanent("invalid_request", format!("request is malformed: {e}")))?;
         let today = chrono::Local::now().date_naive();
-        let request = request::understand(&input, today).map_err(|e| NodeError::permanent(&e.code, e.message))?;
-        to_output(&request)
+        // The rules' reading: the fallback when the LLM gives none.
+        let ruled = request::understand(&input, today).map_err(|e| NodeError::permanent(&e.code, e.message));
+        let query = input.query.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        let understood = match (&self.0.llm, query) {
+            (Some(llm), Some(query)) => {
+                let answer = llm::understand::understand(llm, &input, query, today).await;
+                let request = match answer.value {
+                    Some(request) => request,
+                    None => {
+                        metrics::llm_fallback("understand");
+                        ruled?
+                    }
+                };
+                Understood {
+                    request,
+                    llm: Some(answer.report),
+                }
+            }
+            _ => Understood {
+                request: ruled?,
+                llm: None,
+            },
+        };
+        to_output(&understood)
     }
 }
 
@@ -281,18 +323,38 @@ impl Inputs {
     }
 }
 
-struct Draft(Arc<PlannerPolicy>);
+struct Draft(Arc<PlannerPolicy>, Arc<Providers>);
 
 #[async_trait]
 impl Node for Draft {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let inputs = Inputs::gather(ctx)?;
+        // The LLM drafts first; a revision (the checker rejected the composer's draft) does not
+        // ask it again, but keeps its report.
+        let mut report: Option<LlmReport> = if ctx.visit > 1 {
+            ctx.output::<Drafted>("draft").ok().and_then(|d| d.llm)
+        } else {
+            None
+        };
+        if let (Some(llm), 1) = (&self.1.llm, ctx.visit) {
+            let answer = llm::draft::draft(llm, &inputs.request, &inputs.weather.data, &inputs.candidates()).await;
+            if let Some(plan) = answer.value {
+                return to_output(&Drafted {
+                    plan,
+                    over_budget_by: None,
+                    llm: Some(answer.report),
+                });
+            }
+            metrics::llm_fallback("draft");
+            report = Some(answer.report);
+        }
         // A revision drafts more conservatively than the draft the checker rejected.
         let thrift = (ctx.visit - 1).min(u32::from(compose::MAX_THRIFT)) as u8;
         let drafted = match compose::compose(&inputs.request, &inputs.weather.data, &inputs.candidates(), thrift) {
             Ok(plan) => Drafted {
                 plan,
                 over_budget_by: None,
+                llm: report,
             },
             Err(infeasible) => {
                 let budget = inputs.request.budget.unwrap_or(0.0);
@@ -301,6 +363,7 @@ impl Node for Draft {
                     Drafted {
                         plan: *infeasible.plan,
                         over_budget_by: Some(over),
+                        llm: report,
                     }
                 } else {
                     return Err(NodeError::permanent("budget_too_low", infeasible.message));
@@ -382,13 +445,32 @@ impl Node for Finalize {
             ));
         }
         let drafted: Drafted = ctx.output("draft")?;
+        let understood: Understood = ctx.output("understand")?;
         let mut result = drafted.plan;
+        let drafted_by = match &drafted.llm {
+            Some(r) if r.fallback.is_none() => format!("llm:{}", r.model),
+            _ => "embedded".to_string(),
+        };
         result.sources = vec![
             inputs.weather.source.clone(),
             inputs.places_source.clone(),
             inputs.hotels.source.clone(),
+            source("draft", &drafted_by),
         ];
         result.warnings.extend(inputs.degraded());
+        let reports = [&understood.llm, &drafted.llm];
+        for report in reports.into_iter().flatten() {
+            if let Some(why) = &report.fallback {
+                result
+                    .warnings
+                    .push(format!("{why}; used the embedded planner instead"));
+            }
+        }
+        let token_usage = reports.into_iter().flatten().fold(None, |sum: Option<Usage>, r| {
+            let mut sum = sum.unwrap_or_default();
+            sum.add(r.usage);
+            Some(sum)
+        });
         if let Some(over) = drafted.over_budget_by {
             result.warnings.push(format!(
                 "over budget by {over:.0} {}: accepted at approval",
@@ -401,7 +483,11 @@ impl Node for Finalize {
                 .await
                 .map_err(|e| NodeError::Transient(format!("cannot write results to {}: {e}", dir.display())))?;
         }
-        to_output(&Finalized { result, markdown })
+        to_output(&Finalized {
+            result,
+            markdown,
+            token_usage,
+        })
     }
 }
 

@@ -170,8 +170,9 @@ impl PlanRunner {
                 let result = serde_json::to_value(&finalized.result)?;
                 let warnings = json!(finalized.result.warnings);
                 let markdown = &finalized.markdown;
+                let usage = finalized.token_usage.map(|u| json!(u));
                 let owned = durable("succeed", || {
-                    plans::succeed(pool, plan_id, lease, &result, markdown, &warnings)
+                    plans::succeed(pool, plan_id, lease, &result, markdown, &warnings, usage.as_ref())
                 })
                 .await?;
                 if owned {

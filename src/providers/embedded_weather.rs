@@ -50,6 +50,7 @@ pub fn day(city: &City, date: NaiveDate) -> DayWeather {
         temp_max,
         precip_mm: precip,
         rainy,
+        wind: None,
         source: "embedded".into(),
     }
 }

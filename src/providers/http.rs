@@ -59,11 +59,34 @@ pub fn from_status(provider: &str, status: StatusCode, headers: &HeaderMap, body
     }
 }
 
+/// An HTTP answer read whole: status, headers and body text. Sending and reading failures
+/// (timeouts, connection errors) are transient.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+pub async fn send(provider: &str, request: reqwest::RequestBuilder) -> Result<Answer, ProviderError> {
+    let response = request.send().await.map_err(|e| from_reqwest(provider, &e))?;
+    let (status, headers) = (response.status(), response.headers().clone());
+    let text = response.text().await.map_err(|e| from_reqwest(provider, &e))?;
+    Ok(Answer { status, headers, text })
+}
+
 /// A body that does not parse is the upstream misbehaving, not us asking wrong.
 pub fn garbage(provider: &str, e: &serde_json::Error) -> ProviderError {
     ProviderError::Transient {
         provider: provider.into(),
         message: format!("unreadable response: {e}"),
+    }
+}
+
+/// A body that is not what the upstream documents, e.g. an HTML error page.
+pub fn garbage_text(provider: &str, body: &str) -> ProviderError {
+    ProviderError::Transient {
+        provider: provider.into(),
+        message: format!("unreadable response: {}", body.chars().take(200).collect::<String>()),
     }
 }
 

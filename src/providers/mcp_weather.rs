@@ -1,12 +1,16 @@
-//! Weather from an MCP weather server (`WEATHER_MCP_URL`, streamable HTTP) — ours, `planner
-//! weather-mcp`, or any server with the same `get_forecast` tool. One MCP session is kept
-//! and shared; a failed session is dropped and the next call opens a new one.
+//! Weather from an MCP weather server — ours, `planner weather-mcp`, or any server with the
+//! same `get_forecast` tool — over streamable HTTP (`WEATHER_MCP_URL`) or stdio, spawning
+//! the server as a child process (`WEATHER_MCP_COMMAND`). One MCP session is kept and
+//! shared; a failed session is dropped (a child process with it) and the next call opens a
+//! new one. A tool error says its kind, so the upstream's rate limits stay rate limits here.
 
 use async_trait::async_trait;
 use chrono::{Duration, NaiveDate};
 use rmcp::{
-    RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService,
-    transport::StreamableHttpClientTransport,
+    RoleClient, ServiceExt,
+    model::CallToolRequestParams,
+    service::RunningService,
+    transport::{StreamableHttpClientTransport, TokioChildProcess},
 };
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -18,17 +22,40 @@ use crate::{
 
 const NAME: &str = "mcp";
 
+pub enum McpTarget {
+    /// A running server's streamable HTTP endpoint.
+    Http(String),
+    /// A command line that serves MCP on stdin/stdout.
+    Command(String),
+}
+
 pub struct McpWeather {
-    url: String,
+    target: McpTarget,
     session: Mutex<Option<RunningService<RoleClient, ()>>>,
 }
 
 impl McpWeather {
-    pub fn new(url: &str) -> Self {
+    pub fn new(target: McpTarget) -> Self {
         Self {
-            url: url.to_string(),
+            target,
             session: Mutex::new(None),
         }
+    }
+
+    async fn connect(&self) -> Result<RunningService<RoleClient, ()>, ProviderError> {
+        let opened = match &self.target {
+            McpTarget::Http(url) => ().serve(StreamableHttpClientTransport::from_uri(url.clone())).await,
+            McpTarget::Command(line) => {
+                let mut words = line.split_whitespace();
+                let program = words.next().ok_or_else(|| transient("WEATHER_MCP_COMMAND is empty"))?;
+                let mut command = tokio::process::Command::new(program);
+                command.args(words);
+                let child =
+                    TokioChildProcess::new(command).map_err(|e| transient(format!("cannot spawn {line:?}: {e}")))?;
+                ().serve(child).await
+            }
+        };
+        opened.map_err(|e| transient(format!("cannot open an MCP session: {e}")))
     }
 }
 
@@ -48,12 +75,7 @@ impl WeatherProvider for McpWeather {
     async fn forecast(&self, city: &City, start: NaiveDate, days: u32) -> Result<Vec<DayWeather>, ProviderError> {
         let mut session = self.session.lock().await;
         if session.is_none() {
-            let transport = StreamableHttpClientTransport::from_uri(self.url.clone());
-            *session = Some(
-                ().serve(transport)
-                    .await
-                    .map_err(|e| transient(format!("cannot open an MCP session: {e}")))?,
-            );
+            *session = Some(self.connect().await?);
         }
         let Some(client) = session.as_ref() else {
             return Err(transient("no MCP session"));
@@ -72,18 +94,22 @@ impl WeatherProvider for McpWeather {
         };
         let content = result.structured_content.unwrap_or_default();
         if result.is_error == Some(true) {
-            return Err(ProviderError::Permanent {
-                provider: NAME.into(),
-                message: content["error"].to_string(),
+            let provider = NAME.to_string();
+            let message = content["error"].as_str().unwrap_or("tool error").to_string();
+            return Err(match content["kind"].as_str() {
+                Some("transient" | "breaker_open") => ProviderError::Transient { provider, message },
+                Some("rate_limited") => ProviderError::RateLimited {
+                    provider,
+                    message,
+                    retry_after: None,
+                },
+                _ => ProviderError::Permanent { provider, message },
             });
         }
         let mut days: Vec<DayWeather> = serde_json::from_value(content["days"].clone())
             .map_err(|e| transient(format!("unreadable get_forecast result: {e}")))?;
-        let source = content["source"]
-            .as_str()
-            .map_or(NAME.to_string(), |s| format!("{NAME}:{s}"));
         for day in &mut days {
-            day.source = source.clone();
+            day.source = format!("{NAME}:{}", day.source);
         }
         Ok(days)
     }

@@ -1,10 +1,14 @@
 //! Where the planner's outside knowledge comes from, behind one trait per need. Each has
 //! an embedded implementation that needs no key; live clients plug in behind the same trait.
 
+pub mod amap;
+pub mod cached;
 pub mod embedded_places;
 pub mod embedded_weather;
 pub mod http;
+pub mod lenient;
 pub mod mcp_weather;
+pub mod qweather;
 pub mod resilient;
 
 use std::{sync::Arc, time::Duration};
@@ -12,13 +16,22 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
+use sqlx::PgPool;
+
 use crate::{
     config::Settings,
+    llm::Llm,
     planner::{
         catalog::{City, Place},
         itinerary::DayWeather,
     },
+    providers::{
+        amap::Amap,
+        mcp_weather::{McpTarget, McpWeather},
+        qweather::QWeather,
+    },
     resilience::{OnOpen, Policy, Resilience},
+    store::cache::ProviderCache,
 };
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -98,6 +111,14 @@ pub trait PlacesProvider: Send + Sync {
     async fn hotels(&self, city: &City) -> Result<Vec<Place>, ProviderError>;
 }
 
+/// An embedded source has no upstream quota to protect: no client-side rate limit.
+fn unlimited(policy: Policy) -> Policy {
+    Policy {
+        rate_per_sec: 0,
+        ..policy
+    }
+}
+
 /// The providers a worker plans with, each behind the resilience policy of its upstream,
 /// and what to do when that upstream is out of reach.
 #[derive(Clone)]
@@ -106,39 +127,70 @@ pub struct Providers {
     pub places: Arc<dyn PlacesProvider>,
     pub weather_on_open: OnOpen,
     pub places_on_open: OnOpen,
+    /// The LLM for understand and draft; `None` plans with the embedded rules and composer.
+    pub llm: Option<Arc<Llm>>,
 }
 
 impl Providers {
-    /// The embedded providers, wrapped like live ones so that behaviour is uniform — but
-    /// with no rate limit: there is no upstream quota to protect.
+    /// The embedded providers, wrapped like live ones so that behaviour is uniform.
     pub fn embedded(settings: &Settings) -> Self {
-        let unlimited = |name: &str| Policy {
-            rate_per_sec: 0,
-            ..settings.policy(name)
-        };
         Self::with_policies(
             Arc::new(embedded_weather::ClimateNormals),
             Arc::new(embedded_places::CuratedPlaces),
-            unlimited("weather"),
-            unlimited("maps"),
+            unlimited(settings.policy("weather")),
+            unlimited(settings.policy("maps")),
         )
     }
 
-    /// What a worker plans with: the MCP weather server when `WEATHER_MCP_URL` is set
-    /// (with the `weather` resilience policy), embedded sources for the rest.
-    pub fn from_settings(settings: &Settings) -> Self {
-        match &settings.weather_mcp_url {
-            Some(url) => Self::with_policies(
-                Arc::new(mcp_weather::McpWeather::new(url)),
-                Arc::new(embedded_places::CuratedPlaces),
-                settings.policy("weather"),
-                Policy {
-                    rate_per_sec: 0,
-                    ..settings.policy("maps")
-                },
-            ),
-            None => Self::embedded(settings),
+    /// What a worker plans with. Weather: the MCP server at `WEATHER_MCP_URL`, else one
+    /// spawned by `WEATHER_MCP_COMMAND`, else QWeather in-process when its key is set, else
+    /// the embedded normals. Places: Amap when its key is set, else the embedded catalog.
+    /// Live sources run under their upstream's resilience policy, behind `provider_cache`.
+    pub fn from_settings(settings: &Settings, pool: &PgPool) -> Self {
+        let live = &settings.live;
+        let (weather_policy, maps_policy) = (settings.policy("weather"), settings.policy("maps"));
+        let live_weather: Option<Arc<dyn WeatherProvider>> =
+            match (&settings.weather_mcp_url, &live.weather_mcp_command) {
+                (Some(url), _) => Some(Arc::new(McpWeather::new(McpTarget::Http(url.clone())))),
+                (None, Some(command)) => Some(Arc::new(McpWeather::new(McpTarget::Command(command.clone())))),
+                (None, None) => QWeather::from_settings(live, weather_policy.timeout).map(|q| Arc::new(q) as _),
+            };
+        let live_places: Option<Arc<dyn PlacesProvider>> = live
+            .amap_api_key
+            .clone()
+            .map(|key| Arc::new(Amap::new(key, &live.amap_base_url, maps_policy.timeout)) as _);
+        let (weather_is_live, places_are_live) = (live_weather.is_some(), live_places.is_some());
+        let mut providers = Self::with_policies(
+            live_weather.unwrap_or_else(|| Arc::new(embedded_weather::ClimateNormals)),
+            live_places.unwrap_or_else(|| Arc::new(embedded_places::CuratedPlaces)),
+            if weather_is_live {
+                weather_policy
+            } else {
+                unlimited(weather_policy)
+            },
+            if places_are_live {
+                maps_policy
+            } else {
+                unlimited(maps_policy)
+            },
+        );
+        let cache = ProviderCache::new(pool.clone());
+        if weather_is_live {
+            providers.weather = Arc::new(cached::CachedWeather {
+                inner: providers.weather,
+                cache: cache.clone(),
+                ttl: live.forecast_cache_ttl,
+            });
         }
+        if places_are_live {
+            providers.places = Arc::new(cached::CachedPlaces {
+                inner: providers.places,
+                cache,
+                ttl: live.places_cache_ttl,
+            });
+        }
+        providers.llm = Llm::from_settings(settings);
+        providers
     }
 
     pub fn resilient(weather: Arc<dyn WeatherProvider>, places: Arc<dyn PlacesProvider>, settings: &Settings) -> Self {
@@ -152,6 +204,7 @@ impl Providers {
         maps_policy: Policy,
     ) -> Self {
         Self {
+            llm: None,
             weather_on_open: weather_policy.on_open,
             places_on_open: maps_policy.on_open,
             weather: Arc::new(resilient::ResilientWeather {

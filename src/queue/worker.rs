@@ -151,7 +151,13 @@ async fn maintenance_loop(pool: PgPool, retention: Duration, cleanup_interval: D
         }
         last_cleanup = tokio::time::Instant::now();
         match retention::cleanup(&pool, retention).await {
-            Ok(Some(c)) => tracing::info!(plans = c.plans, jobs = c.jobs, workers = c.workers, "retention cleanup"),
+            Ok(Some(c)) => tracing::info!(
+                plans = c.plans,
+                jobs = c.jobs,
+                workers = c.workers,
+                cache_entries = c.cache_entries,
+                "retention cleanup"
+            ),
             Ok(None) => tracing::debug!("retention cleanup running elsewhere"),
             Err(e) => tracing::warn!(error = %e, "retention cleanup failed"),
         }

@@ -1,5 +1,6 @@
 //! Everything the service keeps in PostgreSQL about plans, one file per table's concern.
 
+pub mod cache;
 pub mod checkpoints;
 pub mod plans;
 pub mod rescue;

@@ -33,6 +33,7 @@ pub struct PlanRow {
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub trace_context: Option<Value>,
+    pub token_usage: Option<Value>,
 }
 
 pub const TERMINAL: [&str; 4] = ["succeeded", "failed", "cancelled", "rejected"];
@@ -318,6 +319,7 @@ pub async fn succeed(
     result: &Value,
     markdown: &str,
     warnings: &Value,
+    token_usage: Option<&Value>,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     if !owned(&mut tx, id, lease).await? {
@@ -325,13 +327,14 @@ pub async fn succeed(
     }
     sqlx::query(
         "UPDATE plans SET status = 'succeeded', result = $2, result_markdown = $3, warnings = $4,
-            error = NULL, current_node = NULL, finished_at = now(), updated_at = now()
+            token_usage = $5, error = NULL, current_node = NULL, finished_at = now(), updated_at = now()
          WHERE id = $1",
     )
     .bind(id)
     .bind(result)
     .bind(markdown)
     .bind(warnings)
+    .bind(token_usage)
     .execute(&mut *tx)
     .await?;
     event(&mut tx, id, "succeeded", None, lease.attempt, json!({"run": lease.run})).await?;

@@ -1,6 +1,6 @@
 //! Retention: terminal plans older than the configured age go, with their checkpoints and
 //! events (cascade), and so do finished queue jobs (apalis never deletes them) and workers
-//! long gone. One process at a time: the cleanup takes a transaction-scoped advisory lock
+//! long gone, and expired provider cache rows. One process at a time: the cleanup takes a transaction-scoped advisory lock
 //! and skips when another holds it.
 
 use std::time::Duration;
@@ -15,6 +15,7 @@ pub struct Cleaned {
     pub plans: u64,
     pub jobs: u64,
     pub workers: u64,
+    pub cache_entries: u64,
 }
 
 /// `None` when another process is cleaning up right now.
@@ -53,6 +54,15 @@ pub async fn cleanup(pool: &PgPool, older_than: Duration) -> Result<Option<Clean
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    let cache_entries = sqlx::query("DELETE FROM provider_cache WHERE expires_at <= now()")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     tx.commit().await?;
-    Ok(Some(Cleaned { plans, jobs, workers }))
+    Ok(Some(Cleaned {
+        plans,
+        jobs,
+        workers,
+        cache_entries,
+    }))
 }

@@ -180,8 +180,13 @@ pub struct Outage {
 }
 
 impl Outage {
-    pub async fn start(name: &str) -> Self {
+    pub async fn start(pool: &PgPool) -> Self {
         use sqlx::{Connection, Executor};
+        let name: String = sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let name = name.as_str();
         let mut admin = sqlx::PgConnection::connect(&std::env::var("DATABASE_URL").unwrap())
             .await
             .unwrap();
@@ -208,3 +213,4 @@ impl Outage {
         self.admin.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
     }
 }
+pub mod fakes;

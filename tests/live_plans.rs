@@ -1,0 +1,606 @@
+//! Whole plans with live providers against the loopback fakes: all three upstreams at once
+//! (LLM, QWeather behind a stdio-spawned MCP server, Amap) in a real worker process; the LLM's
+//! repair rounds and fallback; and the provider cache shared by plans.
+
+mod common;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::Local;
+use common::{
+    Proc, call, database_url,
+    fakes::{self, AMAP_KEY, LlmReply, OPENAI_KEY, OPENAI_MODEL, QWEATHER_KEY},
+    in_days, migrated, router, submit, wait_for,
+};
+use planner::{
+    api,
+    config::{Secret, Settings},
+    llm::Llm,
+    planner::{
+        catalog::{self, Place, PlaceKind},
+        check,
+        compose::{self, Candidates},
+        itinerary::{ItemKind, Itinerary},
+        request::{self, SubmitRequest, TripRequest},
+        run::PlanRunner,
+    },
+    providers::{PlacesProvider, Providers, WeatherProvider, amap::Amap, embedded_weather::ClimateNormals},
+    queue,
+    resilience::Policy,
+};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The LLM's draft format for a plan: its hotel and, per day, its places in order.
+fn selection_of(plan: &Itinerary, tip: &str) -> Value {
+    let days: Vec<Value> = plan
+        .days
+        .iter()
+        .map(|d| {
+            let stops: Vec<Value> = d
+                .items
+                .iter()
+                .filter(|i| matches!(i.kind, ItemKind::Attraction | ItemKind::Meal))
+                .map(|i| {
+                    let meal = match i.kind {
+                        ItemKind::Meal if i.start.as_str() < "15:00" => json!("lunch"),
+                        ItemKind::Meal => json!("dinner"),
+                        _ => Value::Null,
+                    };
+                    json!({"place_id": i.place_id, "meal": meal})
+                })
+                .collect();
+            json!({"date": d.date, "stops": stops})
+        })
+        .collect();
+    let hotel = plan
+        .days
+        .first()
+        .and_then(|d| d.lodging.as_ref())
+        .map(|l| l.place_id.clone());
+    json!({"hotel_id": hotel, "transport": "taxi", "days": days, "tips": [tip]})
+}
+
+fn trip(input: &SubmitRequest) -> TripRequest {
+    request::understand(input, Local::now().date_naive()).unwrap()
+}
+
+fn split(places: &[Place]) -> (Vec<Place>, Vec<Place>) {
+    places.iter().cloned().partition(|p| p.kind == PlaceKind::Attraction)
+}
+
+async fn plan_row(pool: &PgPool, id: Uuid) -> (Value, Value, Option<Value>) {
+    sqlx::query_as("SELECT result, warnings, token_usage FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn checkpoint(pool: &PgPool, id: Uuid, node: &str) -> Value {
+    sqlx::query_scalar("SELECT output FROM plan_checkpoints WHERE plan_id = $1 AND node = $2")
+        .bind(id)
+        .bind(node)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Re-checks a delivered plan against the candidates its run drafted from.
+async fn assert_passes_checker(pool: &PgPool, id: Uuid, result: &Value) {
+    let request: TripRequest = serde_json::from_value(checkpoint(pool, id, "understand").await).unwrap();
+    let places: Vec<Place> = serde_json::from_value(checkpoint(pool, id, "places").await["data"].clone()).unwrap();
+    let hotels: Vec<Place> = serde_json::from_value(checkpoint(pool, id, "lodging").await["data"].clone()).unwrap();
+    let (attractions, restaurants) = split(&places);
+    let candidates = Candidates {
+        attractions: &attractions,
+        restaurants: &restaurants,
+        hotels: &hotels,
+    };
+    let plan: Itinerary = serde_json::from_value(result.clone()).unwrap();
+    let violations = check::check(&plan, &request, &candidates);
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_whole_plan_with_the_llm_qweather_over_mcp_and_amap_all_live(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let (qweather, amap) = (fakes::qweather().await, fakes::amap().await);
+
+    // What the LLM will say: its reading of the query, and a draft over Amap's places.
+    let start = in_days(2);
+    let query = "杭州3天2晚，两个人，预算6000元，喜欢历史";
+    let reading = json!({
+        "destination": "hangzhou", "start_date": start, "days": 3, "travelers": 2,
+        "budget_amount": 6000, "budget_currency": "CNY", "interests": ["history"], "pace": null,
+    });
+    let request = trip(&SubmitRequest {
+        destination: Some("杭州".into()),
+        start_date: Some(start.clone()),
+        days: Some(3),
+        travelers: Some(2),
+        budget: Some(request::BudgetInput {
+            amount: 6000.0,
+            currency: "CNY".into(),
+        }),
+        interests: Some(vec!["history".into()]),
+        ..SubmitRequest::default()
+    });
+    let scout = fakes::amap().await;
+    let client = Amap::new(Secret(AMAP_KEY.into()), &scout.url, Duration::from_secs(5));
+    let city = catalog::city("hangzhou").unwrap();
+    let (attractions, restaurants) = split(&client.places(city).await.unwrap());
+    let hotels = client.hotels(city).await.unwrap();
+    let candidates = Candidates {
+        attractions: &attractions,
+        restaurants: &restaurants,
+        hotels: &hotels,
+    };
+    let weather = ClimateNormals.forecast(city, request.start_date, 3).await.unwrap();
+    let composed = compose::compose(&request, &weather, &candidates, 0).unwrap();
+    let selection = selection_of(&composed, "LLM: 灵隐寺早上人少，建议开门就去。").to_string();
+    let reading_text = reading.to_string();
+    let llm = fakes::openai(Arc::new(move |req| match fakes::schema_name(req) {
+        "trip_request" => LlmReply::Content(reading_text.clone()),
+        _ => LlmReply::Content(selection.clone()),
+    }))
+    .await;
+
+    let mcp_command = format!("{} weather-mcp", env!("CARGO_BIN_EXE_planner"));
+    let _worker = Proc::worker(
+        &url,
+        &[
+            ("OPENAI_BASE_URL", llm.url.as_str()),
+            ("OPENAI_API_KEY", OPENAI_KEY),
+            ("OPENAI_MODEL", OPENAI_MODEL),
+            ("AMAP_API_KEY", AMAP_KEY),
+            ("AMAP_BASE_URL", amap.url.as_str()),
+            ("WEATHER_MCP_COMMAND", mcp_command.as_str()),
+            ("QWEATHER_API_KEY", QWEATHER_KEY),
+            ("QWEATHER_API_HOST", qweather.url.as_str()),
+        ],
+    );
+    let id = submit(&router(&pool), &json!({ "query": query })).await;
+    let (status, _) = wait_for(&pool, id, Duration::from_secs(60), |s, _| {
+        matches!(s, "succeeded" | "failed" | "awaiting_approval")
+    })
+    .await;
+    let (result, warnings, usage) = plan_row(&pool, id).await;
+    assert_eq!(status, "succeeded", "{warnings} {result}");
+    assert_eq!(warnings, json!([]), "no fallback, no degraded data");
+
+    // The LLM read the start date (the rules alone would have said tomorrow).
+    assert_eq!(result["start_date"], start);
+    let providers: Vec<(&str, &str)> = result["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["kind"].as_str().unwrap(), s["provider"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        providers,
+        [
+            ("weather", "mcp"),
+            ("places", "amap"),
+            ("lodging", "amap"),
+            ("draft", "llm:fake-model")
+        ]
+    );
+    assert_eq!(result["days"][0]["weather"]["source"], "mcp:qweather");
+    assert!(result["days"][0]["weather"]["wind"].is_string());
+    assert!(
+        result["tips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap().starts_with("LLM:"))
+    );
+    let ids: Vec<&str> = result["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["items"].as_array().unwrap())
+        .filter_map(|i| i["place_id"].as_str())
+        .collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|id| id.starts_with("amap:")),
+        "{ids:?}"
+    );
+    // Two calls (understand, draft), each 812 + 214 tokens in the sample.
+    assert_eq!(
+        usage,
+        Some(json!({"prompt_tokens": 1624, "completion_tokens": 428, "total_tokens": 2052, "calls": 2}))
+    );
+    assert_passes_checker(&pool, id, &result).await;
+    let view = call(&router(&pool), "GET", &format!("/v1/plans/{id}"), None, &[]).await;
+    assert_eq!(view.body["token_usage"], usage.unwrap());
+
+    assert_eq!(llm.count("/v1/chat/completions"), 2);
+    let first = &llm.calls()[0];
+    assert_eq!(first.body["model"], OPENAI_MODEL);
+    assert_eq!(first.body["response_format"]["type"], "json_schema");
+    assert_eq!(first.body["response_format"]["json_schema"]["strict"], true);
+    assert!(fakes::last_user_message(&first.body).contains(query));
+    assert_eq!((qweather.count("/geo"), qweather.count("/v7/weather/7d")), (1, 1));
+    assert_eq!(amap.count("/v3/place/text"), 3);
+}
+
+/// Runs one plan in-process with the embedded sources and the fake LLM, submitted to an API
+/// that knows an LLM is configured.
+async fn plan_with_llm(pool: &PgPool, llm_url: &str, body: Value) -> (Uuid, String) {
+    migrated(pool).await;
+    let mut settings = Settings::for_database("postgres://unused");
+    settings.live.openai_base_url = Some(llm_url.to_string());
+    let app = api::router(api::AppState {
+        pool: pool.clone(),
+        settings: Arc::new(settings.clone()),
+    });
+    let policy = Policy {
+        retries: 1,
+        backoff_min: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(20),
+        ..Policy::default_for("llm")
+    };
+    let providers = Providers {
+        llm: Some(Arc::new(Llm::new(llm_url, Some(OPENAI_KEY), OPENAI_MODEL, policy))),
+        ..Providers::embedded(&settings)
+    };
+    let runner = PlanRunner::new(pool.clone(), &settings, providers);
+    let (task, stop) = queue::worker::spawn_in_process(pool.clone(), runner, settings);
+    let id = submit(&app, &body).await;
+    let (status, _) = wait_for(pool, id, Duration::from_secs(30), |s, _| {
+        matches!(s, "succeeded" | "failed" | "awaiting_approval")
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = task.await;
+    (id, status)
+}
+
+fn embedded_request(budget: Option<f64>) -> (Value, TripRequest) {
+    let mut body = json!({"destination": "杭州", "start_date": in_days(3), "days": 2, "travelers": 2});
+    if let Some(b) = budget {
+        body["budget"] = json!({"amount": b, "currency": "CNY"});
+    }
+    let input: SubmitRequest = serde_json::from_value(body.clone()).unwrap();
+    (body, trip(&input))
+}
+
+fn embedded_candidates() -> (Vec<Place>, Vec<Place>, Vec<Place>) {
+    let places = catalog::places("hangzhou");
+    let (attractions, rest): (Vec<Place>, Vec<Place>) =
+        places.iter().cloned().partition(|p| p.kind == PlaceKind::Attraction);
+    let (restaurants, hotels) = rest.into_iter().partition(|p| p.kind == PlaceKind::Restaurant);
+    (attractions, restaurants, hotels)
+}
+
+async fn composed(request: &TripRequest) -> Itinerary {
+    let (attractions, restaurants, hotels) = embedded_candidates();
+    let city = catalog::city("hangzhou").unwrap();
+    let weather = ClimateNormals
+        .forecast(city, request.start_date, request.days)
+        .await
+        .unwrap();
+    let candidates = Candidates {
+        attractions: &attractions,
+        restaurants: &restaurants,
+        hotels: &hotels,
+    };
+    compose::compose(request, &weather, &candidates, 0).unwrap()
+}
+
+fn draft_messages(fake: &fakes::Fake) -> Vec<String> {
+    fake.calls()
+        .iter()
+        .filter(|c| fakes::schema_name(&c.body) == "itinerary_selection")
+        .map(|c| fakes::last_user_message(&c.body))
+        .collect()
+}
+
+fn draft_source(result: &Value) -> String {
+    result["sources"][3]["provider"].as_str().unwrap_or("").to_string()
+}
+
+#[sqlx::test(migrations = false)]
+async fn invalid_json_from_the_llm_is_repaired(pool: PgPool) {
+    let (body, request) = embedded_request(None);
+    let selection = selection_of(&composed(&request).await, "LLM tip").to_string();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let llm = fakes::openai(Arc::new(move |_| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            LlmReply::Content("Sure! Here is your plan: {\"hotel_id\": ".into())
+        } else {
+            LlmReply::Content(format!("```json\n{selection}\n```"))
+        }
+    }))
+    .await;
+    let (id, status) = plan_with_llm(&pool, &llm.url, body).await;
+    let (result, warnings, usage) = plan_row(&pool, id).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(warnings, json!([]));
+    assert_eq!(draft_source(&result), "llm:fake-model");
+    let messages = draft_messages(&llm);
+    assert_eq!(messages.len(), 2, "one answer, one repair");
+    assert!(messages[1].contains("not valid JSON"), "{}", messages[1]);
+    assert_eq!(usage.unwrap()["calls"], 2);
+    assert_passes_checker(&pool, id, &result).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_llm_that_names_places_not_among_the_candidates_is_repaired_then_replaced(pool: PgPool) {
+    let (body, request) = embedded_request(None);
+    let mut invented = selection_of(&composed(&request).await, "LLM tip");
+    invented["days"][0]["stops"][0]["place_id"] = json!("made-up-temple");
+    let answer = invented.to_string();
+    let llm = fakes::openai(Arc::new(move |_| LlmReply::Content(answer.clone()))).await;
+    let (id, status) = plan_with_llm(&pool, &llm.url, body).await;
+    let (result, warnings, usage) = plan_row(&pool, id).await;
+    assert_eq!(status, "succeeded");
+    let messages = draft_messages(&llm);
+    assert_eq!(messages.len(), 3, "the answer and two repair rounds");
+    assert!(
+        messages[1..]
+            .iter()
+            .all(|m| m.contains("made-up-temple") && m.contains("not among the candidates"))
+    );
+    assert_eq!(draft_source(&result), "embedded");
+    let warnings: Vec<String> = serde_json::from_value(warnings).unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("rejected after 2 repair rounds") && w.contains("embedded planner")),
+        "{warnings:?}"
+    );
+    assert_eq!(result["warnings"], json!(warnings));
+    assert_eq!(usage.unwrap()["calls"], 3);
+    assert_passes_checker(&pool, id, &result).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_over_budget_llm_plan_gets_the_checkers_feedback_then_the_composer(pool: PgPool) {
+    // A budget the composer can meet, and an LLM that insists on the dearest hotel.
+    let (_, loose) = embedded_request(None);
+    let (_, _, hotels) = embedded_candidates();
+    let dearest = hotels.iter().max_by(|a, b| a.price.total_cmp(&b.price)).unwrap();
+    let mut lavish = selection_of(&composed(&loose).await, "LLM tip");
+    lavish["hotel_id"] = json!(dearest.id);
+    let budget = 2600.0;
+    let (body, request) = embedded_request(Some(budget));
+    assert!(
+        composed(&request).await.costs.total <= budget,
+        "the composer can meet the budget"
+    );
+    let answer = lavish.to_string();
+    let llm = fakes::openai(Arc::new(move |_| LlmReply::Content(answer.clone()))).await;
+    let (id, status) = plan_with_llm(&pool, &llm.url, body).await;
+    let (result, warnings, _) = plan_row(&pool, id).await;
+    assert_eq!(status, "succeeded", "{warnings}");
+    let messages = draft_messages(&llm);
+    assert_eq!(messages.len(), 3);
+    assert!(messages[1].contains("over the budget"), "{}", messages[1]);
+    assert_eq!(draft_source(&result), "embedded");
+    assert!(result["costs"]["total"].as_f64().unwrap() <= budget);
+    assert!(warnings.to_string().contains("rejected after 2 repair rounds"));
+    assert_passes_checker(&pool, id, &result).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_unreachable_or_refusing_llm_falls_back_for_understand_and_draft(pool: PgPool) {
+    // A bad key is permanent: one call each for understand and draft, no retries.
+    let llm = fakes::openai(Arc::new(|_| {
+        LlmReply::Error(401, "openai/error_401_invalid_api_key.json")
+    }))
+    .await;
+    let body = json!({"query": "杭州两天，一个人", "start_date": in_days(3)});
+    let (id, status) = plan_with_llm(&pool, &llm.url, body).await;
+    let (result, warnings, usage) = plan_row(&pool, id).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(llm.count("/v1/chat/completions"), 2);
+    let warnings = warnings.to_string();
+    assert!(warnings.contains("LLM unavailable for understand"), "{warnings}");
+    assert!(warnings.contains("LLM unavailable for draft"), "{warnings}");
+    assert_eq!(draft_source(&result), "embedded");
+    assert_eq!(usage.unwrap()["calls"], 0);
+
+    // 429 rate limits and 5xx are retried by our policy (1 retry), not by async-openai.
+    let llm = fakes::openai(Arc::new(|_| LlmReply::Error(429, "openai/error_429_rate_limit.json"))).await;
+    let (body, _) = embedded_request(None);
+    let (_, status) = plan_with_llm(&pool, &llm.url, body).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(
+        llm.count("/v1/chat/completions"),
+        2,
+        "draft only (no query): 2 tries, not 2 × 4"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_invalid_reading_of_the_query_is_repaired_with_the_validation_error(pool: PgPool) {
+    let understand_calls = Arc::new(AtomicUsize::new(0));
+    let seen = understand_calls.clone();
+    let start = in_days(4);
+    let llm = fakes::openai(Arc::new(move |req| {
+        if fakes::schema_name(req) != "trip_request" {
+            return LlmReply::Error(500, "openai/error_500_server_error.json");
+        }
+        let days = if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            99
+        } else {
+            2
+        };
+        LlmReply::Content(
+            json!({"destination": "chengdu", "start_date": start, "days": days, "travelers": 3,
+                   "budget_amount": null, "budget_currency": null, "interests": ["food"], "pace": "relaxed"})
+            .to_string(),
+        )
+    }))
+    .await;
+    let (id, status) = plan_with_llm(&pool, &llm.url, json!({"query": "成都吃吃喝喝，三个人"})).await;
+    assert_eq!(status, "succeeded");
+    let understood = checkpoint(&pool, id, "understand").await;
+    assert_eq!(
+        (&understood["days"], &understood["travelers"], &understood["pace"]),
+        (&json!(2), &json!(3), &json!("relaxed"))
+    );
+    assert_eq!(understood["llm"]["repairs"], 1);
+    let repair = llm
+        .calls()
+        .iter()
+        .filter(|c| fakes::schema_name(&c.body) == "trip_request")
+        .nth(1)
+        .map(|c| fakes::last_user_message(&c.body))
+        .unwrap();
+    assert!(repair.contains("days must be between 1 and 30"), "{repair}");
+    // The draft's 500s: retried once by the policy, then the composer with a warning.
+    let (_, warnings, _) = plan_row(&pool, id).await;
+    assert!(warnings.to_string().contains("LLM unavailable for draft"), "{warnings}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_second_identical_plan_takes_weather_and_places_from_the_cache(pool: PgPool) {
+    migrated(&pool).await;
+    let (qweather, amap) = (fakes::qweather().await, fakes::amap().await);
+    let mut settings = Settings::for_database("postgres://unused");
+    settings.live.qweather_api_key = Some(Secret(QWEATHER_KEY.into()));
+    settings.live.qweather_api_host = qweather.url.clone();
+    settings.live.amap_api_key = Some(Secret(AMAP_KEY.into()));
+    settings.live.amap_base_url = amap.url.clone();
+    settings.weather_mcp_url = None;
+    settings.live.weather_mcp_command = None;
+    settings.live.openai_api_key = None;
+    settings.live.openai_base_url = None;
+    let providers = Providers::from_settings(&settings, &pool);
+    assert!(providers.llm.is_none());
+    let runner = PlanRunner::new(pool.clone(), &settings, providers);
+    let (task, stop) = queue::worker::spawn_in_process(pool.clone(), runner, settings);
+    let app = router(&pool);
+    let body = json!({"destination": "杭州", "start_date": in_days(1), "days": 2});
+
+    let first = submit(&app, &body).await;
+    let (status, _) = wait_for(&pool, first, Duration::from_secs(30), |s, _| {
+        s != "queued" && s != "running"
+    })
+    .await;
+    assert_eq!(status, "succeeded");
+    let upstream = |q: &fakes::Fake, a: &fakes::Fake| (q.calls().len(), a.count("/v3/place/text"));
+    assert_eq!(
+        upstream(&qweather, &amap),
+        (2, 3),
+        "lookup + daily; attractions, restaurants, hotels"
+    );
+
+    let second = submit(&app, &body).await;
+    let (status, _) = wait_for(&pool, second, Duration::from_secs(30), |s, _| {
+        s != "queued" && s != "running"
+    })
+    .await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(
+        upstream(&qweather, &amap),
+        (2, 3),
+        "the second plan made no upstream call"
+    );
+    let _ = stop.send(());
+    let _ = task.await;
+
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT provider, key FROM provider_cache ORDER BY provider, key")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let start = in_days(1);
+    assert_eq!(
+        rows,
+        [
+            ("amap".to_string(), "hotels:hangzhou".to_string()),
+            ("amap".to_string(), "places:hangzhou".to_string()),
+            ("qweather".to_string(), format!("forecast:hangzhou:{start}:2")),
+        ]
+    );
+    let (first_result, _, _) = plan_row(&pool, first).await;
+    let (second_result, _, _) = plan_row(&pool, second).await;
+    assert_eq!(first_result["days"], second_result["days"]);
+    assert_eq!(second_result["sources"][0]["provider"], "qweather");
+    assert_eq!(second_result["sources"][1]["provider"], "amap");
+}
+
+#[sqlx::test(migrations = false)]
+async fn free_text_the_rules_cannot_read_is_left_to_the_llm(pool: PgPool) {
+    let query = "Take my wife and me to see the terracotta warriors, two days";
+    let ruled = request::understand(
+        &SubmitRequest {
+            query: Some(query.into()),
+            ..SubmitRequest::default()
+        },
+        Local::now().date_naive(),
+    )
+    .unwrap_err();
+    assert_eq!(ruled.code, "not_understood");
+    // Without an LLM the API refuses it, naming the field.
+    migrated(&pool).await;
+    let refused = call(
+        &router(&pool),
+        "POST",
+        "/v1/plans",
+        Some(&json!({ "query": query }).to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (refused.status, refused.body["error"]["field"].as_str()),
+        (422, Some("query"))
+    );
+
+    let reads = Arc::new(AtomicUsize::new(0));
+    let seen = reads.clone();
+    let llm = fakes::openai(Arc::new(move |req| {
+        if fakes::schema_name(req) != "trip_request" {
+            return LlmReply::Error(503, "openai/error_500_server_error.json");
+        }
+        // The first query is understood; the second ("somewhere nice") is not, by anyone.
+        let text = fakes::last_user_message(req);
+        let destination = if text.contains("terracotta") {
+            json!("xian")
+        } else {
+            Value::Null
+        };
+        seen.fetch_add(1, Ordering::SeqCst);
+        LlmReply::Content(
+            json!({"destination": destination, "start_date": null, "days": 2, "travelers": 2,
+                   "budget_amount": null, "budget_currency": null, "interests": ["history"], "pace": null})
+            .to_string(),
+        )
+    }))
+    .await;
+    let (id, status) = plan_with_llm(&pool, &llm.url, json!({ "query": query })).await;
+    assert_eq!(status, "succeeded");
+    let (result, warnings, _) = plan_row(&pool, id).await;
+    assert_eq!(
+        (result["destination"].as_str(), result["travelers"].as_u64()),
+        (Some("西安"), Some(2))
+    );
+    assert_eq!(result["days"].as_array().unwrap().len(), 2);
+    assert!(warnings.to_string().contains("LLM unavailable for draft"), "{warnings}");
+
+    let (id, status) = plan_with_llm(&pool, &llm.url, json!({ "query": "somewhere nice please" })).await;
+    assert_eq!(status, "failed");
+    let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(error["code"], "not_understood", "{error}");
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        1 + 3,
+        "one reading, then one answer and two repairs"
+    );
+}
