@@ -6,6 +6,7 @@ use planner::planner::{
     catalog::{self, PlaceKind},
     check,
     compose::{self, Candidates},
+    geo::Roads,
     parse::INTERESTS,
     request::{Pace, TripRequest},
 };
@@ -70,6 +71,7 @@ fn composed_plans_always_pass_the_checker_or_are_reported_infeasible() {
             attractions: &attractions,
             restaurants: &restaurants,
             hotels: &hotels,
+            roads: Roads::NONE,
         };
         let city = catalog::city(&request.city).unwrap();
         let weather: Vec<_> = (0..request.days)

@@ -11,6 +11,7 @@ use planner::{
     planner::{
         catalog::{self, PlaceKind},
         compose::{self, Candidates},
+        geo::Roads,
         request::{self, SubmitRequest},
     },
     providers::embedded_weather,
@@ -160,6 +161,7 @@ async fn a_plan_slightly_over_budget_waits_for_approval_and_carries_the_warning(
             attractions: &a,
             restaurants: &r,
             hotels: &h,
+            roads: Roads::NONE,
         },
         0,
     )

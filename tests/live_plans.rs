@@ -26,8 +26,10 @@ use planner::{
         catalog::{self, Place, PlaceKind},
         check,
         compose::{self, Candidates},
+        geo::Roads,
         itinerary::{ItemKind, Itinerary},
         request::{self, SubmitRequest, TripRequest},
+        routes,
         run::PlanRunner,
     },
     providers::{PlacesProvider, Providers, WeatherProvider, amap::Amap, embedded_weather::ClimateNormals},
@@ -98,11 +100,13 @@ async fn assert_passes_checker(pool: &PgPool, id: Uuid, result: &Value) {
     let request: TripRequest = serde_json::from_value(checkpoint(pool, id, "understand").await).unwrap();
     let places: Vec<Place> = serde_json::from_value(checkpoint(pool, id, "places").await["data"].clone()).unwrap();
     let hotels: Vec<Place> = serde_json::from_value(checkpoint(pool, id, "lodging").await["data"].clone()).unwrap();
+    let roads: Roads = serde_json::from_value(checkpoint(pool, id, "routes").await["roads"].clone()).unwrap();
     let (attractions, restaurants) = split(&places);
     let candidates = Candidates {
         attractions: &attractions,
         restaurants: &restaurants,
         hotels: &hotels,
+        roads: &roads,
     };
     let plan: Itinerary = serde_json::from_value(result.clone()).unwrap();
     let violations = check::check(&plan, &request, &candidates);
@@ -137,12 +141,17 @@ async fn a_whole_plan_with_the_llm_qweather_over_mcp_and_amap_all_live(pool: PgP
     let scout = fakes::amap().await;
     let client = Amap::new(Secret(AMAP_KEY.into()), &scout.url, Duration::from_secs(5));
     let city = catalog::city("hangzhou").unwrap();
-    let (attractions, restaurants) = split(&client.places(city).await.unwrap());
+    let places = client.places(city).await.unwrap();
     let hotels = client.hotels(city).await.unwrap();
+    let everything: Vec<Place> = places.iter().chain(&hotels).cloned().collect();
+    let (roads, unmeasured) = routes::measure(&client, &everything).await;
+    assert_eq!(unmeasured, None);
+    let (attractions, restaurants) = split(&places);
     let candidates = Candidates {
         attractions: &attractions,
         restaurants: &restaurants,
         hotels: &hotels,
+        roads: &roads,
     };
     let weather = ClimateNormals.forecast(city, request.start_date, 3).await.unwrap();
     let composed = compose::compose(&request, &weather, &candidates, 0).unwrap();
@@ -191,7 +200,8 @@ async fn a_whole_plan_with_the_llm_qweather_over_mcp_and_amap_all_live(pool: PgP
             ("weather", "mcp"),
             ("places", "amap"),
             ("lodging", "amap"),
-            ("draft", "llm:fake-model")
+            ("draft", "llm:fake-model"),
+            ("routes", "amap"),
         ]
     );
     assert_eq!(result["days"][0]["weather"]["source"], "mcp:qweather");
@@ -231,6 +241,53 @@ async fn a_whole_plan_with_the_llm_qweather_over_mcp_and_amap_all_live(pool: PgP
     assert!(fakes::last_user_message(&first.body).contains(query));
     assert_eq!((qweather.count("/geo"), qweather.count("/v7/weather/7d")), (1, 1));
     assert_eq!(amap.count("/v3/place/text"), 3);
+    assert_travelled_on_measured_roads(&pool, id, &result, everything.len()).await;
+    assert_eq!(
+        amap.count("/v3/distance"),
+        everything.len() - 1,
+        "one call per place but the first"
+    );
+}
+
+/// The run measured every pair of candidates but hotel to hotel, and each taxi transfer in
+/// the plan takes the fake's driving time for that road (plus the pick-up), not the estimate.
+async fn assert_travelled_on_measured_roads(pool: &PgPool, id: Uuid, result: &Value, candidates: usize) {
+    let routed = checkpoint(pool, id, "routes").await;
+    let roads: Roads = serde_json::from_value(routed["roads"].clone()).unwrap();
+    let hotels = checkpoint(pool, id, "lodging").await["data"].as_array().unwrap().len();
+    let pairs = |n: usize| n * (n - 1) / 2;
+    assert_eq!(roads.len(), pairs(candidates) - pairs(hotels));
+    let places: Vec<Place> = serde_json::from_value(checkpoint(pool, id, "places").await["data"].clone()).unwrap();
+    let at = |place_id: &str| {
+        let p = places.iter().find(|p| p.id == place_id).unwrap();
+        (p.lng, p.lat)
+    };
+    let mut taxis = 0;
+    for day in result["days"].as_array().unwrap() {
+        let (mut from, mut transfer): (Option<&str>, Option<u32>) = (None, None);
+        for item in day["items"].as_array().unwrap() {
+            let minutes = |t: &str| {
+                let (h, m) = t.split_once(':').unwrap();
+                h.parse::<u32>().unwrap() * 60 + m.parse::<u32>().unwrap()
+            };
+            match (item["kind"].as_str().unwrap(), item["place_id"].as_str()) {
+                ("free", _) => (from, transfer) = (None, None),
+                ("transfer", _) if item["mode"] == "taxi" => {
+                    transfer = Some(minutes(item["end"].as_str().unwrap()) - minutes(item["start"].as_str().unwrap()));
+                }
+                (_, Some(to)) => {
+                    if let (Some(from), Some(took)) = (from, transfer) {
+                        let (_, seconds) = fakes::fake_road(&at(from), &at(to));
+                        assert_eq!(took, (seconds / 60.0).ceil() as u32 + 10, "{from} → {to}");
+                        taxis += 1;
+                    }
+                    (from, transfer) = (Some(to), None);
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(taxis > 0, "the plan has no taxi transfer to compare");
 }
 
 /// Runs one plan in-process with the embedded sources and the fake LLM, submitted to an API
@@ -293,6 +350,7 @@ async fn composed(request: &TripRequest) -> Itinerary {
         attractions: &attractions,
         restaurants: &restaurants,
         hotels: &hotels,
+        roads: Roads::NONE,
     };
     compose::compose(request, &weather, &candidates, 0).unwrap()
 }
@@ -465,10 +523,8 @@ async fn an_invalid_reading_of_the_query_is_repaired_with_the_validation_error(p
     assert!(warnings.to_string().contains("LLM unavailable for draft"), "{warnings}");
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_second_identical_plan_takes_weather_and_places_from_the_cache(pool: PgPool) {
-    migrated(&pool).await;
-    let (qweather, amap) = (fakes::qweather().await, fakes::amap().await);
+/// In-process settings with QWeather and Amap live against these fakes, no LLM.
+fn qweather_and_amap(qweather: &fakes::Fake, amap: &fakes::Fake) -> Settings {
     let mut settings = Settings::for_database("postgres://unused");
     settings.live.qweather_api_key = Some(Secret(QWEATHER_KEY.into()));
     settings.live.qweather_api_host = qweather.url.clone();
@@ -478,6 +534,64 @@ async fn the_second_identical_plan_takes_weather_and_places_from_the_cache(pool:
     settings.live.weather_mcp_command = None;
     settings.live.openai_api_key = None;
     settings.live.openai_base_url = None;
+    settings
+}
+
+#[sqlx::test(migrations = false)]
+async fn roads_amap_cannot_measure_are_estimated_with_a_warning(pool: PgPool) {
+    migrated(&pool).await;
+    let (qweather, amap) = (fakes::qweather().await, fakes::amap().await);
+    // Places and hotels answer; every distance call says the server is busy (transient).
+    amap.refuse("/v3/distance", 200, "amap/error_server_is_busy.json");
+    let mut settings = qweather_and_amap(&qweather, &amap);
+    let quick = Policy {
+        retries: 1,
+        backoff_min: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(10),
+        ..Policy::default_for("maps")
+    };
+    settings.resilience.insert("maps".into(), quick);
+    let runner = PlanRunner::new(pool.clone(), &settings, Providers::from_settings(&settings, &pool));
+    let (task, stop) = queue::worker::spawn_in_process(pool.clone(), runner, settings);
+    let id = submit(
+        &router(&pool),
+        &json!({"destination": "杭州", "start_date": in_days(1), "days": 2}),
+    )
+    .await;
+    let (status, _) = wait_for(&pool, id, Duration::from_secs(60), |s, _| {
+        s != "queued" && s != "running"
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = task.await;
+
+    let (result, warnings, _) = plan_row(&pool, id).await;
+    // Not `awaiting_approval` either: estimated legs are not degraded data.
+    assert_eq!(status, "succeeded", "a plan does not wait for roads: {warnings}");
+    let warnings: Vec<String> = serde_json::from_value(warnings).unwrap();
+    let lookups = amap.count("/v3/distance");
+    assert!(lookups > 0);
+    assert!(
+        warnings.iter().any(|w| w.starts_with("road distances: ")
+            && w.contains("lookups failed")
+            && w.contains("SERVER_IS_BUSY")
+            && w.ends_with("those legs are estimated from coordinates")),
+        "{warnings:?}"
+    );
+    assert_eq!(result["sources"][1]["provider"], "amap", "places still from Amap");
+    assert_eq!(result["sources"][4]["kind"], "routes");
+    assert_eq!(result["sources"][4]["provider"], "estimated");
+    let routed = checkpoint(&pool, id, "routes").await;
+    assert_eq!(routed["roads"], json!({}));
+    // Estimated legs, judged by the same estimates.
+    assert_passes_checker(&pool, id, &result).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_second_identical_plan_takes_weather_and_places_from_the_cache(pool: PgPool) {
+    migrated(&pool).await;
+    let (qweather, amap) = (fakes::qweather().await, fakes::amap().await);
+    let settings = qweather_and_amap(&qweather, &amap);
     let providers = Providers::from_settings(&settings, &pool);
     assert!(providers.llm.is_none());
     let runner = PlanRunner::new(pool.clone(), &settings, providers);
@@ -491,11 +605,14 @@ async fn the_second_identical_plan_takes_weather_and_places_from_the_cache(pool:
     })
     .await;
     assert_eq!(status, "succeeded");
-    let upstream = |q: &fakes::Fake, a: &fakes::Fake| (q.calls().len(), a.count("/v3/place/text"));
+    let upstream =
+        |q: &fakes::Fake, a: &fakes::Fake| (q.calls().len(), a.count("/v3/place/text"), a.count("/v3/distance"));
+    let (_, _, roads_calls) = upstream(&qweather, &amap);
+    assert!(roads_calls > 0);
     assert_eq!(
         upstream(&qweather, &amap),
-        (2, 3),
-        "lookup + daily; attractions, restaurants, hotels"
+        (2, 3, roads_calls),
+        "lookup + daily; attractions, restaurants, hotels; roads"
     );
 
     let second = submit(&app, &body).await;
@@ -506,7 +623,7 @@ async fn the_second_identical_plan_takes_weather_and_places_from_the_cache(pool:
     assert_eq!(status, "succeeded");
     assert_eq!(
         upstream(&qweather, &amap),
-        (2, 3),
+        (2, 3, roads_calls),
         "the second plan made no upstream call"
     );
     let _ = stop.send(());
@@ -517,6 +634,8 @@ async fn the_second_identical_plan_takes_weather_and_places_from_the_cache(pool:
         .await
         .unwrap();
     let start = in_days(1);
+    let (roads, rows): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, key)| key.starts_with("roads:"));
+    assert_eq!(roads.len(), roads_calls, "one cached answer per roads call");
     assert_eq!(
         rows,
         [

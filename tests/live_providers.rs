@@ -183,8 +183,26 @@ async fn amap_search_geocoding_and_distance_map_into_places() {
         .distance(&[LngLat(120.15, 30.24), LngLat(120.10, 30.24)], LngLat(120.16, 30.25))
         .await
         .unwrap();
-    assert_eq!(routes.len(), 2);
-    assert_eq!((routes[0].meters, routes[0].seconds), (5230.0, 960.0));
+    let expected: Vec<(f64, f64)> = [(120.15, 30.24), (120.10, 30.24)]
+        .iter()
+        .map(|from| fakes::fake_road(from, &(120.16, 30.25)))
+        .collect();
+    let got: Vec<(f64, f64)> = routes
+        .iter()
+        .map(|r| r.map(|r| (r.meters, r.seconds)).unwrap())
+        .collect();
+    assert_eq!(got, expected);
+    // As roads between places: kilometres and whole minutes of driving, in the origins' order.
+    let roads = client.roads_to(&hotels[..2], attractions[0]).await.unwrap();
+    for (hotel, road) in hotels[..2].iter().zip(&roads) {
+        let (meters, seconds) = fakes::fake_road(&(hotel.lng, hotel.lat), &(attractions[0].lng, attractions[0].lat));
+        let road = road.expect("measured");
+        assert_eq!(
+            (road.km, road.drive_minutes),
+            (meters / 1000.0, (seconds / 60.0).ceil() as u32)
+        );
+    }
+    assert!(client.measures_roads());
 
     let searches: Vec<_> = fake
         .calls()

@@ -14,6 +14,7 @@ use planner::{
         catalog::{self, PlaceKind},
         check,
         compose::Candidates,
+        geo::Roads,
         itinerary::Itinerary,
         request::TripRequest,
     },
@@ -82,6 +83,7 @@ async fn verify(pool: &PgPool, id: Uuid) -> (TripRequest, Itinerary) {
             attractions: &a,
             restaurants: &r,
             hotels: &h,
+            roads: Roads::NONE,
         },
     );
     assert!(violations.is_empty(), "plan {id} breaks the rules: {violations:?}");

@@ -165,10 +165,10 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
                 );
             }
             if let Some(from) = prev_place {
-                let km = geo::road_km(from.lat, from.lng, place.lat, place.lng);
+                let km = candidates.roads.km(from, place);
                 match pending_transfer {
                     Some((minutes, mode)) => {
-                        let need = geo::leg(km, mode, request.travelers).minutes;
+                        let need = candidates.roads.leg(from, place, mode, request.travelers).minutes;
                         if minutes < need {
                             v(
                                 "travel",
@@ -185,7 +185,10 @@ pub fn check(plan: &Itinerary, request: &TripRequest, candidates: &Candidates) -
                                 format!("{} is {km:.1} km from {} with no transfer", place.name, from.name),
                             );
                         }
-                        let need = geo::leg(km, geo::Mode::Walk, request.travelers).minutes;
+                        let need = candidates
+                            .roads
+                            .leg(from, place, geo::Mode::Walk, request.travelers)
+                            .minutes;
                         if item.travel_minutes < need || start < prev_end + item.travel_minutes {
                             v(
                                 "travel",

@@ -12,7 +12,7 @@ use chrono::Duration;
 use crate::planner::{
     catalog::{Place, PlaceKind, format_clock},
     currency,
-    geo::{self, Mode},
+    geo::{self, Mode, Roads},
     itinerary::{Costs, Day, DayWeather, Item, ItemKind, Itinerary, Lodging},
     request::TripRequest,
     rules::{self, DayWindow},
@@ -22,6 +22,8 @@ pub struct Candidates<'a> {
     pub attractions: &'a [Place],
     pub restaurants: &'a [Place],
     pub hotels: &'a [Place],
+    /// Measured roads between them; `Roads::NONE` estimates every leg from coordinates.
+    pub roads: &'a Roads,
 }
 
 impl Candidates<'_> {
@@ -343,11 +345,7 @@ impl<'a> DayPlanner<'a> {
     }
 
     fn leg(&self, from: &Place, to: &Place) -> geo::Leg {
-        geo::leg(
-            geo::road_km(from.lat, from.lng, to.lat, to.lng),
-            self.mode(),
-            self.request.travelers,
-        )
+        self.candidates.roads.leg(from, to, self.mode(), self.request.travelers)
     }
 
     fn next_attraction(
@@ -379,9 +377,7 @@ impl<'a> DayPlanner<'a> {
                 }
             }
             let interest = self.request.interests.iter().filter(|i| place.has_tag(i)).count() as f64;
-            let km = cur
-                .at
-                .map_or(0.0, |from| geo::road_km(from.lat, from.lng, place.lat, place.lng));
+            let km = cur.at.map_or(0.0, |from| self.candidates.roads.km(from, place));
             let weather = match (rainy, place.indoor) {
                 (true, true) => 8.0,
                 (true, false) => -6.0,
@@ -419,9 +415,7 @@ impl<'a> DayPlanner<'a> {
                 if start > meal.latest {
                     continue;
                 }
-                let km = cur
-                    .at
-                    .map_or(0.0, |from| geo::road_km(from.lat, from.lng, place.lat, place.lng));
+                let km = cur.at.map_or(0.0, |from| self.candidates.roads.km(from, place));
                 let price_weight = [1.0 / 100.0, 1.0 / 20.0, 1.0 / 5.0][self.thrift.min(MAX_THRIFT) as usize];
                 let food = if self.request.interests.iter().any(|i| i == "food") && place.has_tag("local") {
                     3.0

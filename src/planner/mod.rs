@@ -12,5 +12,6 @@ pub mod nodes;
 pub mod parse;
 pub mod realize;
 pub mod request;
+pub mod routes;
 pub mod rules;
 pub mod run;

@@ -2,9 +2,12 @@
 //!
 //! ```text
 //! understand ─┬─ weather ─┐
-//!             ├─ places  ─┼─ draft ── check ──(violations, ≤2 revisions)──> draft
-//!             └─ lodging ─┘                └─(ok, or out of revisions)── approval ── finalize
+//!             ├─ places  ─┼─ routes ── draft ── check ──(violations, ≤2 revisions)──> draft
+//!             └─ lodging ─┘                          └─(ok, or out of revisions)── approval ── finalize
 //! ```
+//!
+//! `routes` measures the roads between the candidates when the places source can (Amap);
+//! otherwise, and for any pair it could not measure, legs are estimated from coordinates.
 //!
 //! Each node's output is JSON, checkpointed by the runtime. With an LLM configured,
 //! `understand` and `draft` ask it first and fall back to the embedded rules and composer
@@ -25,9 +28,11 @@ use crate::{
         catalog::{self, City, Place, PlaceKind},
         check::{self, Violation},
         compose::{self, Candidates},
+        geo::Roads,
         itinerary::{DayWeather, Itinerary, Source},
         markdown,
         request::{self, SubmitRequest, TripRequest},
+        routes,
     },
     providers::{
         PlacesProvider, ProviderError, Providers, WeatherProvider, embedded_places::CuratedPlaces,
@@ -57,14 +62,17 @@ pub fn planner_graph(providers: Providers, policy: PlannerPolicy) -> Graph {
         .node("weather", Weather(providers.clone()))
         .node("places", Places(providers.clone()))
         .node("lodging", Lodging(providers.clone()))
+        .node("routes", Routes(providers.clone()))
         .node("draft", Draft(policy.clone(), providers))
         .node("check", Check)
         .node("approval", Approval(policy.clone()))
         .node("finalize", Finalize(policy))
         .edge("understand", &["weather", "places", "lodging"])
-        .edge("weather", &["draft"])
-        .edge("places", &["draft"])
-        .edge("lodging", &["draft"])
+        // Waves run in step: everything after the fan-out waits for all three.
+        .edge("weather", &["routes"])
+        .edge("places", &["routes"])
+        .edge("lodging", &["routes"])
+        .edge("routes", &["draft"])
         .edge("draft", &["check"])
         .branch("check", |outputs| {
             let report: Option<CheckReport> = outputs
@@ -86,6 +94,16 @@ pub struct Fetched<T> {
     /// Why the embedded fallback was used instead of the provider, when it was.
     #[serde(default)]
     pub degraded: Option<String>,
+}
+
+/// The output of `routes`: measured roads (empty when legs are estimated).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Routed {
+    pub roads: Roads,
+    pub source: Source,
+    /// Why some or all roads are estimated although the source measures them.
+    #[serde(default)]
+    pub warning: Option<String>,
 }
 
 /// The output of `understand`: the request, and what the LLM did for it, if one is used.
@@ -280,7 +298,36 @@ impl Node for Lodging {
     }
 }
 
-/// The drafting inputs, gathered from the outputs of understand, weather, places, lodging.
+struct Routes(Arc<Providers>);
+
+#[async_trait]
+impl Node for Routes {
+    async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
+        let places: Fetched<Vec<Place>> = ctx.output("places")?;
+        let hotels: Fetched<Vec<Place>> = ctx.output("lodging")?;
+        let p = &self.0.places;
+        // Degraded candidates come from the embedded catalog, which the live source did not list.
+        let routed = if p.measures_roads() && places.degraded.is_none() && hotels.degraded.is_none() {
+            let all: Vec<Place> = places.data.into_iter().chain(hotels.data).collect();
+            let (roads, warning) = routes::measure(p.as_ref(), &all).await;
+            let provider = if roads.is_empty() { "estimated" } else { p.name() };
+            Routed {
+                source: source("routes", provider),
+                roads,
+                warning,
+            }
+        } else {
+            Routed {
+                roads: Roads::default(),
+                source: source("routes", "estimated"),
+                warning: None,
+            }
+        };
+        to_output(&routed)
+    }
+}
+
+/// The drafting inputs, gathered from the outputs of understand, weather, places, lodging, routes.
 struct Inputs {
     request: TripRequest,
     weather: Fetched<Vec<DayWeather>>,
@@ -289,6 +336,7 @@ struct Inputs {
     hotels: Fetched<Vec<Place>>,
     places_source: Source,
     places_degraded: Option<String>,
+    routes: Routed,
 }
 
 impl Inputs {
@@ -303,6 +351,7 @@ impl Inputs {
             hotels: ctx.output("lodging")?,
             places_source: places.source,
             places_degraded: places.degraded,
+            routes: ctx.output("routes")?,
         })
     }
 
@@ -311,6 +360,7 @@ impl Inputs {
             attractions: &self.attractions,
             restaurants: &self.restaurants,
             hotels: &self.hotels.data,
+            roads: &self.routes.roads,
         }
     }
 
@@ -456,8 +506,10 @@ impl Node for Finalize {
             inputs.places_source.clone(),
             inputs.hotels.source.clone(),
             source("draft", &drafted_by),
+            inputs.routes.source.clone(),
         ];
         result.warnings.extend(inputs.degraded());
+        result.warnings.extend(inputs.routes.warning.clone());
         let reports = [&understood.llm, &drafted.llm];
         for report in reports.into_iter().flatten() {
             if let Some(why) = &report.fallback {

@@ -16,7 +16,10 @@ use serde_json::Value;
 
 use crate::{
     config::Secret,
-    planner::catalog::{City, Place, PlaceKind, parse_clock},
+    planner::{
+        catalog::{City, Place, PlaceKind, parse_clock},
+        geo::Road,
+    },
     providers::{PlacesProvider, ProviderError, http, lenient},
 };
 
@@ -84,6 +87,9 @@ struct DistanceBody {
 
 #[derive(Debug, Deserialize)]
 struct DistanceResult {
+    /// 1-based position among the origins.
+    #[serde(default, deserialize_with = "lenient::number")]
+    origin_id: Option<f64>,
     #[serde(default, deserialize_with = "lenient::number")]
     distance: Option<f64>,
     #[serde(default, deserialize_with = "lenient::number")]
@@ -181,8 +187,10 @@ impl Amap {
             })
     }
 
-    /// Driving distance and duration from each origin to the destination (at most 100 origins).
-    pub async fn distance(&self, origins: &[LngLat], destination: LngLat) -> Result<Vec<Route>, ProviderError> {
+    /// Driving distance and duration from each origin to the destination (at most 100
+    /// origins), in the origins' order; `None` where Amap gave no route for an origin.
+    pub async fn distance(&self, origins: &[LngLat], destination: LngLat) -> Result<Vec<Option<Route>>, ProviderError> {
+        let count = origins.len();
         let origins: Vec<String> = origins.iter().map(|o| o.render()).collect();
         let body: DistanceBody = self
             .get(
@@ -194,14 +202,7 @@ impl Amap {
                 ],
             )
             .await?;
-        Ok(body
-            .results
-            .iter()
-            .map(|r| Route {
-                meters: r.distance.unwrap_or(0.0),
-                seconds: r.duration.unwrap_or(0.0),
-            })
-            .collect())
+        Ok(in_origin_order(&body.results, count))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, ProviderError> {
@@ -223,6 +224,18 @@ impl Amap {
         }
         serde_json::from_str(&text).map_err(|e| http::garbage(NAME, &e))
     }
+}
+
+/// Results placed by their `origin_id` (Amap may leave out an origin it could not route).
+fn in_origin_order(results: &[DistanceResult], origins: usize) -> Vec<Option<Route>> {
+    let mut routes = vec![None; origins];
+    for (position, r) in results.iter().enumerate() {
+        let index = r.origin_id.map_or(position, |id| (id as usize).saturating_sub(1));
+        if let (Some(slot), Some(meters), Some(seconds)) = (routes.get_mut(index), r.distance, r.duration) {
+            *slot = Some(Route { meters, seconds });
+        }
+    }
+    routes
 }
 
 /// Amap's `infocode` → our error classes. Quotas and QPS limits are rate limiting; engine
@@ -354,11 +367,59 @@ impl PlacesProvider for Amap {
     async fn hotels(&self, city: &City) -> Result<Vec<Place>, ProviderError> {
         self.search(city, PlaceKind::Hotel).await
     }
+
+    fn measures_roads(&self) -> bool {
+        true
+    }
+
+    /// Driving distance and time; a pair Amap could not route (distance 0 between places
+    /// apart, or no value) is left to the estimate.
+    async fn roads_to(&self, origins: &[Place], to: &Place) -> Result<Vec<Option<Road>>, ProviderError> {
+        let points: Vec<LngLat> = origins.iter().map(|o| LngLat(o.lng, o.lat)).collect();
+        let routes = self.distance(&points, LngLat(to.lng, to.lat)).await?;
+        Ok(routes
+            .into_iter()
+            .map(|route| {
+                route.filter(|r| r.meters > 0.0).map(|r| Road {
+                    km: r.meters / 1000.0,
+                    drive_minutes: (r.seconds / 60.0).ceil() as u32,
+                })
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distance_results_are_read_by_origin_id() {
+        let body: DistanceBody = serde_json::from_value(serde_json::json!({
+            "status": "1", "info": "OK", "infocode": "10000", "count": "2",
+            "results": [
+                {"origin_id": "3", "dest_id": "1", "distance": "7400", "duration": "1380"},
+                {"origin_id": "1", "dest_id": "1", "distance": "5230", "duration": "960"},
+                {"origin_id": "2", "dest_id": "1", "info": "未知错误", "code": "1", "distance": [], "duration": []}
+            ]
+        }))
+        .unwrap();
+        let routes = in_origin_order(&body.results, 3);
+        assert_eq!(
+            routes,
+            [
+                Some(Route {
+                    meters: 5230.0,
+                    seconds: 960.0
+                }),
+                None,
+                Some(Route {
+                    meters: 7400.0,
+                    seconds: 1380.0
+                }),
+            ]
+        );
+    }
 
     #[test]
     fn infocodes_are_classified() {

@@ -1,4 +1,4 @@
-//! Live providers behind `provider_cache`: a forecast is reused for hours, places for days,
+//! Live providers behind `provider_cache`: a forecast is reused for hours, places and roads for days,
 //! by every worker. Outermost wrapper: a hit makes no upstream call, spends no rate limit and
 //! never meets the circuit breaker.
 
@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use crate::{
     planner::{
         catalog::{City, Place},
+        geo::Road,
         itinerary::DayWeather,
     },
     providers::{PlacesProvider, ProviderError, WeatherProvider},
@@ -64,6 +65,18 @@ impl PlacesProvider for CachedPlaces {
         let key = format!("hotels:{}", city.id);
         self.cache
             .get_or_fetch(self.inner.name(), &key, self.ttl, self.inner.hotels(city))
+            .await
+    }
+
+    fn measures_roads(&self) -> bool {
+        self.inner.measures_roads()
+    }
+
+    async fn roads_to(&self, origins: &[Place], to: &Place) -> Result<Vec<Option<Road>>, ProviderError> {
+        let from: Vec<&str> = origins.iter().map(|o| o.id.as_str()).collect();
+        let key = format!("roads:{}:{}", to.id, from.join(","));
+        self.cache
+            .get_or_fetch(self.inner.name(), &key, self.ttl, self.inner.roads_to(origins, to))
             .await
     }
 }

@@ -23,6 +23,7 @@ use crate::{
     llm::Llm,
     planner::{
         catalog::{City, Place},
+        geo::Road,
         itinerary::DayWeather,
     },
     providers::{
@@ -109,6 +110,22 @@ pub trait PlacesProvider: Send + Sync {
     /// Attractions and restaurants worth visiting in the city.
     async fn places(&self, city: &City) -> Result<Vec<Place>, ProviderError>;
     async fn hotels(&self, city: &City) -> Result<Vec<Place>, ProviderError>;
+
+    /// Whether `roads_to` measures anything; the embedded catalog does not, and its legs are
+    /// estimated from coordinates.
+    fn measures_roads(&self) -> bool {
+        false
+    }
+
+    /// The road from each origin to `to`, in the origins' order (`None` where the source has
+    /// no answer for that pair); one upstream call.
+    async fn roads_to(&self, origins: &[Place], to: &Place) -> Result<Vec<Option<Road>>, ProviderError> {
+        let _ = (origins, to);
+        Err(ProviderError::Permanent {
+            provider: self.name().to_string(),
+            message: "measures no roads".into(),
+        })
+    }
 }
 
 /// An embedded source has no upstream quota to protect: no client-side rate limit.

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use crate::{
     planner::{
         catalog::{City, Place},
+        geo::Road,
         itinerary::DayWeather,
     },
     providers::{PlacesProvider, ProviderError, WeatherProvider},
@@ -51,5 +52,13 @@ impl PlacesProvider for ResilientPlaces {
 
     async fn hotels(&self, city: &City) -> Result<Vec<Place>, ProviderError> {
         self.resilience.call("hotels", || self.inner.hotels(city)).await
+    }
+
+    fn measures_roads(&self) -> bool {
+        self.inner.measures_roads()
+    }
+
+    async fn roads_to(&self, origins: &[Place], to: &Place) -> Result<Vec<Option<Road>>, ProviderError> {
+        self.resilience.call("roads", || self.inner.roads_to(origins, to)).await
     }
 }

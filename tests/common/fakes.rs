@@ -46,6 +46,8 @@ struct Shared {
     calls: Arc<Mutex<Vec<Call>>>,
     /// Answers to give instead of the normal ones, first in first out: (status, fixture).
     failures: Arc<Mutex<VecDeque<(u16, String)>>>,
+    /// Paths that answer every call with (status, fixture).
+    refused: Arc<Mutex<HashMap<String, (u16, String)>>>,
     responder: Option<Responder>,
 }
 
@@ -59,8 +61,9 @@ impl Shared {
         });
     }
 
-    fn next_failure(&self) -> Option<Response> {
-        let (status, name) = self.failures.lock().unwrap().pop_front()?;
+    fn next_failure(&self, path: &str) -> Option<Response> {
+        let refusal = self.refused.lock().unwrap().get(path).cloned();
+        let (status, name) = refusal.or_else(|| self.failures.lock().unwrap().pop_front())?;
         Some(json_response(
             StatusCode::from_u16(status).unwrap(),
             &fixture(&name),
@@ -99,6 +102,15 @@ impl Fake {
     /// Calls whose path starts with `prefix`.
     pub fn count(&self, prefix: &str) -> usize {
         self.calls().iter().filter(|c| c.path.starts_with(prefix)).count()
+    }
+
+    /// Every call to `path` from now on gets this status and the body of this fixture.
+    pub fn refuse(&self, path: &str, status: u16, fixture: &str) {
+        self.shared
+            .refused
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), (status, fixture.to_string()));
     }
 
     /// The next call gets this status and the body of this fixture.
@@ -142,7 +154,7 @@ pub async fn qweather() -> Fake {
 
 fn qweather_gate(shared: &Shared, path: &str, query: HashMap<String, String>, headers: &HeaderMap) -> Option<Response> {
     shared.record(path, query, headers, Value::Null);
-    if let Some(failure) = shared.next_failure() {
+    if let Some(failure) = shared.next_failure(path) {
         return Some(failure);
     }
     let key = headers.get("X-QW-Api-Key").and_then(|v| v.to_str().ok());
@@ -220,7 +232,7 @@ pub async fn amap() -> Fake {
 
 fn amap_gate(shared: &Shared, path: &str, query: &HashMap<String, String>, headers: &HeaderMap) -> Option<Response> {
     shared.record(path, query.clone(), headers, Value::Null);
-    if let Some(failure) = shared.next_failure() {
+    if let Some(failure) = shared.next_failure(path) {
         return Some(failure);
     }
     (query.get("key").map(String::as_str) != Some(AMAP_KEY))
@@ -271,19 +283,46 @@ async fn amap_distance(
     if let Some(refused) = amap_gate(&shared, "/v3/distance", &query, &headers) {
         return refused;
     }
-    let origins = query.get("origins").map_or(0, |o| o.split('|').count());
+    let point = |raw: &str| -> Option<(f64, f64)> {
+        let (lng, lat) = raw.split_once(',')?;
+        Some((lng.parse().ok()?, lat.parse().ok()?))
+    };
+    let origins: Vec<Option<(f64, f64)>> = query
+        .get("origins")
+        .map(|o| o.split('|').map(point).collect())
+        .unwrap_or_default();
+    let destination = query.get("destination").and_then(|d| point(d));
     let mut body = fixture("amap/distance.json");
-    let sample = body["results"].as_array().cloned().unwrap_or_default();
-    let results: Vec<Value> = (0..origins)
-        .map(|i| {
-            let mut r = sample[i % sample.len()].clone();
+    let sample = body["results"][0].clone();
+    // Each route measured from the coordinates, the way the sample spells it (numbers as
+    // strings); an origin it cannot read gets no route, like Amap's per-pair failures.
+    let results: Vec<Value> = origins
+        .iter()
+        .enumerate()
+        .filter_map(|(i, origin)| {
+            let road = fake_road(origin.as_ref()?, destination.as_ref()?);
+            let mut r = sample.clone();
             r["origin_id"] = json!((i + 1).to_string());
-            r
+            r["distance"] = json!(format!("{:.0}", road.0));
+            r["duration"] = json!(format!("{:.0}", road.1));
+            Some(r)
         })
         .collect();
-    body["count"] = json!(origins.to_string());
+    body["count"] = json!(results.len().to_string());
     body["results"] = json!(results);
     json_response(StatusCode::OK, &body, false)
+}
+
+/// The fake's road between two (lng, lat) points: metres and seconds. Its roads wind more
+/// than the planner's estimate (1.6 × the straight line against 1.3) and its traffic is
+/// slower than the estimate's taxi, so a plan built on them is told apart from one built
+/// on estimates.
+pub fn fake_road(from: &(f64, f64), to: &(f64, f64)) -> (f64, f64) {
+    let (lat1, lat2) = (from.1.to_radians(), to.1.to_radians());
+    let (dlat, dlng) = ((to.1 - from.1).to_radians(), (to.0 - from.0).to_radians());
+    let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlng / 2.0).sin().powi(2);
+    let meters = (6_371_000.0 * 2.0 * a.sqrt().atan2((1.0 - a).sqrt()) * 1.6).round();
+    (meters, (meters / 5.0).round())
 }
 
 // ---- OpenAI ---------------------------------------------------------------------------
@@ -314,7 +353,7 @@ pub async fn openai(responder: Responder) -> Fake {
 async fn openai_chat(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     shared.record("/v1/chat/completions", HashMap::new(), &headers, request.clone());
-    if let Some(failure) = shared.next_failure() {
+    if let Some(failure) = shared.next_failure("/v1/chat/completions") {
         return failure;
     }
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
