@@ -70,7 +70,8 @@ async fn one_trace_covers_submit_plan_nodes_and_provider_calls(pool: PgPool) {
         http.span_context.span_id(),
         "the plan run is a child of the submit request"
     );
-    assert_eq!(count("node"), 8, "one span per node");
+    // understand, weather, places, lodging, routes, draft, check, approval, finalize.
+    assert_eq!(count("node"), 9, "one span per node");
     assert_eq!(count("provider_call"), 3, "forecast, places, hotels");
     let plan_span: SpanId = plan.span_context.span_id();
     assert!(

@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 use crate::store::plans::{PlanRow, Progress};
 
-/// The nodes of one straight run of the planning graph.
-pub const GRAPH_STEPS: usize = 8;
+/// The nodes of one straight run of the planning graph: understand, weather, places, lodging,
+/// routes, draft, check, approval, finalize.
+pub const GRAPH_STEPS: usize = 9;
 
 #[derive(Debug, Serialize)]
 pub struct PlanView {
