@@ -10,7 +10,7 @@ use chrono::Local;
 use common::fakes::{self, AMAP_KEY, QWEATHER_KEY};
 use planner::{
     config::Secret,
-    planner::catalog::{self, PlaceKind},
+    planner::catalog::{self, Place, PlaceKind},
     providers::{PlacesProvider, ProviderError, WeatherProvider, amap::Amap, amap::LngLat, qweather::QWeather},
     resilience::{Policy, Resilience},
 };
@@ -203,6 +203,18 @@ async fn amap_search_geocoding_and_distance_map_into_places() {
         );
     }
     assert!(client.measures_roads());
+    // More origins than one request may carry: asked in requests of 100, answered in order.
+    let before = fake.count("/v3/distance");
+    let many: Vec<Place> = (0..150)
+        .map(|i| Place {
+            lat: 30.20 + i as f64 * 0.001,
+            ..attractions[i % attractions.len()].clone()
+        })
+        .collect();
+    let roads = client.roads_to(&many, &hotels[0]).await.unwrap();
+    assert_eq!(fake.count("/v3/distance") - before, 2);
+    let last = fakes::fake_road(&(many[149].lng, many[149].lat), &(hotels[0].lng, hotels[0].lat));
+    assert_eq!((roads.len(), roads[149].map(|r| r.km)), (150, Some(last.0 / 1000.0)));
 
     let searches: Vec<_> = fake
         .calls()

@@ -26,6 +26,8 @@ use crate::{
 const NAME: &str = "amap";
 /// POIs per search page (Amap's maximum is 25).
 const PAGE_SIZE: &str = "25";
+/// Origins one distance request may carry.
+const MAX_ORIGINS: usize = 100;
 
 pub struct Amap {
     http: reqwest::Client,
@@ -187,8 +189,8 @@ impl Amap {
             })
     }
 
-    /// Driving distance and duration from each origin to the destination (at most 100
-    /// origins), in the origins' order; `None` where Amap gave no route for an origin.
+    /// Driving distance and duration from each origin to the destination (at most
+    /// `MAX_ORIGINS`), in the origins' order; `None` where Amap gave no route for an origin.
     pub async fn distance(&self, origins: &[LngLat], destination: LngLat) -> Result<Vec<Option<Route>>, ProviderError> {
         let count = origins.len();
         let origins: Vec<String> = origins.iter().map(|o| o.render()).collect();
@@ -376,7 +378,10 @@ impl PlacesProvider for Amap {
     /// apart, or no value) is left to the estimate.
     async fn roads_to(&self, origins: &[Place], to: &Place) -> Result<Vec<Option<Road>>, ProviderError> {
         let points: Vec<LngLat> = origins.iter().map(|o| LngLat(o.lng, o.lat)).collect();
-        let routes = self.distance(&points, LngLat(to.lng, to.lat)).await?;
+        let mut routes = Vec::with_capacity(points.len());
+        for some in points.chunks(MAX_ORIGINS) {
+            routes.extend(self.distance(some, LngLat(to.lng, to.lat)).await?);
+        }
         Ok(routes
             .into_iter()
             .map(|route| {
