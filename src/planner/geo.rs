@@ -1,5 +1,6 @@
-//! Distances and travel legs between places. The composer and the checker share these
-//! estimates, so a plan is judged by the same yardstick it was built with.
+//! Distances and travel legs between places: roads a map service measured, or estimates
+//! from coordinates. The composer and the checker share them, so a plan is judged by the
+//! same yardstick it was built with.
 
 use std::collections::BTreeMap;
 
