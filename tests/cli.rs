@@ -25,6 +25,11 @@ fn plan_command(args: &[&str], url: &str) -> std::process::Output {
         .expect("run planner plan")
 }
 
+/// A probe: the URL answers 200 (a refused connection is not an answer).
+async fn answers_ok(client: &reqwest::Client, url: &str) -> bool {
+    client.get(url).send().await.is_ok_and(|r| r.status() == 200)
+}
+
 #[sqlx::test(migrations = false)]
 async fn dev_serves_the_api_and_plan_prints_the_itinerary(pool: PgPool) {
     let url = database_url(&pool).await;
@@ -34,14 +39,7 @@ async fn dev_serves_the_api_and_plan_prints_the_itinerary(pool: PgPool) {
     let api = format!("http://{addr}");
     let client = reqwest::Client::new();
     let start = Instant::now();
-    while client
-        .get(format!("{api}/ready"))
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
-        != 200
-    {
+    while !answers_ok(&client, &format!("{api}/ready")).await {
         assert!(start.elapsed() < Duration::from_secs(30), "dev never became ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -153,21 +151,9 @@ async fn the_api_and_each_worker_export_prometheus_metrics(pool: PgPool) {
     let client = reqwest::Client::new();
     let start = Instant::now();
     loop {
-        let api_up = client
-            .get(format!("http://{api_addr}/ready"))
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
-            == 200;
-        let worker_up = client
-            .get(format!("http://{worker_addr}/health"))
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
-            == 200;
-        if api_up && worker_up {
+        if answers_ok(&client, &format!("http://{api_addr}/ready")).await
+            && answers_ok(&client, &format!("http://{worker_addr}/health")).await
+        {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(30), "api or worker never came up");

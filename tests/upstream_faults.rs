@@ -311,11 +311,7 @@ async fn a_weather_outage_opens_the_breaker_and_plans_degrade_without_amplificat
         })
         .await;
         assert_eq!((status.as_str(), attempts), ("succeeded", 1), "plan {id}");
-        let result: Value = sqlx::query_scalar("SELECT result FROM plans WHERE id = $1")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let result = common::result_of(&pool, *id).await;
         let warnings = result["warnings"].to_string();
         assert!(
             warnings.contains("weather") && warnings.contains("embedded"),
@@ -412,11 +408,7 @@ async fn hangs_garbage_and_rate_limits_are_retried_and_retry_after_is_honoured(p
     })
     .await;
     assert_eq!((status.as_str(), attempts), ("succeeded", 1));
-    let result: Value = sqlx::query_scalar("SELECT result FROM plans WHERE id = $1")
-        .bind(id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let result = common::result_of(&pool, id).await;
     assert_eq!(
         result["sources"][0]["provider"], "upstream-weather",
         "not degraded: the fourth try succeeded"
@@ -488,12 +480,7 @@ async fn by_policy_a_plan_on_degraded_data_waits_for_approval(pool: PgPool) {
     h.upstream.always("forecast", Some(Fault::Status(500)));
     let id = create(&pool, "桂林", 2).await;
     wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "awaiting_approval").await;
-    let approval: Value = sqlx::query_scalar("SELECT approval FROM plans WHERE id = $1")
-        .bind(id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let reason = approval["reason"].as_str().unwrap();
+    let reason = common::approval_reason(&pool, id).await;
     assert!(
         reason.contains("degraded data") && reason.contains("weather"),
         "{reason}"
@@ -502,11 +489,7 @@ async fn by_policy_a_plan_on_degraded_data_waits_for_approval(pool: PgPool) {
         panic!("approve failed")
     };
     wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "succeeded").await;
-    let result: Value = sqlx::query_scalar("SELECT result FROM plans WHERE id = $1")
-        .bind(id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let result = common::result_of(&pool, id).await;
     assert!(result["warnings"].to_string().contains("weather"));
     h.stop().await;
 }

@@ -123,11 +123,7 @@ async fn the_worker_gets_its_weather_from_the_mcp_server_and_degrades_without_it
     )
     .await;
     common::wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "succeeded").await;
-    let result: Value = sqlx::query_scalar("SELECT result FROM plans WHERE id = $1")
-        .bind(id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let result = common::result_of(&pool, id).await;
     assert_eq!(result["sources"][0]["provider"], "mcp");
     assert!(
         result["days"]
@@ -146,11 +142,6 @@ async fn the_worker_gets_its_weather_from_the_mcp_server_and_degrades_without_it
     )
     .await;
     common::wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "awaiting_approval").await;
-    let approval: Value = sqlx::query_scalar("SELECT approval FROM plans WHERE id = $1")
-        .bind(id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let reason = approval["reason"].as_str().unwrap();
+    let reason = common::approval_reason(&pool, id).await;
     assert!(reason.contains("degraded data") && reason.contains("mcp"), "{reason}");
 }

@@ -137,6 +137,25 @@ pub async fn status(pool: &PgPool, id: Uuid) -> (String, i32) {
         .unwrap()
 }
 
+/// The finished plan's result JSON.
+pub async fn result_of(pool: &PgPool, id: Uuid) -> Value {
+    sqlx::query_scalar("SELECT result FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Why the plan waits for approval.
+pub async fn approval_reason(pool: &PgPool, id: Uuid) -> String {
+    let approval: Value = sqlx::query_scalar("SELECT approval FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    approval["reason"].as_str().unwrap().to_string()
+}
+
 /// Polls until `done` holds for the plan's (status, attempts), or panics after `limit`.
 pub async fn wait_for(pool: &PgPool, id: Uuid, limit: Duration, done: impl Fn(&str, i32) -> bool) -> (String, i32) {
     let start = Instant::now();
