@@ -1,9 +1,10 @@
 //! Settings, read once at start-up: built-in defaults < `config/{APP_ENV}.toml` < the
 //! environment. The profile file uses the environment variables' names as keys. Every
-//! variable is listed in the README; secrets only ever come from the environment: a profile
+//! variable is listed in the README with its default, and each default is written once,
+//! here, where the variable is read. Secrets only ever come from the environment: a profile
 //! that names one is refused.
 
-use std::{collections::HashMap, env, path::PathBuf, sync::OnceLock, time::Duration};
+use std::{collections::HashMap, env, path::PathBuf, str::FromStr, sync::OnceLock, time::Duration};
 
 use anyhow::{Context, bail};
 
@@ -36,12 +37,46 @@ pub struct Settings {
     /// Terminal plans older than this are deleted by the retention cleanup.
     pub retention: Duration,
     pub cleanup_interval: Duration,
-    /// Resilience policy per upstream: `weather`, `maps`, `llm`.
-    pub resilience: HashMap<String, Policy>,
+    /// Resilience policy per upstream.
+    pub resilience: HashMap<Upstream, Policy>,
     /// A running MCP weather server (streamable HTTP) for the weather node.
     pub weather_mcp_url: Option<String>,
     /// Live upstreams: each is used only when configured; embedded sources otherwise.
     pub live: LiveSettings,
+}
+
+/// The outside services a worker calls, each under a resilience policy of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Upstream {
+    Weather,
+    Maps,
+    Llm,
+}
+
+impl Upstream {
+    pub const ALL: [Upstream; 3] = [Upstream::Weather, Upstream::Maps, Upstream::Llm];
+
+    /// Its name in metrics, logs and `RESILIENCE_{NAME}_…`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Upstream::Weather => "weather",
+            Upstream::Maps => "maps",
+            Upstream::Llm => "llm",
+        }
+    }
+
+    /// Weather and the LLM are optional: without them a plan is still a plan (climate
+    /// normals, the rule parser and composer). Places are not: a plan waits for them.
+    pub fn default_policy(self) -> Policy {
+        let on_open = match self {
+            Upstream::Weather | Upstream::Llm => OnOpen::Degrade,
+            Upstream::Maps => OnOpen::Wait,
+        };
+        Policy {
+            on_open,
+            ..Policy::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -68,44 +103,24 @@ impl LiveSettings {
         self.openai_api_key.is_some() || self.openai_base_url.is_some()
     }
 
-    fn from_env() -> anyhow::Result<Self> {
-        let d = Self::default();
-        let forecast_days = parsed("QWEATHER_FORECAST_DAYS", d.qweather_forecast_days)?;
+    fn read(vars: &Vars) -> anyhow::Result<Self> {
+        let forecast_days = vars.parsed("QWEATHER_FORECAST_DAYS", 7)?;
         if ![3, 7, 10, 15, 30].contains(&forecast_days) {
             bail!("QWEATHER_FORECAST_DAYS must be 3, 7, 10, 15 or 30, not {forecast_days}");
         }
-        let secs = |name: &str, default: Duration| parsed(name, default.as_secs()).map(Duration::from_secs);
         Ok(Self {
-            openai_api_key: var("OPENAI_API_KEY").map(Secret),
-            openai_base_url: var("OPENAI_BASE_URL"),
-            openai_model: var("OPENAI_MODEL").unwrap_or(d.openai_model),
-            qweather_api_key: var("QWEATHER_API_KEY").map(Secret),
-            qweather_api_host: var("QWEATHER_API_HOST").unwrap_or(d.qweather_api_host),
+            openai_api_key: vars.text("OPENAI_API_KEY").map(Secret),
+            openai_base_url: vars.text("OPENAI_BASE_URL"),
+            openai_model: vars.text_or("OPENAI_MODEL", "gpt-4o-mini"),
+            qweather_api_key: vars.text("QWEATHER_API_KEY").map(Secret),
+            qweather_api_host: vars.text_or("QWEATHER_API_HOST", "devapi.qweather.com"),
             qweather_forecast_days: forecast_days,
-            amap_api_key: var("AMAP_API_KEY").map(Secret),
-            amap_base_url: var("AMAP_BASE_URL").unwrap_or(d.amap_base_url),
-            weather_mcp_command: var("WEATHER_MCP_COMMAND"),
-            forecast_cache_ttl: secs("CACHE_FORECAST_TTL_SECS", d.forecast_cache_ttl)?,
-            places_cache_ttl: secs("CACHE_PLACES_TTL_SECS", d.places_cache_ttl)?,
+            amap_api_key: vars.text("AMAP_API_KEY").map(Secret),
+            amap_base_url: vars.text_or("AMAP_BASE_URL", "https://restapi.amap.com"),
+            weather_mcp_command: vars.text("WEATHER_MCP_COMMAND"),
+            forecast_cache_ttl: vars.secs("CACHE_FORECAST_TTL_SECS", 3 * 3600)?,
+            places_cache_ttl: vars.secs("CACHE_PLACES_TTL_SECS", 7 * 86_400)?,
         })
-    }
-}
-
-impl Default for LiveSettings {
-    fn default() -> Self {
-        Self {
-            openai_api_key: None,
-            openai_base_url: None,
-            openai_model: "gpt-4o-mini".into(),
-            qweather_api_key: None,
-            qweather_api_host: "devapi.qweather.com".into(),
-            qweather_forecast_days: 7,
-            amap_api_key: None,
-            amap_base_url: "https://restapi.amap.com".into(),
-            weather_mcp_command: None,
-            forecast_cache_ttl: Duration::from_secs(3 * 3600),
-            places_cache_ttl: Duration::from_secs(7 * 86_400),
-        }
     }
 }
 
@@ -187,6 +202,7 @@ pub fn load_profile(app_env: &str) -> anyhow::Result<HashMap<String, String>> {
 }
 
 impl Settings {
+    /// The environment over the `APP_ENV` profile over the defaults.
     pub fn from_env() -> anyhow::Result<Self> {
         let app_env = env::var("APP_ENV")
             .ok()
@@ -198,130 +214,106 @@ impl Settings {
         if PROFILE.get().is_none() {
             let _ = PROFILE.set(load_profile(&app_env)?);
         }
-        let log_format = match var("LOG_FORMAT").as_deref() {
+        let lookup = |name: &str| {
+            env::var(name)
+                .ok()
+                .or_else(|| PROFILE.get().and_then(|p| p.get(name).cloned()))
+        };
+        let mut settings = Self::read(&Vars(&lookup))?;
+        settings.app_env = app_env;
+        Ok(settings)
+    }
+
+    /// Settings for tests and in-process runs: what `from_env` reads, on another database.
+    /// An invalid environment is an error here too, never silently the defaults.
+    pub fn for_database(database_url: &str) -> anyhow::Result<Self> {
+        let mut settings = Self::from_env()?;
+        settings.database_url = database_url.to_string();
+        Ok(settings)
+    }
+
+    pub fn policy(&self, upstream: Upstream) -> Policy {
+        self.resilience
+            .get(&upstream)
+            .cloned()
+            .unwrap_or_else(|| upstream.default_policy())
+    }
+
+    /// Every setting from `vars`, each defaulting where it is read.
+    fn read(vars: &Vars) -> anyhow::Result<Self> {
+        let log_format = match vars.text("LOG_FORMAT").as_deref() {
             None | Some("json") => LogFormat::Json,
             Some("pretty") => LogFormat::Pretty,
             Some(other) => bail!("LOG_FORMAT must be json or pretty, not {other:?}"),
         };
+        let text = |name: &str| vars.text(name);
+        let mut resilience = HashMap::new();
+        for upstream in Upstream::ALL {
+            let policy = Policy::from_vars(upstream.as_str(), upstream.default_policy(), &text)?;
+            resilience.insert(upstream, policy);
+        }
         Ok(Self {
-            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-            app_env,
-            api_addr: var("API_ADDR").unwrap_or_else(|| "0.0.0.0:8080".into()),
-            worker_addr: var("WORKER_ADDR").unwrap_or_else(|| "0.0.0.0:9091".into()),
-            worker_concurrency: parsed("WORKER_CONCURRENCY", 16)?,
-            plan_max_attempts: parsed("PLAN_MAX_ATTEMPTS", 5)?,
-            results_dir: var("RESULTS_DIR").map(PathBuf::from),
+            database_url: vars.text_or("DATABASE_URL", DEFAULT_DATABASE_URL),
+            app_env: "dev".into(),
+            api_addr: vars.text_or("API_ADDR", "0.0.0.0:8080"),
+            worker_addr: vars.text_or("WORKER_ADDR", "0.0.0.0:9091"),
+            worker_concurrency: vars.parsed("WORKER_CONCURRENCY", 16)?,
+            plan_max_attempts: vars.parsed("PLAN_MAX_ATTEMPTS", 5)?,
+            results_dir: vars.text("RESULTS_DIR").map(PathBuf::from),
             log_format,
-            db_pool_max: parsed("DB_POOL_MAX", 20)?,
+            db_pool_max: vars.parsed("DB_POOL_MAX", 20)?,
             queue: QueueSettings {
-                poll_interval: Duration::from_millis(parsed("QUEUE_POLL_MS", 1000)?),
-                heartbeat_interval: Duration::from_secs(parsed("QUEUE_HEARTBEAT_SECS", 10)?),
-                missed_heartbeats: parsed("QUEUE_MISSED_HEARTBEATS", 6)?,
-                retry_base: Duration::from_millis(parsed("PLAN_RETRY_BASE_MS", 2000)?),
+                poll_interval: vars.millis("QUEUE_POLL_MS", 1000)?,
+                heartbeat_interval: vars.secs("QUEUE_HEARTBEAT_SECS", 10)?,
+                missed_heartbeats: vars.parsed("QUEUE_MISSED_HEARTBEATS", 6)?,
+                retry_base: vars.millis("PLAN_RETRY_BASE_MS", 2000)?,
             },
-            node_delays: node_delays(var("PLANNER_FAULT_NODE_DELAY").as_deref())?,
-            node_timeout: Duration::from_secs(parsed("NODE_TIMEOUT_SECS", 60)?),
-            plan_timeout: Duration::from_secs(parsed("PLAN_TIMEOUT_SECS", 300)?),
-            shutdown_grace: Duration::from_secs(parsed("SHUTDOWN_GRACE_SECS", 30)?),
-            approval_over_budget: parsed::<f64>("APPROVAL_OVER_BUDGET_PCT", 20.0)? / 100.0,
-            approval_on_degraded: parsed("APPROVAL_ON_DEGRADED", true)?,
-            retention: Duration::from_secs(parsed::<u64>("RETENTION_DAYS", 30)? * 86_400),
-            cleanup_interval: Duration::from_secs(parsed("CLEANUP_INTERVAL_SECS", 3600)?),
-            resilience: ["weather", "maps", "llm"]
-                .into_iter()
-                .map(|name| Ok((name.to_string(), policy_from_env(name)?)))
-                .collect::<anyhow::Result<_>>()?,
-            weather_mcp_url: var("WEATHER_MCP_URL"),
-            live: LiveSettings::from_env()?,
+            node_delays: node_delays(vars.text("PLANNER_FAULT_NODE_DELAY").as_deref())?,
+            node_timeout: vars.secs("NODE_TIMEOUT_SECS", 60)?,
+            plan_timeout: vars.secs("PLAN_TIMEOUT_SECS", 300)?,
+            shutdown_grace: vars.secs("SHUTDOWN_GRACE_SECS", 30)?,
+            approval_over_budget: vars.parsed::<f64>("APPROVAL_OVER_BUDGET_PCT", 20.0)? / 100.0,
+            approval_on_degraded: vars.parsed("APPROVAL_ON_DEGRADED", true)?,
+            retention: Duration::from_secs(vars.parsed::<u64>("RETENTION_DAYS", 30)? * 86_400),
+            cleanup_interval: vars.secs("CLEANUP_INTERVAL_SECS", 3600)?,
+            resilience,
+            weather_mcp_url: vars.text("WEATHER_MCP_URL"),
+            live: LiveSettings::read(vars)?,
         })
     }
+}
 
-    pub fn policy(&self, provider: &str) -> Policy {
-        self.resilience
-            .get(provider)
-            .cloned()
-            .unwrap_or_else(|| Policy::default_for(provider))
+/// Where settings are read from: a variable's raw value, blank counting as unset.
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    fn text(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
     }
 
-    /// Settings for tests and in-process runs: defaults plus a database URL.
-    pub fn for_database(database_url: &str) -> Self {
-        let mut settings = Self::from_env().unwrap_or_else(|_| Self::defaults());
-        settings.database_url = database_url.to_string();
-        settings
+    fn text_or(&self, name: &str, default: &str) -> String {
+        self.text(name).unwrap_or_else(|| default.to_string())
     }
 
-    fn defaults() -> Self {
-        Self {
-            database_url: DEFAULT_DATABASE_URL.into(),
-            app_env: "dev".into(),
-            api_addr: "0.0.0.0:8080".into(),
-            worker_addr: "0.0.0.0:9091".into(),
-            worker_concurrency: 16,
-            plan_max_attempts: 5,
-            results_dir: None,
-            log_format: LogFormat::Json,
-            db_pool_max: 20,
-            queue: QueueSettings {
-                poll_interval: Duration::from_secs(1),
-                heartbeat_interval: Duration::from_secs(10),
-                missed_heartbeats: 6,
-                retry_base: Duration::from_secs(2),
-            },
-            node_delays: HashMap::new(),
-            node_timeout: Duration::from_secs(60),
-            plan_timeout: Duration::from_secs(300),
-            shutdown_grace: Duration::from_secs(30),
-            approval_over_budget: 0.2,
-            approval_on_degraded: true,
-            retention: Duration::from_secs(30 * 86_400),
-            cleanup_interval: Duration::from_secs(3600),
-            resilience: HashMap::new(),
-            weather_mcp_url: None,
-            live: LiveSettings::default(),
+    fn parsed<T: FromStr>(&self, name: &str, default: T) -> anyhow::Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.text(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
         }
     }
-}
 
-/// `RESILIENCE_{NAME}_{TIMEOUT_MS,RETRIES,BREAKER_OPEN_SECS,BREAKER_WINDOW,RATE_PER_SEC,ON_OPEN}`.
-fn policy_from_env(name: &str) -> anyhow::Result<Policy> {
-    let key = |k: &str| format!("RESILIENCE_{}_{k}", name.to_uppercase());
-    let d = Policy::default_for(name);
-    let on_open = match var(&key("ON_OPEN")).as_deref() {
-        None => d.on_open,
-        Some("degrade") => OnOpen::Degrade,
-        Some("wait") => OnOpen::Wait,
-        Some(other) => bail!("{} must be degrade or wait, not {other:?}", key("ON_OPEN")),
-    };
-    Ok(Policy {
-        timeout: Duration::from_millis(parsed(&key("TIMEOUT_MS"), d.timeout.as_millis() as u64)?),
-        retries: parsed(&key("RETRIES"), d.retries)?,
-        backoff_min: Duration::from_millis(parsed(&key("BACKOFF_MS"), d.backoff_min.as_millis() as u64)?),
-        breaker_open: Duration::from_secs(parsed(&key("BREAKER_OPEN_SECS"), d.breaker_open.as_secs())?),
-        breaker_window: parsed(&key("BREAKER_WINDOW"), d.breaker_window)?,
-        rate_per_sec: parsed(&key("RATE_PER_SEC"), d.rate_per_sec)?,
-        on_open,
-        ..d
-    })
-}
+    fn secs(&self, name: &str, default: u64) -> anyhow::Result<Duration> {
+        self.parsed(name, default).map(Duration::from_secs)
+    }
 
-/// The environment's value, else the profile's.
-fn var(name: &str) -> Option<String> {
-    env::var(name)
-        .ok()
-        .or_else(|| PROFILE.get().and_then(|p| p.get(name).cloned()))
-        .filter(|v| !v.trim().is_empty())
-}
-
-fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    match var(name) {
-        None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
+    fn millis(&self, name: &str, default: u64) -> anyhow::Result<Duration> {
+        self.parsed(name, default).map(Duration::from_millis)
     }
 }
 
@@ -369,6 +361,18 @@ mod tests {
         assert_eq!(vars["WORKER_CONCURRENCY"], "3");
         unsafe { std::env::remove_var("CONFIG_DIR") };
         let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
+    fn the_defaults_alone_make_valid_settings() {
+        let settings = Settings::read(&Vars(&|_| None)).expect("defaults are valid");
+        assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(settings.policy(Upstream::Maps).on_open, OnOpen::Wait);
+        assert_eq!(settings.policy(Upstream::Llm).on_open, OnOpen::Degrade);
+        let broken = Settings::read(&Vars(&|name| {
+            (name == "RESILIENCE_MAPS_RETRIES").then(|| "many".into())
+        }));
+        assert!(broken.unwrap_err().to_string().contains("RESILIENCE_MAPS_RETRIES"));
     }
 
     #[test]

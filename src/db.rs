@@ -28,6 +28,15 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     Ok(pool)
 }
 
+/// A pool on a database whose schema is current: what every command that uses the
+/// database starts with.
+pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let pool = connect(url, max_connections).await?;
+    migrate(&pool).await?;
+    tracing::info!("migrations applied");
+    Ok(pool)
+}
+
 async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     let Some(name) = options.get_database().map(str::to_owned) else {
         return Ok(());

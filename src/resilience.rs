@@ -1,15 +1,20 @@
-//! One wrapper for every provider call, embedded ones included: a client-side rate limit,
-//! a circuit breaker per provider, a timeout per try, and retries of transient failures only
+//! One wrapper for every upstream call, embedded ones included: a client-side rate limit,
+//! a circuit breaker per upstream, a timeout per try, and retries of transient failures only
 //! (timeouts, connection errors, 5xx, 429 — honouring Retry-After) with exponential backoff
-//! and jitter. Each call gets a span and a log line with provider, outcome and duration.
+//! and jitter. Each call gets a span and a log line with upstream, outcome and duration.
+//!
+//! Generic over the caller's error: the error classifies itself (`Failure`), so this file
+//! knows nothing of HTTP, MCP or the LLM. It also owns its settings (`Policy::from_vars`).
 //!
 //! Retries here are fast and few: they ride out a blip inside one node. Longer outages are
-//! the plan's business (`planner::run`), which retries through the queue, or waits for the
+//! the plan's business (`queue::executor`), which retries through the queue, or waits for the
 //! breaker without spending an attempt, or degrades to embedded data.
 
 use std::{
+    fmt::Display,
     future::Future,
     num::NonZeroU32,
+    str::FromStr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -19,7 +24,25 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use recloser::{AsyncRecloser, Recloser};
 use tracing::Instrument;
 
-use crate::{metrics, providers::ProviderError};
+use crate::metrics;
+
+/// How a failed call classifies itself for the wrapper.
+pub trait Failure: Display + Sized {
+    /// A timeout, a connection error, a 5xx: counts against the breaker.
+    fn is_transient(&self) -> bool;
+    /// Worth another try now: transient failures and rate limits.
+    fn is_retryable(&self) -> bool;
+    /// How long the upstream asked us to wait before the next try, if it said.
+    fn retry_after(&self) -> Option<Duration>;
+    /// The `outcome` label of the call's metric.
+    fn outcome(&self) -> &'static str;
+    /// The error of a try that ran past its timeout.
+    fn timed_out(upstream: &str, after: Duration) -> Self;
+    /// The error of a call the open breaker refused without making it.
+    fn breaker_open(upstream: &str, cool_down: Duration) -> Self;
+    /// The same error, saying how many tries it took.
+    fn after_tries(self, tries: usize) -> Self;
+}
 
 /// What a node does when its provider's breaker is open (or its retries ran out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +71,8 @@ pub struct Policy {
     pub on_open: OnOpen,
 }
 
-impl Policy {
-    pub fn default_for(provider: &str) -> Self {
+impl Default for Policy {
+    fn default() -> Self {
         Self {
             timeout: Duration::from_secs(10),
             retries: 2,
@@ -60,44 +83,77 @@ impl Policy {
             breaker_open: Duration::from_secs(30),
             breaker_probes: 2,
             rate_per_sec: 50,
-            // Weather is optional: without it a plan is still a plan. Places are not.
-            on_open: if provider == "weather" || provider == "llm" {
-                OnOpen::Degrade
-            } else {
-                OnOpen::Wait
-            },
+            on_open: OnOpen::Wait,
         }
     }
 }
 
+impl Policy {
+    /// `RESILIENCE_{NAME}_{TIMEOUT_MS,RETRIES,BACKOFF_MS,BREAKER_OPEN_SECS,BREAKER_WINDOW,RATE_PER_SEC,ON_OPEN}`
+    /// read through `var`, over `defaults`.
+    pub fn from_vars(name: &str, defaults: Policy, var: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let key = |k: &str| format!("RESILIENCE_{}_{k}", name.to_uppercase());
+        let read = |k: &str, default: u64| parsed(var, &key(k), default);
+        let on_open = match var(&key("ON_OPEN")).as_deref() {
+            None => defaults.on_open,
+            Some("degrade") => OnOpen::Degrade,
+            Some("wait") => OnOpen::Wait,
+            Some(other) => anyhow::bail!("{} must be degrade or wait, not {other:?}", key("ON_OPEN")),
+        };
+        Ok(Policy {
+            timeout: Duration::from_millis(read("TIMEOUT_MS", defaults.timeout.as_millis() as u64)?),
+            retries: parsed(var, &key("RETRIES"), defaults.retries)?,
+            backoff_min: Duration::from_millis(read("BACKOFF_MS", defaults.backoff_min.as_millis() as u64)?),
+            breaker_open: Duration::from_secs(read("BREAKER_OPEN_SECS", defaults.breaker_open.as_secs())?),
+            breaker_window: parsed(var, &key("BREAKER_WINDOW"), defaults.breaker_window)?,
+            rate_per_sec: parsed(var, &key("RATE_PER_SEC"), defaults.rate_per_sec)?,
+            on_open,
+            ..defaults
+        })
+    }
+}
+
+fn parsed<T: FromStr>(var: &dyn Fn(&str) -> Option<String>, name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not valid: {e}")),
+    }
+}
+
 pub struct Resilience {
-    provider: String,
+    upstream: String,
     policy: Policy,
     breaker: AsyncRecloser,
     limiter: Option<DefaultDirectRateLimiter>,
 }
 
 impl Resilience {
-    pub fn new(provider: &str, policy: Policy) -> Arc<Self> {
+    pub fn new(upstream: &str, policy: Policy) -> Arc<Self> {
         let breaker = Recloser::custom()
             .error_rate(policy.breaker_error_rate)
             .closed_len(policy.breaker_window.max(1))
             .half_open_len(policy.breaker_probes.max(1))
             .open_wait(policy.breaker_open)
             .build();
-        metrics::breaker_state(provider, false);
+        metrics::breaker_state(upstream, false);
         let limiter = NonZeroU32::new(policy.rate_per_sec)
             .map(|rate| RateLimiter::direct(Quota::per_second(rate).allow_burst(rate)));
         Arc::new(Self {
-            provider: provider.to_string(),
+            upstream: upstream.to_string(),
             limiter,
             breaker: breaker.into(),
             policy,
         })
     }
 
-    pub fn provider(&self) -> &str {
-        &self.provider
+    pub fn upstream(&self) -> &str {
+        &self.upstream
     }
 
     pub fn policy(&self) -> &Policy {
@@ -105,12 +161,13 @@ impl Resilience {
     }
 
     /// Runs `call` under the policy. `call` is invoked once per try.
-    pub async fn call<T, F, Fut>(&self, op: &str, mut call: F) -> Result<T, ProviderError>
+    pub async fn call<T, E, F, Fut>(&self, op: &str, mut call: F) -> Result<T, E>
     where
+        E: Failure,
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, ProviderError>>,
+        Fut: Future<Output = Result<T, E>>,
     {
-        let span = tracing::info_span!("provider_call", provider = %self.provider, op);
+        let span = tracing::info_span!("provider_call", provider = %self.upstream, op);
         async move {
             let mut delays = ExponentialBuilder::default()
                 .with_jitter()
@@ -129,48 +186,42 @@ impl Resilience {
                 let attempt = async {
                     match tokio::time::timeout(timeout, call()).await {
                         Ok(result) => result,
-                        Err(_) => Err(ProviderError::Transient {
-                            provider: self.provider.clone(),
-                            message: format!("timed out after {} ms", timeout.as_millis()),
-                        }),
+                        Err(_) => Err(E::timed_out(&self.upstream, timeout)),
                     }
                 };
                 // Only transient failures count against the breaker: a bad request says
                 // nothing about the upstream's health.
-                let result = self.breaker.call_with(|e: &ProviderError| e.is_transient(), attempt).await;
+                let result = self.breaker.call_with(|e: &E| e.is_transient(), attempt).await;
                 let duration_ms = started.elapsed().as_millis() as u64;
                 let error = match result {
                     Ok(value) => {
-                        metrics::provider_call(&self.provider, "ok", started.elapsed());
-                        metrics::breaker_state(&self.provider, false);
-                        tracing::info!(provider = %self.provider, op, outcome = "ok", duration_ms, tries, "provider call");
+                        metrics::provider_call(&self.upstream, "ok", started.elapsed());
+                        metrics::breaker_state(&self.upstream, false);
+                        tracing::info!(provider = %self.upstream, op, outcome = "ok", duration_ms, tries, "provider call");
                         return Ok(value);
                     }
                     Err(recloser::Error::Rejected) => {
-                        metrics::provider_call(&self.provider, "breaker_open", started.elapsed());
-                        metrics::breaker_state(&self.provider, true);
-                        tracing::warn!(provider = %self.provider, op, outcome = "breaker_open", duration_ms, tries, "provider call");
-                        return Err(ProviderError::BreakerOpen {
-                            provider: self.provider.clone(),
-                            cool_down: self.policy.breaker_open,
-                        });
+                        metrics::provider_call(&self.upstream, "breaker_open", started.elapsed());
+                        metrics::breaker_state(&self.upstream, true);
+                        tracing::warn!(provider = %self.upstream, op, outcome = "breaker_open", duration_ms, tries, "provider call");
+                        return Err(E::breaker_open(&self.upstream, self.policy.breaker_open));
                     }
                     Err(recloser::Error::Inner(e)) => e,
                 };
                 let outcome = error.outcome();
-                metrics::provider_call(&self.provider, outcome, started.elapsed());
+                metrics::provider_call(&self.upstream, outcome, started.elapsed());
                 if !error.is_retryable() {
-                    tracing::warn!(provider = %self.provider, op, outcome, duration_ms, tries, error = %error, "provider call");
+                    tracing::warn!(provider = %self.upstream, op, outcome, duration_ms, tries, error = %error, "provider call");
                     return Err(error);
                 }
                 let Some(mut delay) = delays.next() else {
-                    tracing::warn!(provider = %self.provider, op, outcome, duration_ms, tries, error = %error, "provider call; retries exhausted");
+                    tracing::warn!(provider = %self.upstream, op, outcome, duration_ms, tries, error = %error, "provider call; retries exhausted");
                     return Err(error.after_tries(tries));
                 };
-                if let ProviderError::RateLimited { retry_after: Some(after), .. } = &error {
-                    delay = delay.max(*after);
+                if let Some(after) = error.retry_after() {
+                    delay = delay.max(after);
                 }
-                tracing::info!(provider = %self.provider, op, outcome, duration_ms, tries, retry_in_ms = delay.as_millis() as u64, error = %error, "provider call; retrying");
+                tracing::info!(provider = %self.upstream, op, outcome, duration_ms, tries, retry_in_ms = delay.as_millis() as u64, error = %error, "provider call; retrying");
                 tokio::time::sleep(delay).await;
             }
         }
@@ -185,6 +236,50 @@ mod tests {
 
     use super::*;
 
+    /// The classification the wrapper sees, as a provider's error would give it.
+    #[derive(Debug, Clone, PartialEq)]
+    enum TestError {
+        Transient { message: String },
+        RateLimited { retry_after: Option<Duration> },
+        Permanent,
+        BreakerOpen,
+    }
+
+    impl Display for TestError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{self:?}")
+        }
+    }
+
+    impl Failure for TestError {
+        fn is_transient(&self) -> bool {
+            matches!(self, TestError::Transient { .. })
+        }
+        fn is_retryable(&self) -> bool {
+            matches!(self, TestError::Transient { .. } | TestError::RateLimited { .. })
+        }
+        fn retry_after(&self) -> Option<Duration> {
+            match self {
+                TestError::RateLimited { retry_after } => *retry_after,
+                _ => None,
+            }
+        }
+        fn outcome(&self) -> &'static str {
+            "test"
+        }
+        fn timed_out(_: &str, after: Duration) -> Self {
+            TestError::Transient {
+                message: format!("timed out after {} ms", after.as_millis()),
+            }
+        }
+        fn breaker_open(_: &str, _: Duration) -> Self {
+            TestError::BreakerOpen
+        }
+        fn after_tries(self, _: usize) -> Self {
+            self
+        }
+    }
+
     fn quick() -> Policy {
         Policy {
             timeout: Duration::from_millis(50),
@@ -194,15 +289,12 @@ mod tests {
             breaker_window: 4,
             breaker_open: Duration::from_millis(200),
             breaker_probes: 1,
-            ..Policy::default_for("test")
+            ..Policy::default()
         }
     }
 
-    fn transient() -> ProviderError {
-        ProviderError::Transient {
-            provider: "test".into(),
-            message: "503".into(),
-        }
+    fn transient() -> TestError {
+        TestError::Transient { message: "503".into() }
     }
 
     #[tokio::test]
@@ -220,15 +312,10 @@ mod tests {
         let out: Result<(), _> = r
             .call("op", || {
                 calls.fetch_add(1, Ordering::SeqCst);
-                async {
-                    Err(ProviderError::Permanent {
-                        provider: "test".into(),
-                        message: "401".into(),
-                    })
-                }
+                async { Err(TestError::Permanent) }
             })
             .await;
-        assert!(matches!(out, Err(ProviderError::Permanent { .. })));
+        assert!(matches!(out, Err(TestError::Permanent)));
         assert_eq!(calls.load(Ordering::SeqCst), 1, "a permanent error is never retried");
     }
 
@@ -237,7 +324,7 @@ mod tests {
         let r = Resilience::new("test", quick());
         let calls = AtomicUsize::new(0);
         // Hangs past the timeout: 3 tries, each a transient failure.
-        let out: Result<(), _> = r
+        let out: Result<(), TestError> = r
             .call("op", || {
                 calls.fetch_add(1, Ordering::SeqCst);
                 async {
@@ -247,29 +334,29 @@ mod tests {
             })
             .await;
         assert!(
-            matches!(out, Err(ProviderError::Transient { ref message, .. }) if message.contains("timed out")),
+            matches!(out, Err(TestError::Transient { ref message, .. }) if message.contains("timed out")),
             "{out:?}"
         );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         // One more failure fills the window of 4 at 100 %: open.
         let _ = r.call("op", || async { Err::<(), _>(transient()) }).await;
         let before = calls.load(Ordering::SeqCst);
-        let out: Result<(), _> = r
+        let out: Result<(), TestError> = r
             .call("op", || {
                 calls.fetch_add(1, Ordering::SeqCst);
                 async { Ok(()) }
             })
             .await;
-        assert!(matches!(out, Err(ProviderError::BreakerOpen { .. })), "{out:?}");
+        assert!(matches!(out, Err(TestError::BreakerOpen)), "{out:?}");
         assert_eq!(
             calls.load(Ordering::SeqCst),
             before,
             "an open breaker fails fast without calling"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let out = r.call("op", || async { Ok(7) }).await;
+        let out: Result<_, TestError> = r.call("op", || async { Ok(7) }).await;
         assert_eq!(out, Ok(7), "half-open probe succeeds and closes the breaker");
-        assert_eq!(r.call("op", || async { Ok(8) }).await, Ok(8));
+        assert_eq!(r.call("op", || async { Ok::<_, TestError>(8) }).await, Ok(8));
     }
 
     #[tokio::test]
@@ -282,9 +369,7 @@ mod tests {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
                 async move {
                     if n == 0 {
-                        Err(ProviderError::RateLimited {
-                            provider: "test".into(),
-                            message: "429".into(),
+                        Err(TestError::RateLimited {
                             retry_after: Some(Duration::from_millis(300)),
                         })
                     } else {

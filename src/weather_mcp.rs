@@ -21,9 +21,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
+    catalog,
     config::Settings,
-    planner::catalog,
-    providers::{WeatherProvider, embedded_weather::ClimateNormals, qweather::QWeather, resilient::ResilientWeather},
+    config::Upstream,
+    providers::{WeatherProvider, embedded_weather::ClimateNormals, guarded::GuardedWeather, qweather::QWeather},
     resilience::{Policy, Resilience},
 };
 
@@ -64,22 +65,22 @@ impl WeatherServer {
 
     /// QWeather when `QWEATHER_API_KEY` is set, else the embedded normals. QWeather calls get
     /// the `weather` policy's timeout and breaker but no retries: the MCP client owns them.
-    pub fn from_settings(settings: &Settings) -> Self {
+    pub fn from_settings(settings: &Settings) -> reqwest::Result<Self> {
         let policy = Policy {
             retries: 0,
-            ..settings.policy("weather")
+            ..settings.policy(Upstream::Weather)
         };
-        let Some(qweather) = QWeather::from_settings(&settings.live, policy.timeout) else {
-            return Self::embedded();
+        let Some(qweather) = QWeather::from_settings(&settings.live, policy.timeout)? else {
+            return Ok(Self::embedded());
         };
         let qweather = Arc::new(qweather);
-        Self {
-            weather: Arc::new(ResilientWeather {
+        Ok(Self {
+            weather: Arc::new(GuardedWeather {
                 inner: qweather.clone(),
-                resilience: Resilience::new("weather", policy),
+                resilience: Resilience::new(Upstream::Weather.as_str(), policy),
             }),
             geo: Some(qweather),
-        }
+        })
     }
 }
 

@@ -149,7 +149,7 @@ async fn submit_then_read_list_and_cancel(pool: PgPool) {
         .fetch_all(&pool)
         .await
         .unwrap();
-    assert_eq!(jobs, vec![(planner::queue::QUEUE_NAME.to_string(), 5)]);
+    assert_eq!(jobs, vec![(planner::store::jobs::QUEUE_NAME.to_string(), 5)]);
 
     let reply = call(&app, "GET", &format!("/v1/plans/{id}"), None, &[]).await;
     assert_eq!(reply.status, 200);

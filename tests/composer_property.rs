@@ -2,15 +2,18 @@
 //! checker, or the request is reported infeasible with a budget that would work.
 
 use chrono::{Duration, NaiveDate};
-use planner::planner::{
-    catalog::{self, PlaceKind},
-    check,
-    compose::{self, Candidates},
-    geo::Roads,
-    parse::INTERESTS,
-    request::{Pace, TripRequest},
-};
 use planner::providers::embedded_weather;
+use planner::{
+    catalog,
+    domain::PlaceKind,
+    travel::{
+        candidates::Candidates,
+        check, compose,
+        geo::Roads,
+        preferences::{INTERESTS, Pace},
+        request::TripRequest,
+    },
+};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 const CURRENCIES: [&str; 4] = ["CNY", "USD", "JPY", "EUR"];
@@ -30,7 +33,7 @@ fn random_request(rng: &mut StdRng) -> TripRequest {
         _ => Some(rng.random_range(500.0..60000.0)),
     };
     let budget = budget_cny.map(|b| {
-        (b / planner::planner::currency::rate_to_cny(&currency).unwrap())
+        (b / planner::domain::money::rate_to_cny(&currency).unwrap())
             .round()
             .max(1.0)
     });

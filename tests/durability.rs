@@ -8,13 +8,15 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use common::{Proc, call, database_url, in_days, migrated, router, status, submit, wait_for};
 use planner::{
-    planner::{
-        catalog::{self, PlaceKind},
-        compose::{self, Candidates},
+    catalog,
+    domain::PlaceKind,
+    providers::embedded_weather,
+    travel::{
+        candidates::Candidates,
+        compose,
         geo::Roads,
         request::{self, SubmitRequest},
     },
-    providers::embedded_weather,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -140,7 +142,7 @@ async fn a_plan_slightly_over_budget_waits_for_approval_and_carries_the_warning(
     // What the cheapest valid plan for this trip costs, computed the way the worker will.
     let input: SubmitRequest =
         serde_json::from_value(json!({"destination": "上海", "start_date": start, "days": 3, "travelers": 2})).unwrap();
-    let mut trip = request::understand(&input, chrono::Local::now().date_naive()).unwrap();
+    let mut trip = request::resolve(&input, chrono::Local::now().date_naive()).unwrap();
     trip.budget = Some(1.0);
     let places = catalog::places("shanghai");
     let pick = |k: PlaceKind| places.iter().filter(|p| p.kind == k).cloned().collect::<Vec<_>>();
@@ -460,14 +462,14 @@ async fn retention_deletes_old_terminal_plans_and_finished_jobs_one_process_at_a
         .await
         .unwrap();
     assert_eq!(
-        planner::store::retention::cleanup(&pool, Duration::from_secs(30 * 86_400))
+        planner::queue::maintenance::cleaner::clean(&pool, Duration::from_secs(30 * 86_400))
             .await
             .unwrap(),
         None
     );
     holder.rollback().await.unwrap();
 
-    let cleaned = planner::store::retention::cleanup(&pool, Duration::from_secs(30 * 86_400))
+    let cleaned = planner::queue::maintenance::cleaner::clean(&pool, Duration::from_secs(30 * 86_400))
         .await
         .unwrap()
         .unwrap();
@@ -559,7 +561,7 @@ async fn stuck_plans_get_a_new_job(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let mut rescued = planner::store::rescue::rescue_stuck(&pool, Duration::from_secs(360))
+    let mut rescued = planner::queue::maintenance::rescuer::rescue_stuck(&pool, Duration::from_secs(360))
         .await
         .unwrap()
         .unwrap();

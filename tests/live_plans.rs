@@ -19,22 +19,22 @@ use common::{
     in_days, migrated, router, submit, wait_for,
 };
 use planner::{
-    api,
-    config::{Secret, Settings},
+    api, catalog,
+    config::{Secret, Settings, Upstream},
+    domain::{Place, PlaceKind},
     llm::Llm,
-    planner::{
-        catalog::{self, Place, PlaceKind},
-        check,
-        compose::{self, Candidates},
+    providers::{PlacesProvider, WeatherProvider, amap::Amap, embedded_weather::ClimateNormals},
+    queue::{executor::Executor, worker},
+    resilience::Policy,
+    travel::{
+        candidates::Candidates,
+        check, compose,
         geo::Roads,
         itinerary::{ItemKind, Itinerary},
+        nodes::routes,
         request::{self, SubmitRequest, TripRequest},
-        routes,
-        run::PlanRunner,
+        sources::Sources,
     },
-    providers::{PlacesProvider, Providers, WeatherProvider, amap::Amap, embedded_weather::ClimateNormals},
-    queue,
-    resilience::Policy,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -71,7 +71,7 @@ fn selection_of(plan: &Itinerary, tip: &str) -> Value {
 }
 
 fn trip(input: &SubmitRequest) -> TripRequest {
-    request::understand(input, Local::now().date_naive()).unwrap()
+    request::resolve(input, Local::now().date_naive()).unwrap()
 }
 
 fn split(places: &[Place]) -> (Vec<Place>, Vec<Place>) {
@@ -139,7 +139,7 @@ async fn a_whole_plan_with_the_llm_qweather_over_mcp_and_amap_all_live(pool: PgP
         ..SubmitRequest::default()
     });
     let scout = fakes::amap().await;
-    let client = Amap::new(Secret(AMAP_KEY.into()), &scout.url, Duration::from_secs(5));
+    let client = Amap::new(Secret(AMAP_KEY.into()), &scout.url, Duration::from_secs(5)).unwrap();
     let city = catalog::city("hangzhou").unwrap();
     let places = client.places(city).await.unwrap();
     let hotels = client.hotels(city).await.unwrap();
@@ -294,7 +294,7 @@ async fn assert_travelled_on_measured_roads(pool: &PgPool, id: Uuid, result: &Va
 /// that knows an LLM is configured.
 async fn plan_with_llm(pool: &PgPool, llm_url: &str, body: Value) -> (Uuid, String) {
     migrated(pool).await;
-    let mut settings = Settings::for_database("postgres://unused");
+    let mut settings = Settings::for_database("postgres://unused").expect("settings from the environment");
     settings.live.openai_base_url = Some(llm_url.to_string());
     let app = api::router(api::AppState {
         pool: pool.clone(),
@@ -304,14 +304,16 @@ async fn plan_with_llm(pool: &PgPool, llm_url: &str, body: Value) -> (Uuid, Stri
         retries: 1,
         backoff_min: Duration::from_millis(10),
         backoff_max: Duration::from_millis(20),
-        ..Policy::default_for("llm")
+        ..Upstream::Llm.default_policy()
     };
-    let providers = Providers {
-        llm: Some(Arc::new(Llm::new(llm_url, Some(OPENAI_KEY), OPENAI_MODEL, policy))),
-        ..Providers::embedded(&settings)
+    let providers = Sources {
+        llm: Some(Arc::new(
+            Llm::new(llm_url, Some(OPENAI_KEY), OPENAI_MODEL, policy).unwrap(),
+        )),
+        ..Sources::embedded(&settings)
     };
-    let runner = PlanRunner::new(pool.clone(), &settings, providers);
-    let (task, stop) = queue::worker::spawn_in_process(pool.clone(), runner, settings);
+    let runner = Executor::new(pool.clone(), &settings, providers);
+    let (task, stop) = worker::spawn_in_process(pool.clone(), runner, settings);
     let id = submit(&app, &body).await;
     let (status, _) = wait_for(pool, id, Duration::from_secs(30), |s, _| {
         matches!(s, "succeeded" | "failed" | "awaiting_approval")
@@ -525,7 +527,7 @@ async fn an_invalid_reading_of_the_query_is_repaired_with_the_validation_error(p
 
 /// In-process settings with QWeather and Amap live against these fakes, no LLM.
 fn qweather_and_amap(qweather: &fakes::Fake, amap: &fakes::Fake) -> Settings {
-    let mut settings = Settings::for_database("postgres://unused");
+    let mut settings = Settings::for_database("postgres://unused").expect("settings from the environment");
     settings.live.qweather_api_key = Some(Secret(QWEATHER_KEY.into()));
     settings.live.qweather_api_host = qweather.url.clone();
     settings.live.amap_api_key = Some(Secret(AMAP_KEY.into()));
@@ -548,11 +550,15 @@ async fn roads_amap_cannot_measure_are_estimated_with_a_warning(pool: PgPool) {
         retries: 1,
         backoff_min: Duration::from_millis(5),
         backoff_max: Duration::from_millis(10),
-        ..Policy::default_for("maps")
+        ..Upstream::Maps.default_policy()
     };
-    settings.resilience.insert("maps".into(), quick);
-    let runner = PlanRunner::new(pool.clone(), &settings, Providers::from_settings(&settings, &pool));
-    let (task, stop) = queue::worker::spawn_in_process(pool.clone(), runner, settings);
+    settings.resilience.insert(Upstream::Maps, quick);
+    let runner = Executor::new(
+        pool.clone(),
+        &settings,
+        Sources::from_settings(&settings, &pool).unwrap(),
+    );
+    let (task, stop) = worker::spawn_in_process(pool.clone(), runner, settings);
     let id = submit(
         &router(&pool),
         &json!({"destination": "杭州", "start_date": in_days(1), "days": 2}),
@@ -592,10 +598,10 @@ async fn the_second_identical_plan_takes_weather_and_places_from_the_cache(pool:
     migrated(&pool).await;
     let (qweather, amap) = (fakes::qweather().await, fakes::amap().await);
     let settings = qweather_and_amap(&qweather, &amap);
-    let providers = Providers::from_settings(&settings, &pool);
+    let providers = Sources::from_settings(&settings, &pool).unwrap();
     assert!(providers.llm.is_none());
-    let runner = PlanRunner::new(pool.clone(), &settings, providers);
-    let (task, stop) = queue::worker::spawn_in_process(pool.clone(), runner, settings);
+    let runner = Executor::new(pool.clone(), &settings, providers);
+    let (task, stop) = worker::spawn_in_process(pool.clone(), runner, settings);
     let app = router(&pool);
     let body = json!({"destination": "杭州", "start_date": in_days(1), "days": 2});
 
@@ -654,7 +660,7 @@ async fn the_second_identical_plan_takes_weather_and_places_from_the_cache(pool:
 #[sqlx::test(migrations = false)]
 async fn free_text_the_rules_cannot_read_is_left_to_the_llm(pool: PgPool) {
     let query = "Take my wife and me to see the terracotta warriors, two days";
-    let ruled = request::understand(
+    let ruled = request::resolve(
         &SubmitRequest {
             query: Some(query.into()),
             ..SubmitRequest::default()

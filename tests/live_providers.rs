@@ -9,8 +9,9 @@ use std::time::Duration;
 use chrono::Local;
 use common::fakes::{self, AMAP_KEY, QWEATHER_KEY};
 use planner::{
+    catalog,
     config::Secret,
-    planner::catalog::{self, Place, PlaceKind},
+    domain::{Place, PlaceKind},
     providers::{PlacesProvider, ProviderError, WeatherProvider, amap::Amap, amap::LngLat, qweather::QWeather},
     resilience::{Policy, Resilience},
 };
@@ -23,11 +24,11 @@ use rmcp::{
 use serde_json::{Value, json};
 
 fn qweather(url: &str) -> QWeather {
-    QWeather::new(Secret(QWEATHER_KEY.into()), url, 7, Duration::from_secs(5))
+    QWeather::new(Secret(QWEATHER_KEY.into()), url, 7, Duration::from_secs(5)).unwrap()
 }
 
 fn amap(url: &str) -> Amap {
-    Amap::new(Secret(AMAP_KEY.into()), url, Duration::from_secs(5))
+    Amap::new(Secret(AMAP_KEY.into()), url, Duration::from_secs(5)).unwrap()
 }
 
 fn quick_policy() -> Policy {
@@ -35,7 +36,7 @@ fn quick_policy() -> Policy {
         retries: 2,
         backoff_min: Duration::from_millis(10),
         backoff_max: Duration::from_millis(50),
-        ..Policy::default_for("test")
+        ..Policy::default()
     }
 }
 
@@ -95,7 +96,7 @@ async fn qweather_forecast_comes_from_the_geo_lookup_and_daily_forecast_with_nor
     assert_eq!(fake.calls().len(), 3);
 
     // A wrong key is the v2 401 from the service.
-    let wrong = QWeather::new(Secret("wrong".into()), &fake.url, 7, Duration::from_secs(5));
+    let wrong = QWeather::new(Secret("wrong".into()), &fake.url, 7, Duration::from_secs(5)).unwrap();
     let err = wrong.lookup("杭州").await.unwrap_err();
     assert!(
         matches!(&err, ProviderError::Permanent { message, .. } if message.contains("401")),
@@ -247,7 +248,7 @@ async fn amap_status_and_infocode_errors_are_classified_and_quota_counts_as_rate
         let err = client.hotels(city).await.unwrap_err();
         assert_eq!(err.outcome(), expected, "{sample}: {err}");
     }
-    let wrong = Amap::new(Secret("wrong".into()), &fake.url, Duration::from_secs(5));
+    let wrong = Amap::new(Secret("wrong".into()), &fake.url, Duration::from_secs(5)).unwrap();
     let err = wrong.hotels(city).await.unwrap_err();
     assert!(err.to_string().contains("INVALID_USER_KEY"), "{err}");
 

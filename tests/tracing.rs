@@ -9,7 +9,11 @@ use std::time::Duration;
 use common::{call, in_days, migrated, router, wait_for};
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-use planner::{config::Settings, planner::run::PlanRunner, providers::Providers, queue};
+use planner::{
+    config::Settings,
+    queue::{executor::Executor, worker},
+    travel::sources::Sources,
+};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -38,12 +42,12 @@ async fn one_trace_covers_submit_plan_nodes_and_provider_calls(pool: PgPool) {
         "{stored}"
     );
 
-    let settings = Settings::for_database("postgres://unused");
-    let runner = PlanRunner::new(pool.clone(), &settings, Providers::embedded(&settings));
+    let settings = Settings::for_database("postgres://unused").expect("settings from the environment");
+    let runner = Executor::new(pool.clone(), &settings, Sources::embedded(&settings));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let worker_pool = pool.clone();
     let worker = tokio::spawn(async move {
-        queue::worker::run(worker_pool, runner, &settings, async move {
+        worker::run(worker_pool, runner, &settings, async move {
             let _ = rx.await;
         })
         .await

@@ -24,16 +24,14 @@ use axum::{
 use chrono::NaiveDate;
 use common::{in_days, migrated, wait_for};
 use planner::{
-    config::Settings,
-    planner::{
-        catalog::{self, City, Place, PlaceKind},
-        itinerary::DayWeather,
-        run::PlanRunner,
-    },
-    providers::{PlacesProvider, ProviderError, Providers, WeatherProvider, embedded_weather, http},
-    queue,
+    catalog,
+    config::{self, Settings},
+    domain::{City, DayWeather, Place, PlaceKind},
+    providers::{PlacesProvider, ProviderError, WeatherProvider, embedded_weather, http},
+    queue::{executor::Executor, worker},
     resilience::{OnOpen, Policy},
-    store::plans,
+    store::{approval::Decision, plans},
+    travel::sources::Sources,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -212,7 +210,7 @@ impl PlacesProvider for HttpUpstream {
     }
 }
 
-fn quick_policy(name: &str) -> Policy {
+fn quick_policy(upstream: config::Upstream) -> Policy {
     Policy {
         timeout: Duration::from_millis(500),
         retries: 2,
@@ -221,7 +219,7 @@ fn quick_policy(name: &str) -> Policy {
         breaker_window: 100,
         breaker_open: Duration::from_secs(2),
         breaker_probes: 1,
-        ..Policy::default_for(name)
+        ..upstream.default_policy()
     }
 }
 
@@ -239,25 +237,25 @@ impl Harness {
     async fn start_with(pool: &PgPool, weather: Policy, maps: Policy, approval_on_degraded: bool) -> Self {
         migrated(pool).await;
         let (upstream, base) = start_upstream().await;
-        let mut settings = Settings::for_database("postgres://unused");
+        let mut settings = Settings::for_database("postgres://unused").expect("settings from the environment");
         settings.worker_concurrency = 2;
         settings.approval_on_degraded = approval_on_degraded;
         settings.queue.retry_base = Duration::from_millis(1000);
         settings.queue.poll_interval = Duration::from_millis(200);
-        settings.resilience.insert("weather".into(), weather);
-        settings.resilience.insert("maps".into(), maps);
+        settings.resilience.insert(config::Upstream::Weather, weather);
+        settings.resilience.insert(config::Upstream::Maps, maps);
         let client = || {
             Arc::new(HttpUpstream {
                 base: base.clone(),
-                client: http::client(Duration::from_secs(10)),
+                client: http::client(Duration::from_secs(10)).unwrap(),
             })
         };
-        let providers = Providers::resilient(client(), client(), &settings);
-        let runner = PlanRunner::new(pool.clone(), &settings, providers);
+        let providers = Sources::guarded(client(), client(), &settings);
+        let runner = Executor::new(pool.clone(), &settings, providers);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let pool = pool.clone();
         let worker = tokio::spawn(async move {
-            queue::worker::run(pool, runner, &settings, async move {
+            worker::run(pool, runner, &settings, async move {
                 let _ = rx.await;
             })
             .await
@@ -293,10 +291,10 @@ async fn a_weather_outage_opens_the_breaker_and_plans_degrade_without_amplificat
     let weather = Policy {
         breaker_window: 4,
         breaker_open: Duration::from_secs(60),
-        ..quick_policy("weather")
+        ..quick_policy(config::Upstream::Weather)
     };
     assert_eq!(weather.on_open, OnOpen::Degrade);
-    let h = Harness::start(&pool, weather, quick_policy("maps")).await;
+    let h = Harness::start(&pool, weather, quick_policy(config::Upstream::Maps)).await;
     h.upstream.always("forecast", Some(Fault::Status(500)));
     // One plan alone first, so that its tries are the first calls the upstream sees.
     let first = create(&pool, "杭州", 2).await;
@@ -340,10 +338,10 @@ async fn a_maps_outage_makes_plans_wait_for_the_breaker_without_spending_attempt
         retries: 1,
         breaker_window: 2,
         breaker_open: Duration::from_secs(2),
-        ..quick_policy("maps")
+        ..quick_policy(config::Upstream::Maps)
     };
     assert_eq!(maps.on_open, OnOpen::Wait);
-    let h = Harness::start(&pool, quick_policy("weather"), maps).await;
+    let h = Harness::start(&pool, quick_policy(config::Upstream::Weather), maps).await;
     h.upstream.always("places", Some(Fault::Status(503)));
     h.upstream.always("hotels", Some(Fault::Status(503)));
     let id = create(&pool, "西安", 3).await;
@@ -393,9 +391,9 @@ async fn hangs_garbage_and_rate_limits_are_retried_and_retry_after_is_honoured(p
         &pool,
         Policy {
             retries: 3,
-            ..quick_policy("weather")
+            ..quick_policy(config::Upstream::Weather)
         },
-        quick_policy("maps"),
+        quick_policy(config::Upstream::Maps),
     )
     .await;
     h.upstream.script(
@@ -430,9 +428,9 @@ async fn a_node_failing_twice_succeeds_on_the_third_attempt_with_growing_waits(p
     // No fast retries and a breaker that never opens: each failure costs a plan attempt.
     let maps = Policy {
         retries: 0,
-        ..quick_policy("maps")
+        ..quick_policy(config::Upstream::Maps)
     };
-    let h = Harness::start(&pool, quick_policy("weather"), maps).await;
+    let h = Harness::start(&pool, quick_policy(config::Upstream::Weather), maps).await;
     h.upstream.script("places", &[Fault::Status(500), Fault::Status(502)]);
     let id = create(&pool, "厦门", 2).await;
     let (status, attempts) = wait_for(&pool, id, Duration::from_secs(60), |s, _| {
@@ -471,9 +469,9 @@ async fn by_policy_a_plan_on_degraded_data_waits_for_approval(pool: PgPool) {
         &pool,
         Policy {
             retries: 0,
-            ..quick_policy("weather")
+            ..quick_policy(config::Upstream::Weather)
         },
-        quick_policy("maps"),
+        quick_policy(config::Upstream::Maps),
         true,
     )
     .await;
@@ -485,7 +483,7 @@ async fn by_policy_a_plan_on_degraded_data_waits_for_approval(pool: PgPool) {
         reason.contains("degraded data") && reason.contains("weather"),
         "{reason}"
     );
-    let Ok(plans::Decision::Done(_)) = plans::decide(&pool, id, true, "ops").await else {
+    let Ok(plans::Action::Done(_)) = plans::decide(&pool, id, Decision::Approved, "ops").await else {
         panic!("approve failed")
     };
     wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "succeeded").await;

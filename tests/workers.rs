@@ -10,15 +10,10 @@ use std::{
 
 use common::{Proc, call, database_url, in_days, migrated, router, submit, wait_for};
 use planner::{
-    planner::{
-        catalog::{self, PlaceKind},
-        check,
-        compose::Candidates,
-        geo::Roads,
-        itinerary::Itinerary,
-        request::TripRequest,
-    },
+    catalog,
+    domain::PlaceKind,
     store::plans,
+    travel::{candidates::Candidates, check, geo::Roads, itinerary::Itinerary, request::TripRequest},
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -161,10 +156,10 @@ async fn fifty_plans_on_two_worker_processes_all_succeed_and_pass_the_checker(po
     assert_eq!(busy, 2, "one worker did all the work");
     // The queue acknowledges a job just after its plan is stored: allow it a moment.
     let start = Instant::now();
-    let mut jobs = planner::queue::job_counts(&pool).await.unwrap();
+    let mut jobs = planner::store::jobs::job_counts(&pool).await.unwrap();
     while jobs != vec![("Done".to_string(), 50)] && start.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        jobs = planner::queue::job_counts(&pool).await.unwrap();
+        jobs = planner::store::jobs::job_counts(&pool).await.unwrap();
     }
     assert_eq!(jobs, vec![("Done".to_string(), 50)], "every job done exactly once");
     let _ = std::fs::remove_dir_all(&results);
@@ -340,7 +335,9 @@ async fn a_delayed_job_is_found_by_polling_when_no_notify_announces_it(pool: PgP
         .execute(&mut *tx)
         .await
         .unwrap();
-    planner::queue::enqueue(&mut tx, id, Some(run_at), 5).await.unwrap();
+    planner::store::jobs::enqueue(&mut tx, id, Some(run_at), 5)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     wait_for(&pool, id, Duration::from_secs(20), |s, _| s == "succeeded").await;
     let late: f64 =

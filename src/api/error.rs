@@ -8,7 +8,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::planner::request::InvalidRequest;
+use crate::travel::request::InvalidRequest;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -58,7 +58,7 @@ impl From<InvalidRequest> for ApiError {
         let extra = (!e.supported.is_empty()).then(|| json!({ "supported": e.supported }));
         Self {
             status,
-            code: e.code,
+            code: e.code.as_str().to_string(),
             message: e.message,
             field: Some(e.field),
             extra,

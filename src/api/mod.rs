@@ -1,5 +1,5 @@
 //! The HTTP API: routes, shared state and serving. Handlers are thin: they validate,
-//! call the store, and shape the answer.
+//! call the store, and shape the answer (`view`).
 
 mod body;
 pub mod error;
@@ -65,7 +65,7 @@ pub async fn queue_gauges(pool: PgPool, period: std::time::Duration) {
         match crate::store::plans::queue_depth(&pool).await {
             Ok((depth, oldest)) => {
                 for (status, n) in depth {
-                    crate::metrics::queue_depth(&status, n);
+                    crate::metrics::queue_depth(status.as_str(), n);
                 }
                 crate::metrics::oldest_queued_age(oldest);
             }

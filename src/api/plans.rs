@@ -18,22 +18,16 @@ use crate::{
         error::ApiError,
         view::{group_done, plan_view},
     },
-    planner::request::{self, SubmitRequest},
-    store::plans::{self, CancelOutcome, Created, Decision, NewPlan},
+    store::{
+        approval::Decision,
+        plans::{self, Action, CancelOutcome, Created, NewPlan},
+        states::PlanStatus,
+    },
+    travel::request::{self, RequestErrorCode, SubmitRequest},
 };
 
 /// Until API keys arrive, every caller is the same owner.
 pub const ANONYMOUS: &str = "anonymous";
-
-const STATUSES: [&str; 7] = [
-    "queued",
-    "running",
-    "awaiting_approval",
-    "succeeded",
-    "failed",
-    "cancelled",
-    "rejected",
-];
 
 pub async fn submit(
     State(state): State<AppState>,
@@ -42,11 +36,11 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     // Validate now, so that a request that can never be planned never reaches the queue.
-    match request::understand(&input, chrono::Local::now().date_naive()) {
+    match request::resolve(&input, chrono::Local::now().date_naive()) {
         Ok(_) => {}
         // Free text the rules cannot read is the LLM's to understand, when there is one: the
         // worker's understand node asks it, and fails the plan if it cannot either.
-        Err(e) if e.code == "not_understood" && state.settings.live.llm_enabled() => {}
+        Err(e) if e.code == RequestErrorCode::NotUnderstood && state.settings.live.llm_enabled() => {}
         Err(e) => return Err(e.into()),
     }
     let stored = serde_json::to_value(&input).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
@@ -127,13 +121,10 @@ pub struct ListQuery {
 pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
     let status = match q.status.as_deref() {
         None | Some("") => None,
-        Some(s) if STATUSES.contains(&s) => Some(s),
-        Some(s) => {
-            return Err(ApiError::bad_request(
-                "status",
-                format!("unknown status {s:?}; one of {}", STATUSES.join(", ")),
-            ));
-        }
+        Some(s) => Some(s.parse::<PlanStatus>().map_err(|_| {
+            let all: Vec<&str> = PlanStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::bad_request("status", format!("unknown status {s:?}; one of {}", all.join(", ")))
+        })?),
     };
     let limit = match q.limit.as_deref() {
         None | Some("") => 20,
@@ -158,12 +149,7 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
         .then(|| rows.last().map(|r| encode_cursor(r.created_at, r.id)))
         .flatten();
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let done: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT plan_id, node FROM plan_checkpoints WHERE plan_id = ANY($1) ORDER BY created_at, node")
-            .bind(&ids)
-            .fetch_all(&state.pool)
-            .await?;
-    let mut done = group_done(done);
+    let mut done = group_done(plans::done_nodes_of(&state.pool, &ids).await?);
     let plans: Vec<_> = rows
         .into_iter()
         .map(|r| {
@@ -194,8 +180,7 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
     let id = plan_id(&id)?;
     let (status, plan) = match plans::cancel(&state.pool, id).await? {
         CancelOutcome::Cancelled(plan) => {
-            let age = (chrono::Utc::now() - plan.created_at).to_std().unwrap_or_default();
-            crate::metrics::plan_finished("cancelled", age);
+            crate::metrics::plan_finished(plan.status.as_str(), plan.age());
             (StatusCode::OK, plan)
         }
         CancelOutcome::Requested(plan) => (StatusCode::ACCEPTED, plan),
@@ -218,7 +203,7 @@ pub async fn itinerary_markdown(State(state): State<AppState>, Path(id): Path<St
         .await?
         .ok_or_else(|| ApiError::not_found("plan"))?;
     match plan.result_markdown {
-        Some(md) if plan.status == "succeeded" => {
+        Some(md) if plan.status == PlanStatus::Succeeded => {
             Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
         }
         _ => Err(ApiError::conflict(
@@ -232,52 +217,49 @@ pub async fn itinerary_markdown(State(state): State<AppState>, Path(id): Path<St
 }
 
 /// `approve` resumes a plan waiting in `awaiting_approval`; `reject` ends it `rejected`.
-async fn decide(state: &AppState, id: &str, approve: bool) -> Result<Response, ApiError> {
+async fn decide(state: &AppState, id: &str, decision: Decision) -> Result<Response, ApiError> {
     let id = plan_id(id)?;
-    match plans::decide(&state.pool, id, approve, ANONYMOUS).await? {
-        Decision::Done(plan) => {
+    match plans::decide(&state.pool, id, decision, ANONYMOUS).await? {
+        Action::Done(plan) => {
             tracing::info!(plan_id = %id, status = %plan.status, "approval decided");
-            if plan.status == "rejected" {
-                crate::metrics::plan_finished(
-                    "rejected",
-                    (chrono::Utc::now() - plan.created_at).to_std().unwrap_or_default(),
-                );
+            if plan.status.is_terminal() {
+                crate::metrics::plan_finished(plan.status.as_str(), plan.age());
             }
             let done = plans::done_nodes(&state.pool, id).await?;
             Ok(Json(plan_view(plan, done)).into_response())
         }
-        Decision::WrongState(plan) => Err(ApiError::conflict(
+        Action::WrongState(plan) => Err(ApiError::conflict(
             "not_awaiting_approval",
             format!(
                 "the plan is {}; only a plan awaiting approval can be approved or rejected",
                 plan.status
             ),
         )),
-        Decision::NotFound => Err(ApiError::not_found("plan")),
+        Action::NotFound => Err(ApiError::not_found("plan")),
     }
 }
 
 pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    decide(&state, &id, true).await
+    decide(&state, &id, Decision::Approved).await
 }
 
 pub async fn reject(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    decide(&state, &id, false).await
+    decide(&state, &id, Decision::Rejected).await
 }
 
 /// Runs a failed plan again from its checkpoints, with a fresh set of attempts.
 pub async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
     match plans::retry_failed(&state.pool, id).await? {
-        Decision::Done(plan) => {
+        Action::Done(plan) => {
             tracing::info!(plan_id = %id, status = %plan.status, "retry requested");
             let done = plans::done_nodes(&state.pool, id).await?;
             Ok((StatusCode::ACCEPTED, Json(plan_view(plan, done))).into_response())
         }
-        Decision::WrongState(plan) => Err(ApiError::conflict(
+        Action::WrongState(plan) => Err(ApiError::conflict(
             "not_failed",
             format!("the plan is {}; only a failed plan can be retried", plan.status),
         )),
-        Decision::NotFound => Err(ApiError::not_found("plan")),
+        Action::NotFound => Err(ApiError::not_found("plan")),
     }
 }

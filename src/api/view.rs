@@ -1,21 +1,21 @@
-//! A plan as the API shows it: its row plus progress through the graph.
+//! A plan as the API shows it: its row plus progress through the planning graph.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::store::plans::{PlanRow, Progress};
-
-/// The nodes of one straight run of the planning graph: understand, weather, places, lodging,
-/// routes, draft, check, approval, finalize.
-pub const GRAPH_STEPS: usize = 9;
+use crate::{
+    graph::Progress,
+    store::{plans::PlanRow, states::PlanStatus},
+    travel::nodes::STEPS,
+};
 
 #[derive(Debug, Serialize)]
 pub struct PlanView {
     pub id: Uuid,
-    pub status: String,
+    pub status: PlanStatus,
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -35,12 +35,7 @@ pub struct PlanView {
 }
 
 pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
-    let distinct: HashSet<&str> = done.iter().map(|k| k.split('#').next().unwrap_or(k)).collect();
-    let percent = if row.status == "succeeded" {
-        100
-    } else {
-        ((distinct.len() * 100 / GRAPH_STEPS) as u32).min(99)
-    };
+    let finished = row.status == PlanStatus::Succeeded;
     PlanView {
         id: row.id,
         status: row.status,
@@ -53,11 +48,7 @@ pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
         next_attempt_at: row.next_attempt_at.map(|t| t.to_rfc3339()),
         cancel_requested: row.cancel_requested,
         approval: row.approval,
-        progress: Progress {
-            node: row.current_node,
-            done,
-            percent,
-        },
+        progress: Progress::new(row.current_node, done, STEPS, finished),
         request: row.request,
         warnings: row.warnings,
         error: row.error,

@@ -1,7 +1,7 @@
 //! Where the runtime keeps node outputs. Saving a checkpoint also records progress and a
-//! plan event, in one transaction, and only while the run (the lease) still owns the plan.
+//! plan event, in one transaction, and only while the run still owns the plan.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
+    /// The visit: `draft`, `draft#2`… (see `visit_key`).
     pub key: String,
     pub node: String,
     pub output: Value,
@@ -29,10 +30,10 @@ pub trait CheckpointStore: Send + Sync {
     /// Every checkpoint of the plan, by key.
     async fn load(&self, plan_id: Uuid) -> anyhow::Result<HashMap<String, Value>>;
     /// Saves a node's output with the progress; `Ownership::Lost` when fenced out.
-    async fn save(&self, plan_id: Uuid, lease: i32, checkpoint: &Checkpoint) -> anyhow::Result<Ownership>;
-    /// Records that a node starts (an event for the timeline).
-    async fn started(&self, plan_id: Uuid, lease: i32, node: &str) -> anyhow::Result<()>;
-    async fn ownership(&self, plan_id: Uuid, lease: i32) -> anyhow::Result<Ownership>;
-    /// Records another event of the run (a timeout, say) on the plan's timeline.
-    async fn record(&self, plan_id: Uuid, lease: i32, kind: &str, node: &str, detail: Value) -> anyhow::Result<()>;
+    async fn save(&self, plan_id: Uuid, run: i32, checkpoint: &Checkpoint) -> anyhow::Result<Ownership>;
+    /// Records that the node visit `key` starts (an event for the timeline).
+    async fn started(&self, plan_id: Uuid, run: i32, key: &str) -> anyhow::Result<()>;
+    /// Records that the node visit `key` ran past its timeout and was abandoned.
+    async fn timed_out(&self, plan_id: Uuid, run: i32, key: &str, after: Duration) -> anyhow::Result<()>;
+    async fn ownership(&self, plan_id: Uuid, run: i32) -> anyhow::Result<Ownership>;
 }

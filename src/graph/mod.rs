@@ -5,7 +5,8 @@
 //! running their nodes again, so work survives a crash or a retry.
 
 mod checkpoint;
-mod run;
+mod progress;
+mod runner;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -15,14 +16,15 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use checkpoint::{Checkpoint, CheckpointStore, Ownership};
-pub use run::{RunError, Runner};
+pub use progress::{Progress, node_of, visit_key};
+pub use runner::{RunError, Runner};
 
 /// What a node sees: the plan it works for and the latest output of every node so far.
 pub struct NodeContext {
     pub plan_id: Uuid,
-    /// The run that owns the plan; every write is fenced by it.
-    pub lease: i32,
-    /// The plan's input, as submitted.
+    /// The run (claim) that owns the plan; every write is fenced by it.
+    pub run: i32,
+    /// The plan's input, as the caller of `Runner::run` gave it.
     pub input: Value,
     /// How many times this node has run in this plan, counting this one (1 the first time).
     pub visit: u32,
@@ -30,6 +32,11 @@ pub struct NodeContext {
 }
 
 impl NodeContext {
+    /// The graph's input, decoded.
+    pub fn input<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(self.input.clone())
+    }
+
     /// The latest output of `node`, decoded.
     pub fn output<T: DeserializeOwned>(&self, node: &str) -> Result<T, NodeError> {
         let value = self
@@ -59,6 +66,16 @@ pub enum NodeError {
 }
 
 impl NodeError {
+    /// The `outcome` label of the node's metric.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            NodeError::Transient(_) => "transient",
+            NodeError::Permanent { .. } => "permanent",
+            NodeError::Wait { .. } => "wait",
+            NodeError::AwaitApproval { .. } => "awaiting_approval",
+        }
+    }
+
     pub fn permanent(code: &str, message: impl Into<String>) -> Self {
         NodeError::Permanent {
             code: code.into(),
@@ -90,8 +107,6 @@ pub struct Graph {
     entry: &'static str,
     nodes: HashMap<&'static str, Arc<dyn Node>>,
     edges: HashMap<&'static str, Edge>,
-    /// The nodes of one straight run, for progress percentages.
-    expected_steps: usize,
 }
 
 impl Graph {
@@ -100,13 +115,15 @@ impl Graph {
             entry,
             nodes: HashMap::new(),
             edges: HashMap::new(),
-            expected_steps: 0,
         }
     }
 
-    pub fn node(mut self, name: &'static str, node: impl Node + 'static) -> Self {
-        self.nodes.insert(name, Arc::new(node));
-        self.expected_steps = self.nodes.len();
+    pub fn node(self, name: &'static str, node: impl Node + 'static) -> Self {
+        self.node_arc(name, Arc::new(node))
+    }
+
+    pub fn node_arc(mut self, name: &'static str, node: Arc<dyn Node>) -> Self {
+        self.nodes.insert(name, node);
         self
     }
 
@@ -129,8 +146,9 @@ impl Graph {
         self
     }
 
+    /// The nodes of one straight run, for progress percentages.
     pub fn expected_steps(&self) -> usize {
-        self.expected_steps
+        self.nodes.len()
     }
 
     /// Every edge names a known node and every node has an edge out.
@@ -151,14 +169,5 @@ impl Graph {
             }
         }
         Ok(())
-    }
-}
-
-/// The checkpoint key of a node's nth visit: `draft`, then `draft#2`, `draft#3`…
-pub fn visit_key(node: &str, visit: u32) -> String {
-    if visit <= 1 {
-        node.to_string()
-    } else {
-        format!("{node}#{visit}")
     }
 }

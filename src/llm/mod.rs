@@ -1,6 +1,6 @@
-//! The LLM: any OpenAI-compatible chat-completions server, through async-openai, asked for
-//! JSON that follows a strict schema. It serves two nodes: `understand` (free text → the
-//! structured request) and `draft` (an itinerary over the candidate places only).
+//! The LLM client: any OpenAI-compatible chat-completions server, through async-openai,
+//! asked for JSON that follows a strict schema. It knows no travel: the prompts, schemas
+//! and validators of the nodes that use it are in `travel::prompts`.
 //!
 //! Retries have one owner. async-openai retries 429/5xx three times by default; we install
 //! our own HTTP service without its retry layer, so each try here is one HTTP request and
@@ -11,30 +11,30 @@
 //! invalid, sends the problem back for a repair round — at most `MAX_REPAIRS` — before the
 //! caller falls back to the embedded planner.
 
-pub mod draft;
-pub mod understand;
+mod classify;
+mod report;
 
 use std::sync::Arc;
 
 use async_openai::{
     Client,
     config::OpenAIConfig,
-    error::OpenAIError,
     middleware::ReqwestService,
     types::chat::{
         ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
         ChatCompletionRequestUserMessage, CreateChatCompletionRequest, ResponseFormat, ResponseFormatJsonSchema,
     },
 };
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    config::Settings,
+    config::{Settings, Upstream},
     metrics,
     providers::{ProviderError, http},
     resilience::{Policy, Resilience},
 };
+
+pub use report::{LlmReport, Usage};
 
 /// Repair rounds after the first answer.
 pub const MAX_REPAIRS: u32 = 2;
@@ -44,35 +44,6 @@ pub struct Llm {
     client: Client<OpenAIConfig>,
     model: String,
     resilience: Arc<Resilience>,
-}
-
-/// Tokens spent, summed over calls.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub total_tokens: u64,
-    pub calls: u32,
-}
-
-impl Usage {
-    pub fn add(&mut self, other: Usage) {
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
-        self.total_tokens += other.total_tokens;
-        self.calls += other.calls;
-    }
-}
-
-/// What one node got from the LLM, checkpointed with the node's output.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LlmReport {
-    pub model: String,
-    pub usage: Usage,
-    /// Answers rejected before one was accepted (or before giving up).
-    pub repairs: u32,
-    /// Set when the node gave up on the LLM and used the embedded planner.
-    pub fallback: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,35 +77,31 @@ pub struct Answer<T> {
 
 impl Llm {
     /// `None` when neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` is set.
-    pub fn from_settings(settings: &Settings) -> Option<Arc<Self>> {
+    pub fn from_settings(settings: &Settings) -> reqwest::Result<Option<Arc<Self>>> {
         let live = &settings.live;
         if !live.llm_enabled() {
-            return None;
+            return Ok(None);
         }
         let base = live
             .openai_base_url
             .clone()
             .unwrap_or_else(|| "https://api.openai.com/v1".into());
         let key = live.openai_api_key.as_ref().map(|k| k.expose().to_string());
-        Some(Arc::new(Self::new(
-            &base,
-            key.as_deref(),
-            &live.openai_model,
-            settings.policy("llm"),
-        )))
+        let policy = settings.policy(Upstream::Llm);
+        Self::new(&base, key.as_deref(), &live.openai_model, policy).map(|llm| Some(Arc::new(llm)))
     }
 
-    pub fn new(base_url: &str, api_key: Option<&str>, model: &str, policy: Policy) -> Self {
+    pub fn new(base_url: &str, api_key: Option<&str>, model: &str, policy: Policy) -> reqwest::Result<Self> {
         let config = OpenAIConfig::new()
             .with_api_base(base_url.trim_end_matches('/'))
             .with_api_key(api_key.unwrap_or(""));
         // Our service, without async-openai's retry layer: the resilience policy retries.
-        let service = ReqwestService::new(http::client(policy.timeout));
-        Self {
+        let service = ReqwestService::new(http::client(policy.timeout)?);
+        Ok(Self {
             client: Client::with_config(config).with_http_service(service),
             model: model.to_string(),
             resilience: Resilience::new(NAME, policy),
-        }
+        })
     }
 
     pub fn model(&self) -> &str {
@@ -164,7 +131,7 @@ impl Llm {
                     temperature: Some(0.2),
                     ..Default::default()
                 };
-                let response = self.client.chat().create(request).await.map_err(classify)?;
+                let response = self.client.chat().create(request).await.map_err(classify::classify)?;
                 let usage = response.usage.as_ref().map_or(Usage::default(), |u| Usage {
                     prompt_tokens: u64::from(u.prompt_tokens),
                     completion_tokens: u64::from(u.completion_tokens),
@@ -236,38 +203,6 @@ impl Llm {
             "LLM {op} rejected after {MAX_REPAIRS} repair rounds ({last_problem})"
         ));
         Answer { value: None, report }
-    }
-}
-
-/// async-openai's errors → ours. 429 is a rate limit unless the account is out of quota
-/// (billing: no point retrying); other 4xx are permanent; 5xx, timeouts, connection errors
-/// and unreadable bodies are transient.
-fn classify(e: OpenAIError) -> ProviderError {
-    let provider = NAME.to_string();
-    match e {
-        OpenAIError::ApiError(api) => {
-            let status = api.status_code;
-            let message = format!("HTTP {} {}", status.as_u16(), api.api_error);
-            if api.api_error.code.as_deref() == Some("insufficient_quota") {
-                ProviderError::Permanent { provider, message }
-            } else if status.as_u16() == 429 {
-                ProviderError::RateLimited {
-                    provider,
-                    message,
-                    retry_after: None,
-                }
-            } else if status.is_server_error() || status.as_u16() == 408 {
-                ProviderError::Transient { provider, message }
-            } else {
-                ProviderError::Permanent { provider, message }
-            }
-        }
-        OpenAIError::Reqwest(e) => http::from_reqwest(NAME, &e),
-        OpenAIError::InvalidArgument(message) => ProviderError::Permanent { provider, message },
-        other => ProviderError::Transient {
-            provider,
-            message: other.to_string(),
-        },
     }
 }
 

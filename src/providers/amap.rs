@@ -16,10 +16,7 @@ use serde_json::Value;
 
 use crate::{
     config::Secret,
-    planner::{
-        catalog::{City, Place, PlaceKind, parse_clock},
-        geo::Road,
-    },
+    domain::{City, Place, PlaceKind, Road, clock::parse_clock},
     providers::{PlacesProvider, ProviderError, http, lenient},
 };
 
@@ -130,12 +127,12 @@ fn search_terms(kind: PlaceKind) -> (&'static str, &'static str) {
 }
 
 impl Amap {
-    pub fn new(key: Secret, base_url: &str, timeout: Duration) -> Self {
-        Self {
-            http: http::client(timeout),
+    pub fn new(key: Secret, base_url: &str, timeout: Duration) -> reqwest::Result<Self> {
+        Ok(Self {
+            http: http::client(timeout)?,
             base: base_url.trim().trim_end_matches('/').to_string(),
             key,
-        }
+        })
     }
 
     /// POI text search in `city` (Chinese name) for one kind of place, best rated first.

@@ -8,11 +8,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 
 use crate::{
-    planner::{
-        catalog::{City, Place},
-        geo::Road,
-        itinerary::DayWeather,
-    },
+    domain::{City, DayWeather, Place, Road},
     providers::{PlacesProvider, ProviderError, WeatherProvider},
     store::cache::ProviderCache,
 };

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    planner::catalog::{self, City, Place, PlaceKind},
+    catalog,
+    domain::{City, Place, PlaceKind},
     providers::{PlacesProvider, ProviderError},
 };
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{Datelike, Duration, NaiveDate};
 
 use crate::{
-    planner::{catalog::City, itinerary::DayWeather},
+    domain::{City, DayWeather},
     providers::{ProviderError, WeatherProvider},
 };
 
@@ -74,7 +74,7 @@ fn unit(seed: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::catalog;
+    use crate::catalog;
 
     #[test]
     fn rainy_share_follows_the_normals() {

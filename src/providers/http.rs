@@ -9,13 +9,14 @@ use reqwest::{StatusCode, header::HeaderMap};
 
 use crate::providers::ProviderError;
 
-/// An HTTP client with explicit timeouts; the resilience policy adds its own per try.
-pub fn client(timeout: Duration) -> reqwest::Client {
+/// An HTTP client with explicit connect and request timeouts; the resilience policy adds
+/// its own per try. Building one fails only when the TLS backend cannot start: an error
+/// at start-up, never a client without timeouts.
+pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5).min(timeout))
         .timeout(timeout)
         .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 pub fn from_reqwest(provider: &str, e: &reqwest::Error) -> ProviderError {

@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 
 use crate::{
     config::{LiveSettings, Secret},
-    planner::{catalog::City, itinerary::DayWeather},
+    domain::{City, DayWeather},
     providers::{ProviderError, WeatherProvider, embedded_weather, http, lenient},
 };
 
@@ -100,31 +100,28 @@ struct V2Error {
 
 impl QWeather {
     /// `host` is a bare API host (`abc123.re.qweatherapi.com`) or a whole base URL.
-    pub fn new(key: Secret, host: &str, horizon: u32, timeout: Duration) -> Self {
+    pub fn new(key: Secret, host: &str, horizon: u32, timeout: Duration) -> reqwest::Result<Self> {
         let host = host.trim().trim_end_matches('/');
         let base = if host.starts_with("http://") || host.starts_with("https://") {
             host.to_string()
         } else {
             format!("https://{host}")
         };
-        Self {
-            http: http::client(timeout),
+        Ok(Self {
+            http: http::client(timeout)?,
             base,
             key,
             horizon,
             locations: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// The client `QWEATHER_*` describe, when a key is set.
-    pub fn from_settings(live: &LiveSettings, timeout: Duration) -> Option<Self> {
-        let key = live.qweather_api_key.clone()?;
-        Some(Self::new(
-            key,
-            &live.qweather_api_host,
-            live.qweather_forecast_days,
-            timeout,
-        ))
+    pub fn from_settings(live: &LiveSettings, timeout: Duration) -> reqwest::Result<Option<Self>> {
+        let Some(key) = live.qweather_api_key.clone() else {
+            return Ok(None);
+        };
+        Self::new(key, &live.qweather_api_host, live.qweather_forecast_days, timeout).map(Some)
     }
 
     /// GeoAPI city lookup: the best match for `name`.

@@ -1,49 +1,15 @@
-//! The plan queue, on apalis-postgres. A job carries only a plan id; the plan's own row
-//! holds its state, its attempt count and its schedule. Jobs are written on the caller's
-//! transaction, so a plan and its job exist together or not at all.
+//! The job lifecycle, River-style, one file per concern. A plan's job (`store::jobs`, pushed
+//! in the same transaction as the plan) is taken by a worker (`worker`, polling with `poll`
+//! besides LISTEN/NOTIFY); the attempt executor (`executor`) claims the attempt, runs the
+//! planning graph and records how the attempt ended (`outcome`): a retry after the backoff
+//! of `retry`, a wait for an upstream, a hand-back, approval, success or failure — each
+//! write waiting out a database outage (`durable`). Maintenance services (`maintenance`)
+//! rescue stuck plans and clean up old ones.
 
+pub mod durable;
+pub mod executor;
+pub mod maintenance;
+pub mod outcome;
 pub mod poll;
+pub mod retry;
 pub mod worker;
-
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sqlx::{Postgres, Transaction};
-use uuid::Uuid;
-
-/// Fixed on purpose: apalis would name the queue after the Rust type, and renaming the
-/// type would orphan every queued job.
-pub const QUEUE_NAME: &str = "travel-planner.plans";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PlanJob {
-    pub plan_id: Uuid,
-}
-
-pub async fn enqueue(
-    tx: &mut Transaction<'_, Postgres>,
-    plan_id: Uuid,
-    run_at: Option<DateTime<Utc>>,
-    max_attempts: i32,
-) -> Result<(), sqlx::Error> {
-    let args = serde_json::to_vec(&PlanJob { plan_id }).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let mut task = apalis::prelude::TaskBuilder::new(args).max_attempts(max_attempts.max(1) as usize);
-    if let Some(at) = run_at {
-        // apalis stores whole seconds: round up, or a job could run up to a second early.
-        let secs = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);
-        task = task.run_at_timestamp(secs.max(0) as u64);
-    }
-    apalis_postgres::queries::push_tasks(&mut **tx, QUEUE_NAME, vec![task.build()])
-        .await
-        .map_err(|e| match e {
-            apalis_postgres::Error::Database(e) => e,
-            other => sqlx::Error::Protocol(other.to_string()),
-        })
-}
-
-/// Jobs of our queue by apalis status, for tests and operators.
-pub async fn job_counts(pool: &sqlx::PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT status, count(*) FROM apalis.jobs WHERE job_type = $1 GROUP BY status ORDER BY status")
-        .bind(QUEUE_NAME)
-        .fetch_all(pool)
-        .await
-}

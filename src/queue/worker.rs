@@ -9,9 +9,8 @@ use sqlx::PgPool;
 
 use crate::{
     config::{QueueSettings, Settings},
-    planner::run::PlanRunner,
-    queue::{PlanJob, QUEUE_NAME, poll},
-    store::{rescue, retention},
+    queue::{executor::Executor, maintenance, poll},
+    store::jobs::{PlanJob, QUEUE_NAME},
 };
 
 /// host-pid-random: apalis keys liveness by worker name, and two processes sharing a
@@ -30,8 +29,8 @@ pub fn unique_worker_name() -> String {
     )
 }
 
-async fn handle(job: PlanJob, worker: WorkerContext, runner: Data<Arc<PlanRunner>>) -> Result<(), BoxDynError> {
-    runner.run(job.plan_id, worker.name()).await.map_err(|e| {
+async fn handle(job: PlanJob, worker: WorkerContext, executor: Data<Arc<Executor>>) -> Result<(), BoxDynError> {
+    executor.run(job.plan_id, worker.name()).await.map_err(|e| {
         tracing::error!(plan_id = %job.plan_id, error = %e, "plan job failed on the database; the queue will retry it");
         e.into()
     })
@@ -50,7 +49,7 @@ pub fn storage_config(settings: &QueueSettings, concurrency: usize) -> Config {
 /// plans `settings.shutdown_grace` to finish, and hands back those still running.
 pub async fn run(
     pool: PgPool,
-    runner: Arc<PlanRunner>,
+    executor: Arc<Executor>,
     settings: &Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -59,16 +58,12 @@ pub async fn run(
     let queue = settings.queue.clone();
     let grace = settings.shutdown_grace;
     tracing::info!(worker = %name, concurrency, queue = QUEUE_NAME, "worker starting");
-    // A plan untouched for longer than a whole run may take has no live run.
-    let stale_after = settings.plan_timeout + Duration::from_secs(60);
-    let cleanup = tokio::spawn(maintenance_loop(
+    let maintenance = tokio::spawn(maintenance::run(
         pool.clone(),
-        settings.retention,
-        settings.cleanup_interval,
-        stale_after,
+        maintenance::Schedule::from_settings(settings),
     ));
     let factory = {
-        let runner = runner.clone();
+        let executor = executor.clone();
         move |_restarts: usize| {
             let backend = PostgresStorage::<PlanJob>::new(&pool)
                 .with_config(storage_config(&queue, concurrency))
@@ -78,12 +73,12 @@ pub async fn run(
                 .poll_with_strategy(poll::Tick::every(queue.poll_interval));
             WorkerBuilder::new(name.clone())
                 .backend(backend)
-                .data(runner.clone())
+                .data(executor.clone())
                 .concurrency(concurrency)
                 .build(handle)
         }
     };
-    let hand_back = runner.shutdown.clone();
+    let hand_back = executor.shutdown.clone();
     let signal = async move {
         shutdown.await;
         tracing::info!(
@@ -108,8 +103,8 @@ pub async fn run(
         .shutdown_timeout(grace + Duration::from_secs(10))
         .run_with_signal(signal)
         .await;
-    runner.shutdown.cancel();
-    cleanup.abort();
+    executor.shutdown.cancel();
+    maintenance.abort();
     tracing::info!("worker stopped");
     result.map_err(Into::into)
 }
@@ -118,7 +113,7 @@ pub async fn run(
 /// and the sender that stops it.
 pub fn spawn_in_process(
     pool: PgPool,
-    runner: Arc<PlanRunner>,
+    executor: Arc<Executor>,
     settings: Settings,
 ) -> (
     tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -126,40 +121,10 @@ pub fn spawn_in_process(
 ) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        run(pool, runner, &settings, async move {
+        run(pool, executor, &settings, async move {
             let _ = stopped.await;
         })
         .await
     });
     (task, stop)
-}
-
-/// Rescue of stuck plans every minute and retention every `cleanup_interval`, each run by
-/// whichever worker takes its advisory lock first.
-async fn maintenance_loop(pool: PgPool, retention: Duration, cleanup_interval: Duration, stale_after: Duration) {
-    let rescue_interval = Duration::from_secs(60).min(cleanup_interval);
-    let mut last_cleanup = tokio::time::Instant::now();
-    loop {
-        // Spread the workers' attempts so they do not all queue on the lock at once.
-        let jitter = rescue_interval.mul_f64(rand::random::<f64>() * 0.2);
-        tokio::time::sleep(rescue_interval + jitter).await;
-        if let Err(e) = rescue::rescue_stuck(&pool, stale_after).await {
-            tracing::warn!(error = %e, "stuck-plan rescue failed");
-        }
-        if last_cleanup.elapsed() < cleanup_interval {
-            continue;
-        }
-        last_cleanup = tokio::time::Instant::now();
-        match retention::cleanup(&pool, retention).await {
-            Ok(Some(c)) => tracing::info!(
-                plans = c.plans,
-                jobs = c.jobs,
-                workers = c.workers,
-                cache_entries = c.cache_entries,
-                "retention cleanup"
-            ),
-            Ok(None) => tracing::debug!("retention cleanup running elsewhere"),
-            Err(e) => tracing::warn!(error = %e, "retention cleanup failed"),
-        }
-    }
 }

@@ -1,15 +1,19 @@
-//! Checkpoints in PostgreSQL. A save writes the node's output, the plan's progress and a
-//! `node_finished` event in one transaction, fenced by the run that owns the plan: a
-//! worker that lost the plan to another run writes nothing.
+//! Checkpoints in PostgreSQL (`plan_checkpoints`), the graph runtime's store. A save writes
+//! the node's output, the plan's progress and a `node_finished` event in one transaction,
+//! fenced by the run that owns the plan: a worker that lost the plan to another run writes
+//! nothing.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use async_trait::async_trait;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::graph::{Checkpoint, CheckpointStore, Ownership};
+use crate::{
+    graph::{Checkpoint, CheckpointStore, Ownership},
+    store::states::{EventKind, PlanStatus},
+};
 
 pub struct PgCheckpoints {
     pub pool: PgPool,
@@ -25,16 +29,17 @@ impl CheckpointStore for PgCheckpoints {
         Ok(rows.into_iter().collect())
     }
 
-    async fn save(&self, plan_id: Uuid, lease: i32, checkpoint: &Checkpoint) -> anyhow::Result<Ownership> {
+    async fn save(&self, plan_id: Uuid, run: i32, checkpoint: &Checkpoint) -> anyhow::Result<Ownership> {
         let mut tx = self.pool.begin().await?;
         let owned: Option<(bool, i32)> = sqlx::query_as(
             "UPDATE plans SET current_node = $3, updated_at = now()
-             WHERE id = $1 AND runs = $2 AND status = 'running'
+             WHERE id = $1 AND runs = $2 AND status = $4
              RETURNING cancel_requested, attempts",
         )
         .bind(plan_id)
-        .bind(lease)
+        .bind(run)
         .bind(&checkpoint.node)
+        .bind(PlanStatus::Running)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((cancel_requested, attempt)) = owned else {
@@ -57,8 +62,9 @@ impl CheckpointStore for PgCheckpoints {
             tx.rollback().await?;
             return Ok(Ownership::Lost);
         }
-        sqlx::query("INSERT INTO plan_events (plan_id, kind, node, attempt) VALUES ($1, 'node_finished', $2, $3)")
+        sqlx::query("INSERT INTO plan_events (plan_id, kind, node, attempt) VALUES ($1, $2, $3, $4)")
             .bind(plan_id)
+            .bind(EventKind::NodeFinished)
             .bind(&checkpoint.key)
             .bind(attempt)
             .execute(&mut *tx)
@@ -71,37 +77,62 @@ impl CheckpointStore for PgCheckpoints {
         })
     }
 
-    async fn started(&self, plan_id: Uuid, lease: i32, node: &str) -> anyhow::Result<()> {
-        self.record(plan_id, lease, "node_started", node, Value::Object(Default::default()))
-            .await
+    async fn started(&self, plan_id: Uuid, run: i32, key: &str) -> anyhow::Result<()> {
+        let empty = Value::Object(Default::default());
+        record(&self.pool, plan_id, run, EventKind::NodeStarted, key, empty).await
     }
 
-    async fn record(&self, plan_id: Uuid, lease: i32, kind: &str, node: &str, detail: Value) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO plan_events (plan_id, kind, node, attempt, detail)
-             SELECT id, $2, $3, attempts, $5 FROM plans WHERE id = $1 AND runs = $4",
-        )
-        .bind(plan_id)
-        .bind(kind)
-        .bind(node)
-        .bind(lease)
-        .bind(detail)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn timed_out(&self, plan_id: Uuid, run: i32, key: &str, after: Duration) -> anyhow::Result<()> {
+        record_timeout(&self.pool, plan_id, run, key, "node", after).await
     }
 
-    async fn ownership(&self, plan_id: Uuid, lease: i32) -> anyhow::Result<Ownership> {
-        let row: Option<(i32, String, bool)> =
+    async fn ownership(&self, plan_id: Uuid, run: i32) -> anyhow::Result<Ownership> {
+        let row: Option<(i32, PlanStatus, bool)> =
             sqlx::query_as("SELECT runs, status, cancel_requested FROM plans WHERE id = $1")
                 .bind(plan_id)
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(match row {
-            Some((run, status, _)) if run != lease || status != "running" => Ownership::Lost,
+            Some((owner, status, _)) if owner != run || status != PlanStatus::Running => Ownership::Lost,
             Some((_, _, true)) => Ownership::CancelRequested,
             Some(_) => Ownership::Owned,
             None => Ownership::Lost,
         })
     }
+}
+
+/// A `timeout` event: `node` (or the whole plan, `scope` "plan") ran past its timeout.
+pub async fn record_timeout(
+    pool: &PgPool,
+    plan_id: Uuid,
+    run: i32,
+    node: &str,
+    scope: &str,
+    after: Duration,
+) -> anyhow::Result<()> {
+    let detail = json!({"scope": scope, "after_ms": after.as_millis() as u64});
+    record(pool, plan_id, run, EventKind::Timeout, node, detail).await
+}
+
+/// An event of the run, written only while `run` is the plan's latest run.
+async fn record(
+    pool: &PgPool,
+    plan_id: Uuid,
+    run: i32,
+    kind: EventKind,
+    node: &str,
+    detail: Value,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO plan_events (plan_id, kind, node, attempt, detail)
+         SELECT id, $2, $3, attempts, $5 FROM plans WHERE id = $1 AND runs = $4",
+    )
+    .bind(plan_id)
+    .bind(kind)
+    .bind(node)
+    .bind(run)
+    .bind(detail)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

@@ -36,7 +36,7 @@ pub async fn migrated(pool: &PgPool) {
 }
 
 pub fn router(pool: &PgPool) -> Router {
-    let settings = Settings::for_database("postgres://unused");
+    let settings = Settings::for_database("postgres://unused").expect("settings from the environment");
     api::router(api::AppState {
         pool: pool.clone(),
         settings: Arc::new(settings),

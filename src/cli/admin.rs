@@ -1,0 +1,67 @@
+//! One-shot operations: `planner migrate`, `planner cleanup`, `planner healthcheck`, and
+//! `planner weather-mcp` (the MCP weather server, which needs no database).
+
+use std::process::ExitCode;
+
+use crate::{
+    cli::shutdown_signal,
+    config::Settings,
+    db,
+    queue::maintenance::cleaner,
+    weather_mcp::{self, WeatherServer},
+};
+
+pub async fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
+    db::open(&settings.database_url, settings.db_pool_max).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn cleanup(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let pool = db::open(&settings.database_url, settings.db_pool_max).await?;
+    match cleaner::clean(&pool, settings.retention).await? {
+        Some(c) => println!(
+            "deleted {} plans, {} finished queue jobs, {} stale workers, {} expired cache entries",
+            c.plans, c.jobs, c.workers, c.cache_entries
+        ),
+        None => println!("another process is cleaning up right now; nothing done"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// No curl in the image: the binary checks itself.
+pub async fn healthcheck(settings: &Settings, url: Option<String>) -> anyhow::Result<ExitCode> {
+    let url = url.unwrap_or_else(|| {
+        let port = settings.api_addr.rsplit(':').next().unwrap_or("8080");
+        format!("http://127.0.0.1:{port}/health")
+    });
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(r) => {
+            eprintln!("{url}: HTTP {}", r.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+pub async fn weather_mcp(
+    settings: &Settings,
+    http: Option<String>,
+    allowed_hosts: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let server = WeatherServer::from_settings(settings)?;
+    match http {
+        None => weather_mcp::serve_stdio(server).await?,
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(&addr).await?;
+            weather_mcp::serve_http(server, listener, allowed_hosts, shutdown_signal()).await?
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

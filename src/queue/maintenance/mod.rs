@@ -1,0 +1,73 @@
+//! Maintenance services, each named for its duty and run by whichever worker takes its
+//! advisory lock first: the `rescuer` gives stuck plans a new job (every minute), the
+//! `cleaner` deletes what retention allows (every `CLEANUP_INTERVAL_SECS`). One loop runs
+//! them; `exclusively` is the lock they share.
+
+pub mod cleaner;
+pub mod rescuer;
+
+use std::time::Duration;
+
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::config::Settings;
+
+/// When the services run and what they act on.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub rescue_every: Duration,
+    /// A plan untouched for longer than a whole run may take has no live run.
+    pub stale_after: Duration,
+    pub clean_every: Duration,
+    pub retention: Duration,
+}
+
+impl Schedule {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            rescue_every: Duration::from_secs(60).min(settings.cleanup_interval),
+            stale_after: settings.plan_timeout + Duration::from_secs(60),
+            clean_every: settings.cleanup_interval,
+            retention: settings.retention,
+        }
+    }
+}
+
+/// Runs the services on their schedule until the task is dropped.
+pub async fn run(pool: PgPool, schedule: Schedule) {
+    let mut last_cleanup = tokio::time::Instant::now();
+    loop {
+        // Spread the workers' attempts so they do not all queue on the lock at once.
+        let jitter = schedule.rescue_every.mul_f64(rand::random::<f64>() * 0.2);
+        tokio::time::sleep(schedule.rescue_every + jitter).await;
+        if let Err(e) = rescuer::rescue_stuck(&pool, schedule.stale_after).await {
+            tracing::warn!(error = %e, "stuck-plan rescue failed");
+        }
+        if last_cleanup.elapsed() < schedule.clean_every {
+            continue;
+        }
+        last_cleanup = tokio::time::Instant::now();
+        match cleaner::clean(&pool, schedule.retention).await {
+            Ok(Some(c)) => tracing::info!(
+                plans = c.plans,
+                jobs = c.jobs,
+                workers = c.workers,
+                cache_entries = c.cache_entries,
+                "retention cleanup"
+            ),
+            Ok(None) => tracing::debug!("retention cleanup running elsewhere"),
+            Err(e) => tracing::warn!(error = %e, "retention cleanup failed"),
+        }
+    }
+}
+
+/// A transaction holding the service's advisory lock (released at commit or rollback), or
+/// `None` when another process holds it: one process at a time does each duty.
+async fn exclusively(pool: &PgPool, lock: i64) -> Result<Option<Transaction<'static, Postgres>>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(lock)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(locked.then_some(tx))
+}

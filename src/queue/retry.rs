@@ -1,0 +1,34 @@
+//! The retry policy of plan attempts: a transient failure spends the attempt and the plan
+//! runs again after an exponential backoff with jitter, through the queue (never by apalis,
+//! which would retry within milliseconds), until `PLAN_MAX_ATTEMPTS` are spent.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+/// The longest wait between two attempts.
+const CAP: Duration = Duration::from_secs(600);
+/// Up to this share is added at random, so that plans failed together do not retry together.
+const JITTER: f64 = 0.25;
+
+/// `base` doubled for every attempt already spent, plus up to 25 % jitter, capped at ten minutes.
+pub fn backoff(base: Duration, attempt: i32) -> Duration {
+    let exp = base.saturating_mul(1u32 << (attempt.clamp(1, 16) - 1) as u32);
+    let capped = exp.min(CAP);
+    let jitter = rand::rng().random_range(0.0..JITTER);
+    capped + capped.mul_f64(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(2);
+        let first = backoff(base, 1);
+        assert!(first >= base && first <= base.mul_f64(1.25));
+        assert!(backoff(base, 3) >= Duration::from_secs(8));
+        assert!(backoff(base, 30) <= Duration::from_secs(750));
+    }
+}

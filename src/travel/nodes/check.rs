@@ -1,0 +1,41 @@
+//! `check`: the checker's verdict on the latest draft. Violations send the graph back to
+//! `draft` (at most `MAX_REVISIONS` times); a draft over budget that may go to approval is
+//! not held against the budget rule here, since a person will be asked to accept it.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::{
+    graph::{Node, NodeContext, NodeError, to_output},
+    travel::{
+        check::{self, ViolationCode},
+        nodes::{
+            Step,
+            inputs::Inputs,
+            output,
+            outputs::{CheckReport, Drafted},
+        },
+    },
+};
+
+pub struct Check;
+
+#[async_trait]
+impl Node for Check {
+    async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
+        let inputs = Inputs::gather(ctx)?;
+        let drafted: Drafted = output(ctx, Step::Draft)?;
+        let mut violations = check::check(&drafted.plan, &inputs.request, &inputs.candidates());
+        if drafted.over_budget_by.is_some() {
+            // Not silently: the approval node asks a person to accept it.
+            violations.retain(|v| v.code != ViolationCode::Budget);
+        }
+        if !violations.is_empty() {
+            tracing::warn!(round = ctx.visit, count = violations.len(), first = %violations[0].message, "draft breaks hard constraints");
+        }
+        to_output(&CheckReport {
+            round: ctx.visit,
+            violations,
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! `finalize`: the delivered plan. A draft still breaking a hard rule after the last
+//! revision fails the plan here; otherwise the itinerary gets its sources, every warning
+//! (degraded data, estimated roads, the LLM given up on, a budget overrun accepted at
+//! approval), the LLM's token usage and its Markdown, and is written to `RESULTS_DIR` when set.
+
+use std::{path::Path, sync::Arc};
+
+use async_trait::async_trait;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{
+    graph::{Node, NodeContext, NodeError, to_output},
+    llm::{LlmReport, Usage},
+    travel::{
+        itinerary::Itinerary,
+        markdown,
+        nodes::{
+            MAX_REVISIONS, PlannerPolicy, Step,
+            inputs::Inputs,
+            output,
+            outputs::{CheckReport, Drafted, Finalized, Understood},
+            source,
+        },
+    },
+};
+
+pub struct Finalize(pub Arc<PlannerPolicy>);
+
+#[async_trait]
+impl Node for Finalize {
+    async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
+        let inputs = Inputs::gather(ctx)?;
+        let report: CheckReport = output(ctx, Step::Check)?;
+        if !report.violations.is_empty() {
+            let list: Vec<String> = report.violations.iter().take(5).map(|v| v.message.clone()).collect();
+            return Err(NodeError::permanent(
+                "constraints_violated",
+                format!(
+                    "no draft passed the checker after {} revisions: {}",
+                    MAX_REVISIONS,
+                    list.join("; ")
+                ),
+            ));
+        }
+        let drafted: Drafted = output(ctx, Step::Draft)?;
+        let understood: Understood = output(ctx, Step::Understand)?;
+        let reports = [&understood.llm, &drafted.llm];
+        let mut result = drafted.plan;
+        result.sources = vec![
+            inputs.weather.source.clone(),
+            inputs.places_source.clone(),
+            inputs.hotels.source.clone(),
+            source(Step::Draft.as_str(), &drafted_by(drafted.llm.as_ref())),
+            inputs.routes.source.clone(),
+        ];
+        result.warnings.extend(inputs.degraded());
+        result.warnings.extend(inputs.routes.warning.clone());
+        for why in reports.into_iter().flatten().filter_map(|r| r.fallback.as_ref()) {
+            result
+                .warnings
+                .push(format!("{why}; used the embedded planner instead"));
+        }
+        if let Some(over) = drafted.over_budget_by {
+            result.warnings.push(format!(
+                "over budget by {over:.0} {}: accepted at approval",
+                result.currency
+            ));
+        }
+        let markdown = markdown::render(&result);
+        if let Some(dir) = &self.0.results_dir {
+            write_files(dir, ctx.plan_id, &result, &markdown)
+                .await
+                .map_err(|e| NodeError::Transient(format!("cannot write results to {}: {e}", dir.display())))?;
+        }
+        to_output(&Finalized {
+            result,
+            markdown,
+            token_usage: token_usage(&reports),
+        })
+    }
+}
+
+/// `llm:{model}` when the LLM's draft was kept, else `embedded`.
+fn drafted_by(report: Option<&LlmReport>) -> String {
+    match report {
+        Some(r) if r.fallback.is_none() => format!("llm:{}", r.model),
+        _ => "embedded".to_string(),
+    }
+}
+
+/// Tokens over every LLM report; `None` when the LLM was never asked.
+fn token_usage(reports: &[&Option<LlmReport>]) -> Option<Usage> {
+    reports.iter().copied().flatten().fold(None, |sum: Option<Usage>, r| {
+        let mut sum = sum.unwrap_or_default();
+        sum.add(r.usage);
+        Some(sum)
+    })
+}
+
+/// Writes `{id}.json` and `{id}.md` through a temporary name, so a reader never sees half a file.
+async fn write_files(dir: &Path, id: Uuid, plan: &Itinerary, markdown: &str) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    let json = serde_json::to_vec_pretty(plan).map_err(std::io::Error::other)?;
+    for (ext, bytes) in [("json", json.as_slice()), ("md", markdown.as_bytes())] {
+        let tmp = dir.join(format!(".{id}.{ext}.tmp"));
+        tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::rename(&tmp, dir.join(format!("{id}.{ext}"))).await?;
+    }
+    Ok(())
+}
