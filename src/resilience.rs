@@ -182,16 +182,7 @@ impl Resilience {
                     limiter.until_ready().await;
                 }
                 let started = Instant::now();
-                let timeout = self.policy.timeout;
-                let attempt = async {
-                    match tokio::time::timeout(timeout, call()).await {
-                        Ok(result) => result,
-                        Err(_) => Err(E::timed_out(&self.upstream, timeout)),
-                    }
-                };
-                // Only transient failures count against the breaker: a bad request says
-                // nothing about the upstream's health.
-                let result = self.breaker.call_with(|e: &E| e.is_transient(), attempt).await;
+                let result = self.try_once(&mut call).await;
                 let duration_ms = started.elapsed().as_millis() as u64;
                 let error = match result {
                     Ok(value) => {
@@ -214,19 +205,35 @@ impl Resilience {
                     tracing::warn!(provider = %self.upstream, op, outcome, duration_ms, tries, error = %error, "provider call");
                     return Err(error);
                 }
-                let Some(mut delay) = delays.next() else {
+                let Some(delay) = delays.next() else {
                     tracing::warn!(provider = %self.upstream, op, outcome, duration_ms, tries, error = %error, "provider call; retries exhausted");
                     return Err(error.after_tries(tries));
                 };
-                if let Some(after) = error.retry_after() {
-                    delay = delay.max(after);
-                }
+                let delay = error.retry_after().map_or(delay, |after| delay.max(after));
                 tracing::info!(provider = %self.upstream, op, outcome, duration_ms, tries, retry_in_ms = delay.as_millis() as u64, error = %error, "provider call; retrying");
                 tokio::time::sleep(delay).await;
             }
         }
         .instrument(span)
         .await
+    }
+
+    /// One try through the breaker, abandoned at the timeout. Only transient failures count
+    /// against the breaker: a bad request says nothing about the upstream's health.
+    async fn try_once<T, E, F, Fut>(&self, call: &mut F) -> Result<T, recloser::Error<E>>
+    where
+        E: Failure,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let timeout = self.policy.timeout;
+        let attempt = async {
+            match tokio::time::timeout(timeout, call()).await {
+                Ok(result) => result,
+                Err(_) => Err(E::timed_out(&self.upstream, timeout)),
+            }
+        };
+        self.breaker.call_with(|e: &E| e.is_transient(), attempt).await
     }
 }
 

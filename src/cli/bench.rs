@@ -84,27 +84,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
 
 async fn whole_path(pool: &sqlx::PgPool, settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let start_date = (chrono::Local::now().date_naive() + chrono::Duration::days(10)).to_string();
-    for i in 0..args.plans {
-        let request = json!({
-            "destination": DESTINATIONS[i % DESTINATIONS.len()],
-            "start_date": start_date,
-            "days": 2 + (i % 4),
-            "travelers": 1 + (i % 3),
-            "budget": {"amount": 20000, "currency": "CNY"},
-        });
-        plans::create(
-            pool,
-            NewPlan {
-                trace_context: None,
-                owner: "bench",
-                idempotency_key: None,
-                request: &request,
-                max_attempts: 5,
-            },
-        )
-        .await?;
-    }
+    submit(pool, args.plans).await?;
     let inserted = started.elapsed();
     let executor = Executor::new(pool.clone(), settings, Sources::embedded(settings));
     let worker_settings = Settings {
@@ -145,6 +125,29 @@ async fn whole_path(pool: &sqlx::PgPool, settings: &Settings, args: &BenchArgs) 
         p50.unwrap_or(0.0) * 1000.0,
         p95.unwrap_or(0.0) * 1000.0,
     );
+    Ok(())
+}
+
+/// `count` plans over a few destinations, sizes and parties, each with its job.
+async fn submit(pool: &sqlx::PgPool, count: usize) -> anyhow::Result<()> {
+    let start_date = (chrono::Local::now().date_naive() + chrono::Duration::days(10)).to_string();
+    for i in 0..count {
+        let request = json!({
+            "destination": DESTINATIONS[i % DESTINATIONS.len()],
+            "start_date": start_date,
+            "days": 2 + (i % 4),
+            "travelers": 1 + (i % 3),
+            "budget": {"amount": 20000, "currency": "CNY"},
+        });
+        let new = NewPlan {
+            trace_context: None,
+            owner: "bench",
+            idempotency_key: None,
+            request: &request,
+            max_attempts: 5,
+        };
+        plans::create(pool, new).await?;
+    }
     Ok(())
 }
 

@@ -36,6 +36,11 @@ use crate::{
     },
 };
 
+/// What a failure that belongs to no node is recorded against: the run as a whole (its
+/// timeout), or the checkpoint store.
+const WHOLE_PLAN: &str = "plan";
+const CHECKPOINTS: &str = "checkpoint";
+
 pub struct Executor {
     pool: PgPool,
     graph: Runner,
@@ -172,7 +177,7 @@ impl Executor {
             Ended::ShuttingDown => {
                 tracing::info!(status = %PlanStatus::Queued, "worker shutting down; plan handed back");
                 metrics::requeued("hand_back");
-                let error = PlanError::new("handed_back", "the worker shut down before the plan finished", None);
+                let error = PlanError::handed_back();
                 let why = Requeue::HandBack;
                 let owned = durable("hand back", || {
                     runs::requeue(pool, plan_id, lease, why, &error, Duration::ZERO)
@@ -183,11 +188,11 @@ impl Executor {
             Ended::TimedOut => {
                 let after = self.plan_timeout;
                 tracing::warn!(after_ms = after.as_millis() as u64, "plan run timed out");
-                metrics::timeout("plan");
-                checkpoints::record_timeout(pool, plan_id, lease.run, "plan", "plan", after).await?;
+                metrics::timeout(WHOLE_PLAN);
+                checkpoints::record_timeout(pool, plan_id, lease.run, WHOLE_PLAN, WHOLE_PLAN, after).await?;
                 let message = format!("the plan run timed out after {} ms", after.as_millis());
                 (
-                    self.transient(plan_id, lease, "plan", message).await?,
+                    self.transient(plan_id, lease, WHOLE_PLAN, message).await?,
                     Outcome::TimedOut,
                 )
             }
@@ -207,7 +212,7 @@ impl Executor {
                 tracing::warn!(error = %e, "checkpoint store failed; retrying the plan");
                 let message = format!("the database failed during the run: {e}");
                 (
-                    self.transient(plan_id, lease, "checkpoint", message).await?,
+                    self.transient(plan_id, lease, CHECKPOINTS, message).await?,
                     Outcome::StoreError,
                 )
             }
@@ -261,7 +266,7 @@ impl Executor {
                 let delay_ms = delay.as_millis() as u64;
                 tracing::warn!(status = %PlanStatus::Queued, node, reason, delay_ms, "waiting for an upstream; attempt not spent");
                 metrics::requeued("wait");
-                let error = PlanError::new("waiting_for_upstream", reason, Some(node));
+                let error = PlanError::waiting_for_upstream(reason, node);
                 let why = Requeue::WaitForUpstream;
                 let owned = durable("wait", || runs::requeue(pool, plan_id, lease, why, &error, delay)).await?;
                 (owned, Outcome::Waiting)
@@ -281,7 +286,7 @@ impl Executor {
             let delay_ms = delay.as_millis() as u64;
             tracing::warn!(status = %PlanStatus::Queued, node, message, delay_ms, "attempt failed; retry scheduled");
             metrics::requeued("retry");
-            let error = PlanError::new("transient", message, Some(node));
+            let error = PlanError::transient(message, node);
             return durable("retry", || {
                 runs::requeue(&self.pool, plan_id, lease, Requeue::Retry, &error, delay)
             })
@@ -292,7 +297,7 @@ impl Executor {
             "gave up after {} attempts; last error in {node}: {message}",
             lease.attempt
         );
-        let error = PlanError::new("attempts_exhausted", message, Some(node));
+        let error = PlanError::attempts_exhausted(message, Some(node));
         durable("fail", || {
             runs::end(&self.pool, plan_id, lease, PlanStatus::Failed, Some(&error))
         })

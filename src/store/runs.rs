@@ -68,29 +68,41 @@ pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx:
     if plan.status != PlanStatus::Queued && plan.status != PlanStatus::Running {
         return Ok(Claim::Skip);
     }
-    if plan.cancel_requested {
+    // A plan found `running` lost its worker: it is rescued, not started.
+    let rescued = plan.status == PlanStatus::Running;
+    let claim = if plan.cancel_requested {
         let detail = json!({"by": "client"});
         finish(&mut tx, id, plan.attempts, PlanStatus::Cancelled, None, detail).await?;
-        tx.commit().await?;
-        return Ok(Claim::Cancelled);
+        Claim::Cancelled
+    } else if plan.attempts >= plan.max_attempts {
+        give_up(&mut tx, &plan).await?
+    } else {
+        start(&mut tx, plan, worker).await?
+    };
+    tx.commit().await?;
+    if rescued && matches!(claim, Claim::Run { .. }) {
+        crate::metrics::requeued("rescued");
     }
-    if plan.attempts >= plan.max_attempts {
-        let error = PlanError::new(
-            "attempts_exhausted",
-            format!(
-                "gave up after {} attempts: the worker running the plan stopped before finishing it each time (crash, kill or lost connection)",
-                plan.attempts
-            ),
-            None,
-        );
-        let detail = json!({"reason": "attempts_exhausted"});
-        finish(&mut tx, id, plan.attempts, PlanStatus::Failed, Some(&error), detail).await?;
-        tx.commit().await?;
-        return Ok(Claim::Exhausted {
-            attempts: plan.attempts,
-            created_at: plan.created_at,
-        });
-    }
+    Ok(claim)
+}
+
+/// Fails a plan whose every attempt ended with its worker gone.
+async fn give_up(tx: &mut Transaction<'_, Postgres>, plan: &PlanRow) -> Result<Claim, sqlx::Error> {
+    let attempts = plan.attempts;
+    let message = format!(
+        "gave up after {attempts} attempts: the worker running the plan stopped before finishing it each time (crash, kill or lost connection)"
+    );
+    let error = PlanError::attempts_exhausted(message, None);
+    let detail = json!({"reason": "attempts_exhausted"});
+    finish(tx, plan.id, attempts, PlanStatus::Failed, Some(&error), detail).await?;
+    Ok(Claim::Exhausted {
+        attempts,
+        created_at: plan.created_at,
+    })
+}
+
+/// Marks the plan running under a new lease.
+async fn start(tx: &mut Transaction<'_, Postgres>, plan: PlanRow, worker: &str) -> Result<Claim, sqlx::Error> {
     let lease = Lease {
         run: plan.runs + 1,
         attempt: plan.attempts + 1,
@@ -101,29 +113,23 @@ pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx:
             started_at = coalesce(started_at, now()), updated_at = now()
          WHERE id = $1",
     )
-    .bind(id)
+    .bind(plan.id)
     .bind(lease.run)
     .bind(lease.attempt)
     .bind(PlanStatus::Running)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    // A plan found `running` lost its worker: it is rescued, not started.
-    let lost_worker = plan.status == PlanStatus::Running;
-    let kind = if lost_worker {
+    let kind = if plan.status == PlanStatus::Running {
         EventKind::Rescued
     } else {
         EventKind::Started
     };
     let detail = json!({"worker": worker, "run": lease.run});
-    events::record(&mut tx, id, kind, None, lease.attempt, detail).await?;
-    tx.commit().await?;
+    events::record(tx, plan.id, kind, None, lease.attempt, detail).await?;
     let queued_for = plan
         .started_at
         .is_none()
         .then(|| (Utc::now() - plan.created_at).to_std().unwrap_or_default());
-    if lost_worker {
-        crate::metrics::requeued("rescued");
-    }
     Ok(Claim::Run {
         lease,
         approval: Approval::from_json(plan.approval.as_ref()),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::travel::itinerary::{ItemKind, Itinerary};
+use crate::travel::itinerary::{Day, ItemKind, Itinerary};
 
 pub fn render(plan: &Itinerary) -> String {
     let c = &plan.currency;
@@ -17,43 +17,7 @@ pub fn render(plan: &Itinerary) -> String {
         plan.costs.total
     );
     for (i, day) in plan.days.iter().enumerate() {
-        let w = &day.weather;
-        let _ = writeln!(
-            md,
-            "## 第 {} 天 · {} · {} {:.0}–{:.0}°C\n",
-            i + 1,
-            day.date,
-            w.condition,
-            w.temp_min,
-            w.temp_max
-        );
-        for item in &day.items {
-            let icon = match item.kind {
-                ItemKind::Attraction => "📍",
-                ItemKind::Meal => "🍽️",
-                ItemKind::Transfer => "🚕",
-                ItemKind::Free => "🚶",
-            };
-            let walk = if item.travel_minutes > 0 {
-                format!("（步行 {} 分钟）", item.travel_minutes)
-            } else {
-                String::new()
-            };
-            let cost = if item.cost > 0.0 {
-                format!(" · {:.0} {c}", item.cost)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                md,
-                "- {}–{} {icon} **{}**{walk}{cost} — {}",
-                item.start, item.end, item.name, item.note
-            );
-        }
-        if let Some(l) = &day.lodging {
-            let _ = writeln!(md, "- 🏨 住宿：**{}** · {:.0} {c}", l.name, l.cost);
-        }
-        let _ = writeln!(md, "\n当日花费：{:.0} {c}\n", day.cost);
+        render_day(&mut md, i + 1, day, c);
     }
     let k = &plan.costs;
     let _ = writeln!(
@@ -65,20 +29,8 @@ pub fn render(plan: &Itinerary) -> String {
         "| {:.0} | {:.0} | {:.0} | {:.0} | **{:.0} {c}** |\n",
         k.lodging, k.food, k.tickets, k.transport, k.total
     );
-    if !plan.tips.is_empty() {
-        let _ = writeln!(md, "## 小贴士\n");
-        for tip in &plan.tips {
-            let _ = writeln!(md, "- {tip}");
-        }
-        md.push('\n');
-    }
-    if !plan.warnings.is_empty() {
-        let _ = writeln!(md, "## 注意\n");
-        for w in &plan.warnings {
-            let _ = writeln!(md, "- ⚠️ {w}");
-        }
-        md.push('\n');
-    }
+    render_list(&mut md, "## 小贴士", "", &plan.tips);
+    render_list(&mut md, "## 注意", "⚠️ ", &plan.warnings);
     let sources: Vec<String> = plan
         .sources
         .iter()
@@ -86,4 +38,52 @@ pub fn render(plan: &Itinerary) -> String {
         .collect();
     let _ = writeln!(md, "_数据来源：{}_", sources.join(" · "));
     md
+}
+
+fn render_day(md: &mut String, number: usize, day: &Day, c: &str) {
+    let w = &day.weather;
+    let _ = writeln!(
+        md,
+        "## 第 {} 天 · {} · {} {:.0}–{:.0}°C\n",
+        number, day.date, w.condition, w.temp_min, w.temp_max
+    );
+    for item in &day.items {
+        let icon = match item.kind {
+            ItemKind::Attraction => "📍",
+            ItemKind::Meal => "🍽️",
+            ItemKind::Transfer => "🚕",
+            ItemKind::Free => "🚶",
+        };
+        let walk = if item.travel_minutes > 0 {
+            format!("（步行 {} 分钟）", item.travel_minutes)
+        } else {
+            String::new()
+        };
+        let cost = if item.cost > 0.0 {
+            format!(" · {:.0} {c}", item.cost)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            md,
+            "- {}–{} {icon} **{}**{walk}{cost} — {}",
+            item.start, item.end, item.name, item.note
+        );
+    }
+    if let Some(l) = &day.lodging {
+        let _ = writeln!(md, "- 🏨 住宿：**{}** · {:.0} {c}", l.name, l.cost);
+    }
+    let _ = writeln!(md, "\n当日花费：{:.0} {c}\n", day.cost);
+}
+
+/// A section of bullet points, left out when there are none.
+fn render_list(md: &mut String, heading: &str, marker: &str, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "{heading}\n");
+    for line in lines {
+        let _ = writeln!(md, "- {marker}{line}");
+    }
+    md.push('\n');
 }

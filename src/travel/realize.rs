@@ -3,10 +3,12 @@
 //! transfers, costs, lodging, tips) is computed here, exactly as the composer does, and
 //! the checker then judges the result like any other draft.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    domain::{DayWeather, PlaceKind},
+    domain::{DayWeather, Place, PlaceKind},
     travel::{
         candidates::Candidates,
         compose::{self, Stop},
@@ -60,7 +62,32 @@ pub fn realize(
             selection.days.len()
         ));
     }
-    let hotel = match (&selection.hotel_id, request.days > 1) {
+    let hotel = hotel(request, selection, &by_id, &mut problems);
+    let script = script(selection, &by_id, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    let thrift = if selection.transport == "metro" { 1 } else { 0 };
+    let mut plan = compose::build_days(request, weather, candidates, hotel, thrift, Some(&script));
+    plan.tips.extend(
+        selection
+            .tips
+            .iter()
+            .map(|t| t.trim().chars().take(200).collect::<String>())
+            .filter(|t| !t.is_empty())
+            .take(5),
+    );
+    Ok(plan)
+}
+
+/// The chosen hotel, which a trip with nights needs.
+fn hotel<'a>(
+    request: &TripRequest,
+    selection: &Selection,
+    by_id: &HashMap<&str, &'a Place>,
+    problems: &mut Vec<String>,
+) -> Option<&'a Place> {
+    match (&selection.hotel_id, request.days > 1) {
         (Some(id), true) => match by_id.get(id.as_str()) {
             Some(h) if h.kind == PlaceKind::Hotel => Some(*h),
             _ => {
@@ -73,9 +100,17 @@ pub fn realize(
             None
         }
         (_, false) => None,
-    };
+    }
+}
+
+/// Each day's stops, candidates only; the ids that are not are reported together.
+fn script<'a>(
+    selection: &Selection,
+    by_id: &HashMap<&str, &'a Place>,
+    problems: &mut Vec<String>,
+) -> Vec<Vec<Stop<'a>>> {
     let mut unknown = Vec::new();
-    let mut script: Vec<Vec<Stop>> = Vec::new();
+    let mut script = Vec::new();
     for day in &selection.days {
         let mut stops = Vec::new();
         for stop in &day.stops {
@@ -98,18 +133,5 @@ pub fn realize(
             unknown.join(", ")
         ));
     }
-    if !problems.is_empty() {
-        return Err(problems.join("; "));
-    }
-    let thrift = if selection.transport == "metro" { 1 } else { 0 };
-    let mut plan = compose::build_days(request, weather, candidates, hotel, thrift, Some(&script));
-    plan.tips.extend(
-        selection
-            .tips
-            .iter()
-            .map(|t| t.trim().chars().take(200).collect::<String>())
-            .filter(|t| !t.is_empty())
-            .take(5),
-    );
-    Ok(plan)
+    script
 }
