@@ -143,6 +143,7 @@ fn named_paths(source: &Source) -> Vec<Vec<String>> {
     // Inside an inline test module, `super` is the file's own module.
     let tests_at = code.find("#[cfg(test)]").unwrap_or(code.len());
     let parent: Module = source.module[..source.module.len().saturating_sub(1)].to_vec();
+    let declared = child_modules(&code);
     let mut out = Vec::new();
     let mut rest = code.as_str();
     let mut offset = 0;
@@ -158,6 +159,11 @@ fn named_paths(source: &Source) -> Vec<Vec<String>> {
                 "super" if in_tests => Some(source.module.clone()),
                 "super" => Some(parent.clone()),
                 "self" => Some(source.module.clone()),
+                child if declared.iter().any(|c| c == child) => {
+                    let mut module = source.module.clone();
+                    module.push(child.to_string());
+                    Some(module)
+                }
                 _ => None,
             }
         };
@@ -171,18 +177,50 @@ fn named_paths(source: &Source) -> Vec<Vec<String>> {
         offset += at + 4;
         rest = &code[offset..];
     }
-    // Paths written inline, outside `use`: `crate::metrics::timeout("node")`.
-    for (at, _) in code.match_indices("crate::") {
-        if at > 0 && (code.as_bytes()[at - 1].is_ascii_alphanumeric() || code.as_bytes()[at - 1] == b'_') {
-            continue;
+    // Paths written inline, outside `use`: `crate::metrics::timeout("node")`, and paths into
+    // the file's own child modules: `day::DayPlanner` in a file that declares `mod day;`.
+    let children = child_modules(&code);
+    let mut roots: Vec<(String, Module)> = vec![("crate".to_string(), Vec::new())];
+    for child in &children {
+        let mut module = source.module.clone();
+        module.push(child.clone());
+        roots.push((child.clone(), module));
+    }
+    for (root, base) in &roots {
+        let needle = format!("{root}::");
+        for (at, _) in code.match_indices(&needle) {
+            let before = at.checked_sub(1).map(|i| code.as_bytes()[i]);
+            if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':') {
+                continue;
+            }
+            let tail: String = code[at + needle.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            // `crate::a::{b, c}` is a use tree: `expand` read it whole.
+            if tail.ends_with("::") {
+                continue;
+            }
+            let mut path = base.clone();
+            path.extend(path_words(&tail));
+            out.push(path);
         }
-        let tail: String = code[at + 7..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
-            .collect();
-        out.push(path_words(&tail));
     }
     out
+}
+
+/// The modules a file declares: `mod day;`, `pub mod outputs;`.
+fn child_modules(code: &str) -> Vec<String> {
+    code.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let rest = line
+                .strip_prefix("pub mod ")
+                .or_else(|| line.strip_prefix("pub(crate) mod "))
+                .or_else(|| line.strip_prefix("mod "))?;
+            rest.strip_suffix(';').map(|name| name.trim().to_string())
+        })
+        .collect()
 }
 
 /// The file that defines the longest module prefix of `path`.

@@ -4,7 +4,7 @@
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde_json::json;
 
-use crate::{api::AppState, db};
+use crate::{api::state::AppState, db};
 
 pub async fn health() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))

@@ -5,9 +5,8 @@ mod body;
 pub mod error;
 mod health;
 mod plans;
+mod state;
 pub mod view;
-
-use std::sync::Arc;
 
 use axum::{
     Router,
@@ -17,15 +16,10 @@ use axum::{
 };
 use sqlx::PgPool;
 
-use crate::{api::error::ApiError, config::Settings};
+use crate::api::error::ApiError;
 
 pub use body::MAX_BODY_BYTES;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub settings: Arc<Settings>,
-}
+pub use state::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use crate::{
     api::{
-        AppState,
         body::JsonBody,
         error::ApiError,
+        state::AppState,
         view::{group_done, plan_view},
     },
     store::{

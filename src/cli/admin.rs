@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::{
-    cli::shutdown_signal,
+    cli::signal::shutdown_signal,
     config::Settings,
     db,
     queue::maintenance::cleaner,

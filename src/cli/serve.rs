@@ -5,7 +5,7 @@ use std::{process::ExitCode, sync::Arc};
 
 use crate::{
     api::{self, AppState},
-    cli::shutdown_signal,
+    cli::signal::shutdown_signal,
     config::Settings,
     db,
     queue::{executor::Executor, worker},

@@ -13,7 +13,12 @@ use serde_json::Value;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::graph::{Checkpoint, CheckpointStore, Edge, Graph, NodeContext, NodeError, Ownership, progress::visit_key};
+use crate::graph::{
+    checkpoint::{Checkpoint, CheckpointStore, Ownership},
+    node::{NodeContext, NodeError},
+    progress::visit_key,
+    shape::{Edge, Graph},
+};
 
 /// Guards against a graph whose conditional edges loop forever.
 const MAX_WAVES: usize = 64;

@@ -3,16 +3,13 @@
 
 use async_openai::error::OpenAIError;
 
-use crate::{
-    llm::NAME,
-    providers::{ProviderError, http},
-};
+use crate::providers::{ProviderError, http};
 
 /// async-openai's errors → ours. 429 is a rate limit unless the account is out of quota
 /// (billing: no point retrying); other 4xx are permanent; 5xx, timeouts, connection errors
 /// and unreadable bodies are transient.
-pub fn classify(e: OpenAIError) -> ProviderError {
-    let provider = NAME.to_string();
+pub fn classify(name: &str, e: OpenAIError) -> ProviderError {
+    let provider = name.to_string();
     match e {
         OpenAIError::ApiError(api) => {
             let status = api.status_code;
@@ -31,7 +28,7 @@ pub fn classify(e: OpenAIError) -> ProviderError {
                 ProviderError::Permanent { provider, message }
             }
         }
-        OpenAIError::Reqwest(e) => http::from_reqwest(NAME, &e),
+        OpenAIError::Reqwest(e) => http::from_reqwest(name, &e),
         OpenAIError::InvalidArgument(message) => ProviderError::Permanent { provider, message },
         other => ProviderError::Transient {
             provider,

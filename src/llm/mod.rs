@@ -131,7 +131,12 @@ impl Llm {
                     temperature: Some(0.2),
                     ..Default::default()
                 };
-                let response = self.client.chat().create(request).await.map_err(classify::classify)?;
+                let response = self
+                    .client
+                    .chat()
+                    .create(request)
+                    .await
+                    .map_err(|e| classify::classify(NAME, e))?;
                 let usage = response.usage.as_ref().map_or(Usage::default(), |u| Usage {
                     prompt_tokens: u64::from(u.prompt_tokens),
                     completion_tokens: u64::from(u.completion_tokens),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::{queue::maintenance::exclusively, store::states::PlanStatus};
+use crate::{queue::maintenance::lock::exclusively, store::states::PlanStatus};
 
 /// Arbitrary, fixed: the key of the cleanup's advisory lock.
 const CLEANUP_LOCK: i64 = 0x0070_6c61_6e63_6c65;

@@ -1,14 +1,15 @@
 //! Maintenance services, each named for its duty and run by whichever worker takes its
 //! advisory lock first: the `rescuer` gives stuck plans a new job (every minute), the
 //! `cleaner` deletes what retention allows (every `CLEANUP_INTERVAL_SECS`). One loop runs
-//! them; `exclusively` is the lock they share.
+//! them; `lock` is the advisory lock they share.
 
 pub mod cleaner;
+mod lock;
 pub mod rescuer;
 
 use std::time::Duration;
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 
 use crate::config::Settings;
 
@@ -59,15 +60,4 @@ pub async fn run(pool: PgPool, schedule: Schedule) {
             Err(e) => tracing::warn!(error = %e, "retention cleanup failed"),
         }
     }
-}
-
-/// A transaction holding the service's advisory lock (released at commit or rollback), or
-/// `None` when another process holds it: one process at a time does each duty.
-async fn exclusively(pool: &PgPool, lock: i64) -> Result<Option<Transaction<'static, Postgres>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-        .bind(lock)
-        .fetch_one(&mut *tx)
-        .await?;
-    Ok(locked.then_some(tx))
 }

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    queue::maintenance::exclusively,
+    queue::maintenance::lock::exclusively,
     store::{
         events, jobs,
         states::{EventKind, PlanStatus},

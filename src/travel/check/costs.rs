@@ -4,7 +4,10 @@
 use crate::{
     domain::money,
     travel::{
-        check::{Subject, TOLERANCE, Violation, ViolationCode},
+        check::{
+            subject::Subject,
+            violation::{TOLERANCE, Violation, ViolationCode},
+        },
         rules,
     },
 };

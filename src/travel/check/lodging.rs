@@ -3,7 +3,10 @@
 
 use crate::{
     domain::{PlaceKind, money},
-    travel::check::{Subject, TOLERANCE, Violation, ViolationCode},
+    travel::check::{
+        subject::Subject,
+        violation::{TOLERANCE, Violation, ViolationCode},
+    },
 };
 
 pub fn nights_have_lodging(s: &Subject) -> Vec<Violation> {

@@ -2,7 +2,10 @@
 //! in its window.
 
 use crate::travel::{
-    check::{Subject, Violation, ViolationCode},
+    check::{
+        subject::Subject,
+        violation::{Violation, ViolationCode},
+    },
     itinerary::ItemKind,
     rules,
 };

@@ -6,7 +6,10 @@ use std::collections::HashSet;
 use crate::{
     domain::PlaceKind,
     travel::{
-        check::{Subject, Violation, ViolationCode},
+        check::{
+            subject::Subject,
+            violation::{Violation, ViolationCode},
+        },
         itinerary::ItemKind,
     },
 };

@@ -1,7 +1,10 @@
 //! Time: every item at a clock time, inside the day's window and after the one before, at
 //! a place that is open, for as long as the place needs.
 
-use crate::travel::check::{Subject, Violation, ViolationCode};
+use crate::travel::check::{
+    subject::Subject,
+    violation::{Violation, ViolationCode},
+};
 
 pub fn clock_times(s: &Subject) -> Vec<Violation> {
     let mut out = Vec::new();

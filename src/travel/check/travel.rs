@@ -2,7 +2,10 @@
 //! short enough to walk and the minutes to walk it.
 
 use crate::travel::{
-    check::{Subject, Violation, ViolationCode},
+    check::{
+        subject::Subject,
+        violation::{Violation, ViolationCode},
+    },
     geo::{self, Mode},
 };
 

@@ -2,7 +2,10 @@
 
 use chrono::Duration;
 
-use crate::travel::check::{Subject, Violation, ViolationCode};
+use crate::travel::check::{
+    subject::Subject,
+    violation::{Violation, ViolationCode},
+};
 
 pub fn day_count(s: &Subject) -> Vec<Violation> {
     let (planned, asked) = (s.plan.days.len(), s.request.days);

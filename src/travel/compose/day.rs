@@ -9,13 +9,24 @@ use crate::{
     domain::{Place, PlaceKind, clock::format_clock, money},
     travel::{
         candidates::Candidates,
-        compose::{MAX_THRIFT, Stop},
         geo::{self, Mode},
         itinerary::{Item, ItemKind},
         request::TripRequest,
         rules::{self, DayWindow},
     },
 };
+
+/// How thrifty the plan is: 0 takes taxis and the places it likes best, 2 takes the metro
+/// and the cheapest places that still make a good day.
+pub const MAX_THRIFT: u8 = 2;
+
+/// A place to go, in order, as someone else (the LLM) chose it; `meal` says which meal a
+/// restaurant is for, else it is the one due at arrival.
+#[derive(Debug, Clone, Copy)]
+pub struct Stop<'a> {
+    pub place: &'a Place,
+    pub meal: Option<rules::MealWindow>,
+}
 
 pub(super) struct DayPlanner<'a> {
     request: &'a TripRequest,

@@ -20,10 +20,7 @@ use crate::{
 };
 
 use day::DayPlanner;
-
-/// How thrifty the plan is: 0 takes taxis and the places it likes best, 2 takes the metro
-/// and the cheapest places that still make a good day.
-pub const MAX_THRIFT: u8 = 2;
+pub use day::{MAX_THRIFT, Stop};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Infeasible {
@@ -102,14 +99,6 @@ fn build(
     thrift: u8,
 ) -> Itinerary {
     build_days(request, weather, candidates, hotel, thrift, None)
-}
-
-/// A place to go, in order, as someone else (the LLM) chose it; `meal` says which meal a
-/// restaurant is for, else it is the one due at arrival.
-#[derive(Debug, Clone, Copy)]
-pub struct Stop<'a> {
-    pub place: &'a Place,
-    pub meal: Option<rules::MealWindow>,
 }
 
 /// A whole itinerary around `hotel`: each day chosen by the composer, or, with a `script`,

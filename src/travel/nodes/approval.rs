@@ -10,10 +10,12 @@ use serde_json::Value;
 use crate::{
     graph::{Node, NodeContext, NodeError, to_output},
     travel::nodes::{
-        PlannerPolicy, Step, input,
-        inputs::Inputs,
-        output,
+        context::output,
+        gathered::Gathered,
         outputs::{Approved, Drafted},
+        plan_input::plan_input,
+        policy::PlannerPolicy,
+        step::Step,
     },
 };
 
@@ -22,19 +24,19 @@ pub struct Approval(pub Arc<PlannerPolicy>);
 #[async_trait]
 impl Node for Approval {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
-        let inputs = Inputs::gather(ctx)?;
+        let gathered = Gathered::read(ctx)?;
         let drafted: Drafted = output(ctx, Step::Draft)?;
         let mut reasons = Vec::new();
-        if inputs.request.require_approval {
+        if gathered.request.require_approval {
             reasons.push("the request asks for approval".to_string());
         }
         if let Some(over) = drafted.over_budget_by {
-            reasons.push(format!("over budget by {over:.0} {}", inputs.request.currency));
+            reasons.push(format!("over budget by {over:.0} {}", gathered.request.currency));
         }
         if self.0.approval_on_degraded {
-            reasons.extend(inputs.degraded().into_iter().map(|d| format!("degraded data: {d}")));
+            reasons.extend(gathered.degraded().into_iter().map(|d| format!("degraded data: {d}")));
         }
-        let answer = input(ctx)?.answer;
+        let answer = plan_input(ctx)?.answer;
         let approved = answer.as_ref().is_some_and(|a| a.approved);
         if !reasons.is_empty() && !approved {
             return Err(NodeError::AwaitApproval {

@@ -10,10 +10,10 @@ use crate::{
     travel::{
         check::{self, ViolationCode},
         nodes::{
-            Step,
-            inputs::Inputs,
-            output,
+            context::output,
+            gathered::Gathered,
             outputs::{CheckReport, Drafted},
+            step::Step,
         },
     },
 };
@@ -23,9 +23,9 @@ pub struct Check;
 #[async_trait]
 impl Node for Check {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
-        let inputs = Inputs::gather(ctx)?;
+        let gathered = Gathered::read(ctx)?;
         let drafted: Drafted = output(ctx, Step::Draft)?;
-        let mut violations = check::check(&drafted.plan, &inputs.request, &inputs.candidates());
+        let mut violations = check::check(&drafted.plan, &gathered.request, &gathered.candidates());
         if drafted.over_budget_by.is_some() {
             // Not silently: the approval node asks a person to accept it.
             violations.retain(|v| v.code != ViolationCode::Budget);

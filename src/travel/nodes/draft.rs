@@ -14,7 +14,7 @@ use crate::{
     metrics,
     travel::{
         compose,
-        nodes::{PlannerPolicy, Step, inputs::Inputs, output, outputs::Drafted},
+        nodes::{context::output, gathered::Gathered, outputs::Drafted, policy::PlannerPolicy, step::Step},
         prompts,
         sources::Sources,
     },
@@ -25,7 +25,7 @@ pub struct Draft(pub Arc<PlannerPolicy>, pub Arc<Sources>);
 #[async_trait]
 impl Node for Draft {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
-        let inputs = Inputs::gather(ctx)?;
+        let gathered = Gathered::read(ctx)?;
         // The LLM drafts first; a revision (the checker rejected the composer's draft) does not
         // ask it again, but keeps its report.
         let mut report: Option<LlmReport> = if ctx.visit > 1 {
@@ -34,8 +34,9 @@ impl Node for Draft {
             None
         };
         if let (Some(llm), 1) = (&self.1.llm, ctx.visit) {
-            let candidates = inputs.candidates();
-            let answer = prompts::draft::pick_itinerary(llm, &inputs.request, &inputs.weather.data, &candidates).await;
+            let candidates = gathered.candidates();
+            let answer =
+                prompts::draft::pick_itinerary(llm, &gathered.request, &gathered.weather.data, &candidates).await;
             if let Some(plan) = answer.value {
                 return to_output(&Drafted {
                     plan,
@@ -48,14 +49,19 @@ impl Node for Draft {
         }
         // A revision drafts more conservatively than the draft the checker rejected.
         let thrift = (ctx.visit - 1).min(u32::from(compose::MAX_THRIFT)) as u8;
-        let drafted = match compose::compose(&inputs.request, &inputs.weather.data, &inputs.candidates(), thrift) {
+        let drafted = match compose::compose(
+            &gathered.request,
+            &gathered.weather.data,
+            &gathered.candidates(),
+            thrift,
+        ) {
             Ok(plan) => Drafted {
                 plan,
                 over_budget_by: None,
                 llm: report,
             },
             Err(infeasible) => {
-                let budget = inputs.request.budget.unwrap_or(0.0);
+                let budget = gathered.request.budget.unwrap_or(0.0);
                 let over = infeasible.cheapest.total - budget;
                 if budget <= 0.0 || over > budget * self.0.approval_over_budget {
                     return Err(NodeError::permanent("budget_too_low", infeasible.message));

@@ -16,7 +16,11 @@ use crate::{
     },
     resilience::OnOpen,
     travel::{
-        nodes::{Step, city_of, output, outputs::Fetched, source},
+        nodes::{
+            context::{city_of, output, source},
+            outputs::Fetched,
+            step::Step,
+        },
         request::TripRequest,
         sources::Sources,
     },

@@ -16,11 +16,11 @@ use crate::{
         itinerary::Itinerary,
         markdown,
         nodes::{
-            MAX_REVISIONS, PlannerPolicy, Step,
-            inputs::Inputs,
-            output,
+            context::{output, source},
+            gathered::Gathered,
             outputs::{CheckReport, Drafted, Finalized, Understood},
-            source,
+            policy::{MAX_REVISIONS, PlannerPolicy},
+            step::Step,
         },
     },
 };
@@ -30,7 +30,7 @@ pub struct Finalize(pub Arc<PlannerPolicy>);
 #[async_trait]
 impl Node for Finalize {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
-        let inputs = Inputs::gather(ctx)?;
+        let gathered = Gathered::read(ctx)?;
         let report: CheckReport = output(ctx, Step::Check)?;
         if !report.violations.is_empty() {
             let list: Vec<String> = report.violations.iter().take(5).map(|v| v.message.clone()).collect();
@@ -48,14 +48,14 @@ impl Node for Finalize {
         let reports = [&understood.llm, &drafted.llm];
         let mut result = drafted.plan;
         result.sources = vec![
-            inputs.weather.source.clone(),
-            inputs.places_source.clone(),
-            inputs.hotels.source.clone(),
+            gathered.weather.source.clone(),
+            gathered.places_source.clone(),
+            gathered.hotels.source.clone(),
             source(Step::Draft.as_str(), &drafted_by(drafted.llm.as_ref())),
-            inputs.routes.source.clone(),
+            gathered.routes.source.clone(),
         ];
-        result.warnings.extend(inputs.degraded());
-        result.warnings.extend(inputs.routes.warning.clone());
+        result.warnings.extend(gathered.degraded());
+        result.warnings.extend(gathered.routes.warning.clone());
         for why in reports.into_iter().flatten().filter_map(|r| r.fallback.as_ref()) {
             result
                 .warnings

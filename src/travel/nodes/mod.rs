@@ -12,59 +12,29 @@
 
 mod approval;
 mod check;
+mod context;
 mod draft;
 mod fetch;
 mod finalize;
-mod inputs;
+mod gathered;
 pub mod outputs;
+mod plan_input;
+mod policy;
 pub mod routes;
 mod step;
 mod understand;
 
-use std::{path::PathBuf, sync::Arc};
-
-use chrono::Utc;
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::sync::Arc;
 
 use crate::{
-    catalog,
-    domain::City,
-    graph::{Graph, Node, NodeContext, NodeError},
-    travel::{itinerary::Source, request::SubmitRequest, sources::Sources},
+    graph::{Graph, Node},
+    travel::sources::Sources,
 };
 
 pub use outputs::{CheckReport, Finalized};
+pub use plan_input::{Answer, PlanInput};
+pub use policy::{MAX_REVISIONS, PlannerPolicy};
 pub use step::{STEPS, Step};
-
-/// Revisions after the first draft before the plan fails instead of being delivered broken.
-pub const MAX_REVISIONS: u32 = 2;
-
-/// The planner's policies, from the settings.
-#[derive(Debug, Clone)]
-pub struct PlannerPolicy {
-    pub results_dir: Option<PathBuf>,
-    /// Over budget by at most this share: ask for approval rather than fail.
-    pub approval_over_budget: f64,
-    /// Built on degraded data: ask for approval.
-    pub approval_on_degraded: bool,
-}
-
-/// The graph's input: the request as submitted (`R` is the stored JSON when the input is
-/// built, the typed request when a node reads it) and a person's answer, if the plan
-/// waited for one.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PlanInput<R = SubmitRequest> {
-    pub request: R,
-    #[serde(default)]
-    pub answer: Option<Answer>,
-}
-
-/// A person's answer to a plan that waited for approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Answer {
-    pub approved: bool,
-    pub by: Option<String>,
-}
 
 pub fn planning_graph(sources: Sources, policy: PlannerPolicy) -> Graph {
     let sources = Arc::new(sources);
@@ -107,29 +77,6 @@ fn node(step: Step, sources: &Arc<Sources>, policy: &Arc<PlannerPolicy>) -> Arc<
         Step::Check => Arc::new(check::Check),
         Step::Approval => Arc::new(approval::Approval(policy.clone())),
         Step::Finalize => Arc::new(finalize::Finalize(policy.clone())),
-    }
-}
-
-/// The latest output of `step`, decoded.
-fn output<T: DeserializeOwned>(ctx: &NodeContext, step: Step) -> Result<T, NodeError> {
-    ctx.output(step.as_str())
-}
-
-/// The graph's input, decoded; a request that does not decode can never be planned.
-fn input(ctx: &NodeContext) -> Result<PlanInput, NodeError> {
-    ctx.input()
-        .map_err(|e| NodeError::permanent("invalid_request", format!("request is malformed: {e}")))
-}
-
-fn city_of(id: &str) -> Result<&'static City, NodeError> {
-    catalog::city(id).ok_or_else(|| NodeError::permanent("unknown_destination", format!("no data for {id}")))
-}
-
-fn source(kind: &str, provider: &str) -> Source {
-    Source {
-        kind: kind.into(),
-        provider: provider.into(),
-        at: Utc::now().to_rfc3339(),
     }
 }
 

@@ -21,9 +21,9 @@ use crate::{
     travel::{
         geo::Roads,
         nodes::{
-            Step, output,
+            context::{output, source},
             outputs::{Fetched, Routed},
-            source,
+            step::Step,
         },
         sources::Sources,
     },

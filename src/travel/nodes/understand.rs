@@ -11,7 +11,7 @@ use crate::{
     graph::{Node, NodeContext, NodeError, to_output},
     metrics,
     travel::{
-        nodes::{Step, input, outputs::Understood},
+        nodes::{outputs::Understood, plan_input::plan_input, step::Step},
         prompts, request,
         sources::Sources,
     },
@@ -22,7 +22,7 @@ pub struct Understand(pub Arc<Sources>);
 #[async_trait]
 impl Node for Understand {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
-        let submitted = input(ctx)?.request;
+        let submitted = plan_input(ctx)?.request;
         let today = chrono::Local::now().date_naive();
         // The rules' reading: the fallback when the LLM gives none.
         let ruled = request::resolve(&submitted, today).map_err(|e| NodeError::permanent(e.code.as_str(), e.message));

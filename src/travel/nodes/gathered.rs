@@ -8,14 +8,15 @@ use crate::{
         candidates::Candidates,
         itinerary::Source,
         nodes::{
-            Step, output,
+            context::output,
             outputs::{Fetched, Routed},
+            step::Step,
         },
         request::TripRequest,
     },
 };
 
-pub struct Inputs {
+pub struct Gathered {
     pub request: TripRequest,
     pub weather: Fetched<Vec<DayWeather>>,
     pub attractions: Vec<Place>,
@@ -26,8 +27,8 @@ pub struct Inputs {
     pub routes: Routed,
 }
 
-impl Inputs {
-    pub fn gather(ctx: &NodeContext) -> Result<Self, NodeError> {
+impl Gathered {
+    pub fn read(ctx: &NodeContext) -> Result<Self, NodeError> {
         let places: Fetched<Vec<Place>> = output(ctx, Step::Places)?;
         let (attractions, restaurants) = places.data.into_iter().partition(|p| p.kind == PlaceKind::Attraction);
         Ok(Self {
