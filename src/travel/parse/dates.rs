@@ -140,8 +140,12 @@ fn english(text: &mut Remaining, today: NaiveDate) -> Option<DateReading> {
     })
 }
 
+/// A holiday's names, and its dates (year, month, day) in the years a plan may start.
+type Names = &'static [&'static str];
+type Dates = [(i32, u32, u32); 5];
+
 /// Holidays with a fixed date, by the names people use for them.
-const FIXED_HOLIDAYS: [(&[&str], u32, u32); 5] = [
+const FIXED_HOLIDAYS: [(Names, u32, u32); 5] = [
     (&["元旦", "new year's day", "new year"], 1, 1),
     (&["情人节", "valentine"], 2, 14),
     (&["五一", "劳动节", "may day", "labour day", "labor day"], 5, 1),
@@ -154,7 +158,7 @@ const FIXED_HOLIDAYS: [(&[&str], u32, u32); 5] = [
 ];
 
 /// Holidays of the lunar calendar (and Qingming), at their dates in the years a plan may start.
-const MOVING_HOLIDAYS: [(&[&str], [(i32, u32, u32); 5]); 4] = [
+const MOVING_HOLIDAYS: [(Names, Dates); 4] = [
     (
         &["春节", "过年", "chinese new year", "lunar new year", "spring festival"],
         [(2026, 2, 17), (2027, 2, 6), (2028, 1, 26), (2029, 2, 13), (2030, 2, 3)],
