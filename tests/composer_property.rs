@@ -10,6 +10,7 @@ use planner::{
         candidates::Candidates,
         check, compose,
         geo::Roads,
+        language::Language,
         preferences::{INTERESTS, Pace},
         request::TripRequest,
     },
@@ -54,6 +55,7 @@ fn random_request(rng: &mut StdRng) -> TripRequest {
         interests,
         pace: [Pace::Relaxed, Pace::Moderate, Pace::Packed][rng.random_range(0..3)],
         require_approval: false,
+        language: [Language::Zh, Language::En][rng.random_range(0..2)],
     }
 }
 
@@ -100,7 +102,12 @@ fn composed_plans_always_pass_the_checker_or_are_reported_infeasible() {
                     "case {i}: infeasible but cheapest {} fits {budget}",
                     e.cheapest.total
                 );
-                assert!(e.message.contains("would work"), "{}", e.message);
+                let named = if request.language == Language::En {
+                    "would work"
+                } else {
+                    "可行"
+                };
+                assert!(e.message.contains(named), "{}", e.message);
                 // The budget the message names really works.
                 let mut raised = request.clone();
                 raised.budget = Some(e.cheapest.total.ceil());

@@ -77,7 +77,7 @@ async fn approval_waits_holds_no_worker_survives_a_restart_and_resumes_or_reject
     migrated(&pool).await;
     let url = database_url(&pool).await;
     let app = router(&pool);
-    let body = |city: &str| json!({"destination": city, "start_date": in_days(5), "days": 2, "require_approval": true});
+    let body = |city: &str| json!({"destination": city, "start_date": in_days(5), "days": 2, "require_approval": true, "language": "en"});
     let mut worker = Proc::worker(&url, &[("WORKER_CONCURRENCY", "1")]);
     let a = submit(&app, &body("杭州")).await;
     let b = submit(&app, &body("成都")).await;

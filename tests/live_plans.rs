@@ -31,9 +31,11 @@ use planner::{
         check, compose,
         geo::Roads,
         itinerary::{ItemKind, Itinerary},
+        language::Language,
         nodes::routes,
         request::{self, SubmitRequest, TripRequest},
         sources::Sources,
+        words::Words,
     },
 };
 use serde_json::{Value, json};
@@ -144,7 +146,7 @@ async fn a_whole_plan_with_the_llm_qweather_over_mcp_and_amap_all_live(pool: PgP
     let places = client.places(city).await.unwrap();
     let hotels = client.hotels(city).await.unwrap();
     let everything: Vec<Place> = places.iter().chain(&hotels).cloned().collect();
-    let (roads, unmeasured) = routes::measure(&client, &everything).await;
+    let (roads, unmeasured) = routes::measure(&client, &everything, Words(Language::Zh)).await;
     assert_eq!(unmeasured, None);
     let (attractions, restaurants) = split(&places);
     let candidates = Candidates {

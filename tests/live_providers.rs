@@ -69,7 +69,7 @@ async fn qweather_forecast_comes_from_the_geo_lookup_and_daily_forecast_with_nor
     assert!(!days[1].rainy);
     // The forecast covers today..today+6; today+7 is past the horizon: climate normals.
     assert_eq!(days[2].source, "qweather");
-    assert_eq!(days[3].source, "climate-normals");
+    assert_eq!(days[3].source, "normals");
     assert_eq!(days[3].wind, None);
 
     let calls = fake.calls();
@@ -92,7 +92,7 @@ async fn qweather_forecast_comes_from_the_geo_lookup_and_daily_forecast_with_nor
         .forecast(city, today + chrono::Duration::days(20), 3)
         .await
         .unwrap();
-    assert!(far.iter().all(|d| d.source == "climate-normals"));
+    assert!(far.iter().all(|d| d.source == "normals"));
     assert_eq!(fake.calls().len(), 3);
 
     // A wrong key is the v2 401 from the service.
@@ -291,7 +291,7 @@ fn assert_qweather_days(content: &Value) {
             .iter()
             .all(|d| d["source"] == "qweather" && d["wind"].is_string())
     );
-    assert!(days[6..].iter().all(|d| d["source"] == "climate-normals"));
+    assert!(days[6..].iter().all(|d| d["source"] == "normals"));
     assert_eq!(days[3]["condition"], "中雨");
 }
 

@@ -312,7 +312,7 @@ async fn a_weather_outage_opens_the_breaker_and_plans_degrade_without_amplificat
         let result = common::result_of(&pool, *id).await;
         let warnings = result["warnings"].to_string();
         assert!(
-            warnings.contains("weather") && warnings.contains("embedded"),
+            warnings.contains("weather") && warnings.contains("已改用内置数据"),
             "{warnings}"
         );
         assert_eq!(result["sources"][0]["provider"], "embedded");

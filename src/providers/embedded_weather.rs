@@ -1,6 +1,5 @@
-//! Weather with no key: each day drawn from the city's monthly climate normals. The draw
-//! is seeded by city and date, so the same day always gets the same weather, and the share
-//! of rainy days matches the month's normal.
+//! Weather with no key: the city's monthly climate normals, shown for what they are —
+//! typical weather for the time of year, not a forecast (`source: normals`).
 
 use async_trait::async_trait;
 use chrono::{Datelike, Duration, NaiveDate};
@@ -23,53 +22,26 @@ impl WeatherProvider for ClimateNormals {
     }
 }
 
+/// The month's normals for a day, said as such (`source: normals`): its mean low and high,
+/// its mean daily precipitation, and rainy only in a month where most days are.
 pub fn day(city: &City, date: NaiveDate) -> DayWeather {
     let normal = city.climate[date.month0() as usize];
     let days_in_month = 30.0;
-    let draw = unit(&format!("{}:{date}", city.id));
-    let jitter = unit(&format!("{}:{date}:t", city.id)) * 4.0 - 2.0;
-    let rainy = draw < normal.rain_days / days_in_month;
-    let (temp_min, temp_max) = ((normal.temp_min + jitter).round(), (normal.temp_max + jitter).round());
-    let precip = if rainy {
-        (normal.precip_mm / normal.rain_days.max(1.0) * 10.0).round() / 10.0
-    } else {
-        0.0
-    };
-    let condition = match (rainy, temp_max) {
-        (true, t) if t <= 1.0 => "小雪",
-        (true, _) if precip >= 25.0 => "大雨",
-        (true, _) if precip >= 10.0 => "中雨",
-        (true, _) => "小雨",
-        (false, _) if draw > 0.75 => "晴",
-        (false, _) => "多云",
-    };
+    let rainy = normal.rain_days / days_in_month > 0.5;
     DayWeather {
         date: date.to_string(),
-        condition: condition.into(),
-        temp_min,
-        temp_max,
-        precip_mm: precip,
+        condition: if rainy { "常年多雨" } else { "常年气候" }.into(),
+        temp_min: normal.temp_min.round(),
+        temp_max: normal.temp_max.round(),
+        precip_mm: (normal.precip_mm / days_in_month * 10.0).round() / 10.0,
         rainy,
         wind: None,
-        source: "embedded".into(),
+        source: SOURCE.into(),
     }
 }
 
-/// A stable pseudo-random number in [0, 1) from a string: FNV-1a, then a splitmix64
-/// finaliser so that seeds differing only in their last characters spread evenly.
-fn unit(seed: &str) -> f64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in seed.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash ^= hash >> 30;
-    hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    hash ^= hash >> 27;
-    hash = hash.wrapping_mul(0x94d0_49bb_1331_11eb);
-    hash ^= hash >> 31;
-    (hash >> 11) as f64 / (1u64 << 53) as f64
-}
+/// What a day of climate normals says its source is.
+pub const SOURCE: &str = "normals";
 
 #[cfg(test)]
 mod tests {
@@ -77,15 +49,19 @@ mod tests {
     use crate::catalog;
 
     #[test]
-    fn rainy_share_follows_the_normals() {
+    fn a_day_is_its_month_normal_and_says_so() {
         let city = catalog::city("hangzhou").unwrap();
         let june: Vec<_> = (1..=30)
             .map(|d| day(city, NaiveDate::from_ymd_opt(2026, 6, d).unwrap()))
             .collect();
-        let rainy = june.iter().filter(|d| d.rainy).count() as f64;
-        let expected = city.climate[5].rain_days;
-        assert!((rainy - expected).abs() <= 7.0, "{rainy} rainy days vs {expected}");
-        assert_eq!(day(city, NaiveDate::from_ymd_opt(2026, 6, 3).unwrap()), june[2]);
-        assert!(june.iter().all(|d| d.temp_min <= d.temp_max));
+        assert!(june.iter().all(|d| d.source == "normals" && d.temp_min <= d.temp_max));
+        assert_eq!(june[0].temp_max, june[29].temp_max, "a normal is the same all month");
+        assert_eq!(june[0].temp_max, city.climate[5].temp_max.round());
+        let chongqing = catalog::city("chongqing").unwrap();
+        let rainy_month = chongqing.climate.iter().position(|m| m.rain_days > 15.0);
+        if let Some(m) = rainy_month {
+            let d = day(chongqing, NaiveDate::from_ymd_opt(2026, m as u32 + 1, 10).unwrap());
+            assert!(d.rainy, "most days of that month are rainy");
+        }
     }
 }

@@ -285,10 +285,10 @@ impl WeatherProvider for QWeather {
         Ok(dates
             .into_iter()
             .map(|date| {
-                forecast.get(&date.to_string()).cloned().unwrap_or_else(|| DayWeather {
-                    source: "climate-normals".into(),
-                    ..embedded_weather::day(city, date)
-                })
+                forecast
+                    .get(&date.to_string())
+                    .cloned()
+                    .unwrap_or_else(|| embedded_weather::day(city, date))
             })
             .collect())
     }

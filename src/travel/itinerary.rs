@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{domain::DayWeather, travel::geo::Mode};
+use crate::{
+    domain::DayWeather,
+    travel::{geo::Mode, language::Language},
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Itinerary {
@@ -17,6 +20,9 @@ pub struct Itinerary {
     pub tips: Vec<String>,
     pub warnings: Vec<String>,
     pub sources: Vec<Source>,
+    /// The language the plan is written in.
+    #[serde(default)]
+    pub language: Language,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,51 +1,63 @@
-//! The finished plan as Markdown, for people: `GET /v1/plans/{id}/itinerary.md` and the CLI.
+//! The finished plan as Markdown, for people, in the plan's language:
+//! `GET /v1/plans/{id}/itinerary.md` and the CLI.
 
 use std::fmt::Write;
 
-use crate::travel::itinerary::{Day, ItemKind, Itinerary};
+use crate::travel::{
+    itinerary::{Day, ItemKind, Itinerary},
+    words::{Markdown, Words, whole},
+};
 
 pub fn render(plan: &Itinerary) -> String {
+    let words = Words(plan.language).markdown();
     let c = &plan.currency;
     let mut md = String::new();
     let _ = writeln!(md, "# {} · {} → {}\n", plan.destination, plan.start_date, plan.end_date);
-    let budget = plan.budget.map_or("无".to_string(), |b| format!("{b:.0} {c}"));
+    let budget = plan
+        .budget
+        .map_or(words.no_budget.to_string(), |b| format!("{b:.0} {c}"));
     let _ = writeln!(
         md,
-        "{} 人 · {} 天 · 预算 {budget} · 预计花费 **{:.0} {c}**\n",
+        "{} {} · {} {} · {} {budget} · {} **{:.0} {c}**\n",
         plan.travelers,
+        words.travelers,
         plan.days.len(),
+        words.days,
+        words.budget,
+        words.estimated,
         plan.costs.total
     );
     for (i, day) in plan.days.iter().enumerate() {
-        render_day(&mut md, i + 1, day, c);
+        render_day(&mut md, &words, i + 1, day, c);
     }
     let k = &plan.costs;
-    let _ = writeln!(
-        md,
-        "## 费用\n\n| 住宿 | 餐饮 | 门票 | 交通 | 合计 |\n|---|---|---|---|---|"
-    );
+    let _ = writeln!(md, "{}\n|---|---|---|---|---|", words.costs);
     let _ = writeln!(
         md,
         "| {:.0} | {:.0} | {:.0} | {:.0} | **{:.0} {c}** |\n",
         k.lodging, k.food, k.tickets, k.transport, k.total
     );
-    render_list(&mut md, "## 小贴士", "", &plan.tips);
-    render_list(&mut md, "## 注意", "⚠️ ", &plan.warnings);
+    render_list(&mut md, words.tips, "", &plan.tips);
+    render_list(&mut md, words.warnings, "⚠️ ", &plan.warnings);
     let sources: Vec<String> = plan
         .sources
         .iter()
         .map(|s| format!("{}: {}", s.kind, s.provider))
         .collect();
-    let _ = writeln!(md, "_数据来源：{}_", sources.join(" · "));
+    let _ = writeln!(md, "_{}{}{}_", words.sources, words.colon, sources.join(" · "));
     md
 }
 
-fn render_day(md: &mut String, number: usize, day: &Day, c: &str) {
+fn render_day(md: &mut String, words: &Markdown, number: usize, day: &Day, c: &str) {
     let w = &day.weather;
     let _ = writeln!(
         md,
-        "## 第 {} 天 · {} · {} {:.0}–{:.0}°C\n",
-        number, day.date, w.condition, w.temp_min, w.temp_max
+        "## {} · {} · {} {}–{}°C\n",
+        words.day.replace("{}", &number.to_string()),
+        day.date,
+        w.condition,
+        whole(w.temp_min),
+        whole(w.temp_max)
     );
     for item in &day.items {
         let icon = match item.kind {
@@ -55,7 +67,7 @@ fn render_day(md: &mut String, number: usize, day: &Day, c: &str) {
             ItemKind::Free => "🚶",
         };
         let walk = if item.travel_minutes > 0 {
-            format!("（步行 {} 分钟）", item.travel_minutes)
+            words.walk.replace("{}", &item.travel_minutes.to_string())
         } else {
             String::new()
         };
@@ -71,9 +83,13 @@ fn render_day(md: &mut String, number: usize, day: &Day, c: &str) {
         );
     }
     if let Some(l) = &day.lodging {
-        let _ = writeln!(md, "- 🏨 住宿：**{}** · {:.0} {c}", l.name, l.cost);
+        let _ = writeln!(
+            md,
+            "- 🏨 {}{}**{}** · {:.0} {c}",
+            words.stay, words.colon, l.name, l.cost
+        );
     }
-    let _ = writeln!(md, "\n当日花费：{:.0} {c}\n", day.cost);
+    let _ = writeln!(md, "\n{}{}{:.0} {c}\n", words.day_cost, words.colon, day.cost);
 }
 
 /// A section of bullet points, left out when there are none.

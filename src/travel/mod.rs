@@ -2,7 +2,8 @@
 //! `parse`, `preferences`), the candidates a plan is drafted from and the sources they come
 //! from (`candidates`, `sources`), the hard rules and the code that follows them
 //! (`rules`, `geo`, `compose`, `realize`) and the code that verifies them (`check`), what
-//! the LLM is asked (`prompts`), the finished plan (`itinerary`, `markdown`), and the graph
+//! the LLM is asked (`prompts`), the finished plan (`itinerary`, `markdown`) in the request's
+//! language (`language`, every sentence in `words`), and the graph
 //! that puts it all in order (`nodes`). Running a plan's attempts is the queue's business.
 
 pub mod candidates;
@@ -10,6 +11,7 @@ pub mod check;
 pub mod compose;
 pub mod geo;
 pub mod itinerary;
+pub mod language;
 pub mod markdown;
 pub mod nodes;
 pub mod parse;
@@ -19,3 +21,4 @@ pub mod realize;
 pub mod request;
 pub mod rules;
 pub mod sources;
+pub mod words;

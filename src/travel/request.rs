@@ -10,6 +10,7 @@ use crate::{
     catalog,
     domain::{City, money},
     travel::{
+        language::Language,
         parse::{self, ParsedQuery},
         preferences::{INTERESTS, Pace, interest_tag},
     },
@@ -36,6 +37,10 @@ pub struct SubmitRequest {
     pub require_approval: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    /// `zh` or `en`: the language the plan is written in; by default the query's (or the
+    /// destination's) script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -65,6 +70,9 @@ pub struct TripRequest {
     pub interests: Vec<String>,
     pub pace: Pace,
     pub require_approval: bool,
+    /// Plans understood before languages existed were Chinese.
+    #[serde(default)]
+    pub language: Language,
 }
 
 impl TripRequest {
@@ -151,6 +159,7 @@ pub fn resolve(input: &SubmitRequest, today: NaiveDate) -> Result<TripRequest, I
     let (budget, currency) = budget(input, parsed)?;
     let interests = interests(input, parsed)?;
     let pace = pace(input, parsed)?;
+    let language = language(input)?;
     Ok(TripRequest {
         city: city.id.clone(),
         destination: city.name.clone(),
@@ -162,7 +171,17 @@ pub fn resolve(input: &SubmitRequest, today: NaiveDate) -> Result<TripRequest, I
         interests,
         pace,
         require_approval: input.require_approval.unwrap_or(false),
+        language,
     })
+}
+
+/// The one asked for, else the query's script, else the destination's, else Chinese.
+fn language(input: &SubmitRequest) -> Result<Language, InvalidRequest> {
+    if let Some(raw) = input.language.as_deref() {
+        return Language::parse(raw).ok_or_else(|| InvalidRequest::new("language", "language must be zh or en"));
+    }
+    let written = [input.query.as_deref(), input.destination.as_deref()];
+    Ok(written.into_iter().flatten().find_map(Language::of).unwrap_or_default())
 }
 
 fn destination(input: &SubmitRequest, parsed: Option<&ParsedQuery>) -> Result<&'static City, InvalidRequest> {

@@ -46,10 +46,11 @@ pub const LUNCH: MealWindow = MealWindow {
     ideal: 11 * 60 + 30,
     latest: 13 * 60 + 30,
 };
+/// Dinner at the hours people eat it in the cities we plan: from six.
 pub const DINNER: MealWindow = MealWindow {
     name: "dinner",
-    earliest: 17 * 60,
-    ideal: 17 * 60 + 30,
+    earliest: 18 * 60,
+    ideal: 18 * 60,
     latest: 19 * 60 + 30,
 };
 

@@ -26,10 +26,11 @@ type Rule = fn(&Subject) -> Vec<Violation>;
 const TRIP_RULES: [Rule; 3] = [trip::day_count, trip::date_range, trip::party];
 
 /// Rules about the days, reported day by day.
-const DAY_RULES: [Rule; 14] = [
+const DAY_RULES: [Rule; 15] = [
     trip::day_dates,
     timing::clock_times,
     timing::items_fit_the_day,
+    timing::every_minute_accounted,
     costs::no_negative_costs,
     places::places_are_candidates,
     timing::places_are_open,

@@ -1,9 +1,12 @@
 //! Time: every item at a clock time, inside the day's window and after the one before, at
-//! a place that is open, for as long as the place needs.
+//! a place that is open, for as long as the place needs; and no time unaccounted for.
 
-use crate::travel::check::{
-    subject::Subject,
-    violation::{Violation, ViolationCode},
+use crate::{
+    domain::clock::format_clock,
+    travel::check::{
+        subject::Subject,
+        violation::{Violation, ViolationCode},
+    },
 };
 
 pub fn clock_times(s: &Subject) -> Vec<Violation> {
@@ -60,6 +63,40 @@ pub fn visits_are_long_enough(s: &Subject) -> Vec<Violation> {
                 let message = format!("{} gets {minutes} minutes, needs {}", place.name, place.minutes);
                 out.push(Violation::new(ViolationCode::Duration, Some(d.number), message));
             }
+        }
+    }
+    out
+}
+
+/// Minutes between items (or at either end of the day) that no item, transfer or named free
+/// time accounts for, beyond rounding.
+const UNACCOUNTED: u32 = 5;
+
+/// Every minute of a day's window is an item, the walk to it, a transfer or free time.
+pub fn every_minute_accounted(s: &Subject) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for d in &s.days {
+        let mut until = d.window.start;
+        for (v, start, end) in d.timed() {
+            let walk = v.item.travel_minutes;
+            if start > until + walk + UNACCOUNTED {
+                let message = format!(
+                    "{}–{} before {} is not accounted for",
+                    format_clock(until + walk),
+                    v.item.start,
+                    v.item.name
+                );
+                out.push(Violation::new(ViolationCode::Gap, Some(d.number), message));
+            }
+            until = until.max(end);
+        }
+        if d.window.end > until + UNACCOUNTED {
+            let message = format!(
+                "{}–{} at the end of the day is not accounted for",
+                format_clock(until),
+                format_clock(d.window.end)
+            );
+            out.push(Violation::new(ViolationCode::Gap, Some(d.number), message));
         }
     }
     out

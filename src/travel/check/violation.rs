@@ -24,6 +24,8 @@ pub enum ViolationCode {
     OpeningHours,
     /// A visit is shorter than the place needs.
     Duration,
+    /// Time in a day that no item, transfer or free time accounts for.
+    Gap,
     /// A leg leaves too little time, or is too long to walk.
     Travel,
     /// An attraction twice in the trip, or a restaurant twice in a day.

@@ -1,7 +1,10 @@
 //! One day of the composer: a cursor walks the day from its start, choosing the next
-//! attraction by score (interests, weather, distance, price, waiting), putting lunch and
-//! dinner in their windows at reachable restaurants, and turning every leg too long to walk
-//! into a transfer item. It can also follow stops someone else chose, computing the rest.
+//! attraction by score (interests not yet met first, weather, distance, price, waiting),
+//! putting lunch and dinner at local hours in reachable restaurants not eaten at before,
+//! and turning every leg too long to walk into a transfer item. Every minute of the day is
+//! an item: a wait becomes a longer stay where the place allows it, or named free time, and
+//! the evening is the traveller's. It can also follow stops someone else chose, computing
+//! the rest the same way.
 
 use std::collections::HashSet;
 
@@ -11,8 +14,10 @@ use crate::{
         candidates::Candidates,
         geo::{self, Mode},
         itinerary::{Item, ItemKind},
+        preferences::INTERESTS,
         request::TripRequest,
         rules::{self, DayWindow},
+        words::Words,
     },
 };
 
@@ -28,19 +33,46 @@ pub struct Stop<'a> {
     pub meal: Option<rules::MealWindow>,
 }
 
+/// A wait up to this long is spent at the place before, when it stays open; a longer one is
+/// free time.
+const LINGER_MINUTES: u32 = 30;
+/// Free time starting this late is the evening's.
+const EVENING: u32 = 17 * 60;
+
 pub(super) struct DayPlanner<'a> {
     request: &'a TripRequest,
     candidates: &'a Candidates<'a>,
     thrift: u8,
+    words: Words,
     used_attractions: HashSet<&'a str>,
+    /// Every restaurant eaten at so far in the trip, and yesterday's.
+    used_restaurants: HashSet<&'a str>,
     yesterday_restaurants: HashSet<&'a str>,
+    /// Interests a place of the trip has met so far.
+    met_interests: HashSet<&'a str>,
+    /// When the day being planned ends.
+    day_end: u32,
 }
 
 struct Cursor<'a> {
     time: u32,
     at: Option<&'a Place>,
     items: Vec<Item>,
+    /// The place of the last item, and when it closes: where a wait can be spent.
+    lingering: Option<(&'a Place, u32)>,
     today_restaurants: HashSet<&'a str>,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(time: u32) -> Self {
+        Self {
+            time,
+            at: None,
+            items: Vec::new(),
+            lingering: None,
+            today_restaurants: HashSet::new(),
+        }
+    }
 }
 
 impl<'a> DayPlanner<'a> {
@@ -49,8 +81,12 @@ impl<'a> DayPlanner<'a> {
             request,
             candidates,
             thrift,
+            words: Words(request.language),
             used_attractions: HashSet::new(),
+            used_restaurants: HashSet::new(),
             yesterday_restaurants: HashSet::new(),
+            met_interests: HashSet::new(),
+            day_end: 24 * 60,
         }
     }
 
@@ -60,15 +96,10 @@ impl<'a> DayPlanner<'a> {
 
     /// The composer's own day: attractions by score, lunch and dinner in their windows.
     pub(super) fn day(&mut self, window: DayWindow, rainy: bool) -> Vec<Item> {
-        let mut cur = Cursor {
-            time: window.start,
-            at: None,
-            items: Vec::new(),
-            today_restaurants: HashSet::new(),
-        };
+        self.day_end = window.end;
+        let mut cur = Cursor::new(window.start);
         let per_day = self.request.pace.attractions_per_day();
-        let need_dinner = window.needs_dinner();
-        let (mut lunch, mut dinner, mut seen) = (false, !need_dinner, 0);
+        let (mut lunch, mut dinner, mut seen) = (false, !window.needs_dinner(), 0);
         loop {
             if !lunch && cur.time >= rules::LUNCH.ideal && self.meal(&mut cur, rules::LUNCH) {
                 lunch = true;
@@ -88,40 +119,30 @@ impl<'a> DayPlanner<'a> {
             {
                 self.visit(&mut cur, place, start, ItemKind::Attraction, place.minutes);
                 self.used_attractions.insert(&place.id);
+                self.met_interests.extend(self.interests_of(place));
                 seen += 1;
                 continue;
             }
-            if !lunch {
-                cur.time = cur.time.max(rules::LUNCH.earliest);
-                lunch = self.meal(&mut cur, rules::LUNCH);
-                if !lunch {
-                    break;
-                }
+            let due = if !lunch {
+                rules::LUNCH
             } else if !dinner {
-                if cur.time + 60 < rules::DINNER.earliest {
-                    free_time(&mut cur, rules::DINNER.earliest - 30);
-                }
-                cur.time = cur.time.max(rules::DINNER.earliest);
-                dinner = self.meal(&mut cur, rules::DINNER);
-                if !dinner {
-                    break;
-                }
+                rules::DINNER
             } else {
                 break;
+            };
+            if !self.meal(&mut cur, due) {
+                break;
             }
+            (lunch, dinner) = (true, dinner || due == rules::DINNER);
         }
+        self.wait(&mut cur, window.end);
         self.yesterday_restaurants = cur.today_restaurants.clone();
         cur.items
     }
 
     /// The stops in their order, each as early as travel, opening hours and its meal allow.
     pub(super) fn follow(&mut self, window: DayWindow, stops: &[Stop<'a>]) -> Vec<Item> {
-        let mut cur = Cursor {
-            time: window.start,
-            at: None,
-            items: Vec::new(),
-            today_restaurants: HashSet::new(),
-        };
+        let mut cur = Cursor::new(window.start);
         for stop in stops {
             let place = stop.place;
             let travel = cur.at.map_or(0, |from| self.leg(from, place).minutes);
@@ -136,6 +157,7 @@ impl<'a> DayPlanner<'a> {
             };
             self.visit(&mut cur, place, start, kind, place.minutes);
         }
+        self.wait(&mut cur, window.end);
         cur.items
     }
 
@@ -149,6 +171,16 @@ impl<'a> DayPlanner<'a> {
 
     fn leg(&self, from: &Place, to: &Place) -> geo::Leg {
         self.candidates.roads.leg(from, to, self.mode(), self.request.travelers)
+    }
+
+    /// The request's interests a place answers.
+    fn interests_of(&self, place: &Place) -> Vec<&'a str> {
+        self.request
+            .interests
+            .iter()
+            .filter(|i| place.has_tag(i))
+            .filter_map(|i| INTERESTS.iter().find(|t| **t == i.as_str()).copied())
+            .collect()
     }
 
     fn next_attraction(
@@ -166,29 +198,16 @@ impl<'a> DayPlanner<'a> {
             let Some(start) = self.fit(cur, place, place.minutes, window.end) else {
                 continue;
             };
-            let end = start + place.minutes;
             // A meal still due must remain reachable after this visit.
             if let Some(meal) = deadline {
-                let after = Cursor {
-                    time: end,
-                    at: Some(place),
-                    items: Vec::new(),
-                    today_restaurants: cur.today_restaurants.clone(),
-                };
+                let mut after = Cursor::new(start + place.minutes);
+                after.at = Some(place);
+                after.today_restaurants = cur.today_restaurants.clone();
                 if self.pick_restaurant(&after, meal).is_none() {
                     continue;
                 }
             }
-            let interest = self.request.interests.iter().filter(|i| place.has_tag(i)).count() as f64;
-            let km = cur.at.map_or(0.0, |from| self.candidates.roads.km(from, place));
-            let weather = match (rainy, place.indoor) {
-                (true, true) => 8.0,
-                (true, false) => -6.0,
-                _ => 0.0,
-            };
-            let price_weight = [0.0, 1.0 / 50.0, 1.0 / 15.0][self.thrift.min(MAX_THRIFT) as usize];
-            let wait = start.saturating_sub(cur.time) as f64 / 30.0;
-            let score = 10.0 * interest + weather - 1.2 * km - price_weight * place.price - wait - 0.3 * rank as f64;
+            let score = self.attraction_score(cur, place, start, rainy) - 0.3 * rank as f64;
             if best.as_ref().is_none_or(|(_, _, s)| score > *s) {
                 best = Some((place, start, score));
             }
@@ -196,72 +215,89 @@ impl<'a> DayPlanner<'a> {
         best.map(|(p, s, _)| (p, s))
     }
 
+    /// Interests not yet met weigh most, so that each is met early in the trip.
+    fn attraction_score(&self, cur: &Cursor, place: &Place, start: u32, rainy: bool) -> f64 {
+        let interests = self.interests_of(place);
+        let unmet = interests.iter().filter(|i| !self.met_interests.contains(*i)).count() as f64;
+        let met = interests.len() as f64 - unmet;
+        let km = cur.at.map_or(0.0, |from| self.candidates.roads.km(from, place));
+        let weather = match (rainy, place.indoor) {
+            (true, true) => 8.0,
+            (true, false) => -6.0,
+            _ => 0.0,
+        };
+        let price_weight = [0.0, 1.0 / 50.0, 1.0 / 15.0][self.thrift.min(MAX_THRIFT) as usize];
+        let wait = start.saturating_sub(cur.time) as f64 / 30.0;
+        14.0 * unmet + 4.0 * met + weather - 1.2 * km - price_weight * place.price - wait
+    }
+
+    /// The best restaurant for `meal` from the cursor, and when the meal starts: one not
+    /// eaten at in the trip if any fits, else not yesterday's, else not today's.
     fn pick_restaurant(&self, cur: &Cursor, meal: rules::MealWindow) -> Option<(&'a Place, u32)> {
-        let fresh = |p: &&Place| !cur.today_restaurants.contains(p.id.as_str());
-        let rested = |p: &&Place| !self.yesterday_restaurants.contains(p.id.as_str());
-        let mut best: Option<(&'a Place, u32, f64)> = None;
-        // Prefer restaurants not eaten at yesterday; fall back to any not eaten at today.
-        for strict in [true, false] {
+        let today = |p: &Place| cur.today_restaurants.contains(p.id.as_str());
+        let tiers: [&dyn Fn(&Place) -> bool; 3] = [
+            &|p| !self.used_restaurants.contains(p.id.as_str()) && !today(p),
+            &|p| !self.yesterday_restaurants.contains(p.id.as_str()) && !today(p),
+            &|p| !today(p),
+        ];
+        tiers.iter().find_map(|allowed| {
+            let mut best: Option<(&'a Place, u32, f64)> = None;
             for (rank, place) in self.candidates.restaurants.iter().enumerate() {
-                if !fresh(&place) || (strict && !rested(&place)) {
+                if !allowed(place) {
                     continue;
                 }
-                let probe = Cursor {
-                    time: cur.time.max(meal.earliest),
-                    at: cur.at,
-                    items: Vec::new(),
-                    today_restaurants: HashSet::new(),
-                };
-                let Some(start) = self.fit(&probe, place, place.minutes, u32::MAX) else {
+                let Some(start) = self.fit(cur, place, place.minutes, u32::MAX) else {
                     continue;
                 };
-                if start > meal.latest {
+                let start = start.max(meal.earliest);
+                let end = start + place.minutes;
+                if start > meal.latest || end > place.closes || end > self.day_end {
                     continue;
                 }
-                let km = cur.at.map_or(0.0, |from| self.candidates.roads.km(from, place));
-                let price_weight = [1.0 / 100.0, 1.0 / 20.0, 1.0 / 5.0][self.thrift.min(MAX_THRIFT) as usize];
-                let food = if self.request.interests.iter().any(|i| i == "food") && place.has_tag("local") {
-                    3.0
-                } else {
-                    0.0
-                };
-                let score = food - 1.5 * km - price_weight * place.price - 0.2 * rank as f64;
+                let score = self.restaurant_score(cur, place) - 0.2 * rank as f64;
                 if best.as_ref().is_none_or(|(_, _, s)| score > *s) {
                     best = Some((place, start, score));
                 }
             }
-            if best.is_some() {
-                break;
-            }
-        }
-        best.map(|(p, s, _)| (p, s))
+            best.map(|(p, s, _)| (p, s))
+        })
     }
 
-    fn meal(&self, cur: &mut Cursor<'a>, meal: rules::MealWindow) -> bool {
-        let Some((place, _)) = self.pick_restaurant(cur, meal) else {
+    fn restaurant_score(&self, cur: &Cursor, place: &Place) -> f64 {
+        let km = cur.at.map_or(0.0, |from| self.candidates.roads.km(from, place));
+        let price_weight = [1.0 / 100.0, 1.0 / 20.0, 1.0 / 5.0][self.thrift.min(MAX_THRIFT) as usize];
+        let food = if self.request.interests.iter().any(|i| i == "food") && place.has_tag("local") {
+            3.0
+        } else {
+            0.0
+        };
+        food - 1.5 * km - price_weight * place.price
+    }
+
+    fn meal(&mut self, cur: &mut Cursor<'a>, meal: rules::MealWindow) -> bool {
+        let Some((place, start)) = self.pick_restaurant(cur, meal) else {
             return false;
         };
-        cur.time = cur.time.max(
-            meal.earliest
-                .saturating_sub(cur.at.map_or(0, |from| self.leg(from, place).minutes)),
-        );
-        let start = self.fit(cur, place, place.minutes, u32::MAX).unwrap_or(cur.time);
         self.visit(cur, place, start, ItemKind::Meal, place.minutes);
         cur.today_restaurants.insert(&place.id);
+        self.used_restaurants.insert(&place.id);
         true
     }
 
+    /// Goes to `place` and stays `minutes` from `start`: walking there, or a transfer item,
+    /// with any wait before it spent as `wait` says.
     fn visit(&self, cur: &mut Cursor<'a>, place: &'a Place, start: u32, kind: ItemKind, minutes: u32) {
         let travelers = self.request.travelers as f64;
         let mut walked = 0;
-        if let Some(from) = cur.at {
-            let leg = self.leg(from, place);
-            if leg.mode == Mode::Walk {
+        match cur.at.map(|from| self.leg(from, place)) {
+            Some(leg) if leg.mode == Mode::Walk => {
+                self.wait(cur, start.saturating_sub(leg.minutes));
                 walked = leg.minutes;
-            } else {
+            }
+            Some(leg) => {
                 let name = match leg.mode {
-                    Mode::Taxi => format!("打车前往 {}", place.name),
-                    _ => format!("地铁前往 {}", place.name),
+                    Mode::Taxi => self.words.taxi_to(&place.name),
+                    _ => self.words.metro_to(&place.name),
                 };
                 cur.items.push(Item {
                     start: format_clock(cur.time),
@@ -273,14 +309,18 @@ impl<'a> DayPlanner<'a> {
                     travel_minutes: 0,
                     indoor: true,
                     mode: Some(leg.mode),
-                    note: format!("约 {:.1} 公里", leg.km),
+                    note: self.words.about_km(leg.km),
                 });
+                cur.time += leg.minutes;
+                cur.lingering = None;
+                self.wait(cur, start);
             }
+            None => self.wait(cur, start),
         }
         let note = match kind {
-            ItemKind::Meal => format!("人均约 {:.0} 元", place.price),
-            _ if place.price > 0.0 => format!("门票约 {:.0} 元/人", place.price),
-            _ => "免费".into(),
+            ItemKind::Meal => self.words.meal_price(place.price),
+            _ if place.price > 0.0 => self.words.ticket_price(place.price),
+            _ => self.words.free_entry(),
         };
         cur.items.push(Item {
             start: format_clock(start),
@@ -296,23 +336,42 @@ impl<'a> DayPlanner<'a> {
         });
         cur.time = start + minutes;
         cur.at = Some(place);
+        cur.lingering = Some((place, place.closes));
     }
-}
 
-fn free_time(cur: &mut Cursor, until: u32) {
-    cur.items.push(Item {
-        start: format_clock(cur.time),
-        end: format_clock(until),
-        kind: ItemKind::Free,
-        place_id: None,
-        name: "自由活动".into(),
-        cost: 0.0,
-        travel_minutes: 0,
-        indoor: false,
-        mode: None,
-        note: "附近街区随意逛逛，或回酒店休息".into(),
-    });
-    cur.time = until;
-    // Where the traveller ends up is theirs to choose: the next leg starts fresh.
-    cur.at = None;
+    /// Accounts for the time until `until`: a short wait is a longer stay at the place
+    /// before (while it is open), a longer one named free time.
+    fn wait(&self, cur: &mut Cursor<'a>, until: u32) {
+        if until <= cur.time {
+            return;
+        }
+        let gap = until - cur.time;
+        if let (Some((_, closes)), Some(last)) = (cur.lingering, cur.items.last_mut())
+            && gap <= LINGER_MINUTES
+            && until <= closes
+        {
+            last.end = format_clock(until);
+            cur.time = until;
+            return;
+        }
+        let (name, note) = if cur.time >= EVENING {
+            (self.words.evening_free(), self.words.evening_note())
+        } else {
+            (self.words.free_time(), self.words.free_time_note())
+        };
+        cur.items.push(Item {
+            start: format_clock(cur.time),
+            end: format_clock(until),
+            kind: ItemKind::Free,
+            place_id: None,
+            name,
+            cost: 0.0,
+            travel_minutes: 0,
+            indoor: false,
+            mode: None,
+            note,
+        });
+        cur.time = until;
+        cur.lingering = None;
+    }
 }

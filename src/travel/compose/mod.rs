@@ -16,6 +16,7 @@ use crate::{
         itinerary::{Costs, Day, ItemKind, Itinerary, Lodging},
         request::TripRequest,
         rules,
+        words::{Cheapest, Words},
     },
 };
 
@@ -71,18 +72,20 @@ pub fn compose(
     }
     let plan = Box::new(cheapest.unwrap_or_else(|| build(request, weather, candidates, None, MAX_THRIFT)));
     let cheapest = plan.costs.clone();
-    let c = &request.currency;
-    let message = format!(
-        "a budget of {budget} {c} cannot cover {} day(s) in {} for {} traveler(s): the cheapest plan that passes every check costs {:.0} {c} (lodging {:.0}, food {:.0}, tickets {:.0}, transport {:.0}); a budget of at least {:.0} {c} would work, or plan fewer days",
+    let costs = Cheapest {
+        total: cheapest.total,
+        lodging: cheapest.lodging,
+        food: cheapest.food,
+        tickets: cheapest.tickets,
+        transport: cheapest.transport,
+    };
+    let message = Words(request.language).budget_too_low(
+        budget,
+        &request.currency,
         request.days,
-        request.destination,
+        &request.destination,
         request.travelers,
-        cheapest.total,
-        cheapest.lodging,
-        cheapest.food,
-        cheapest.tickets,
-        cheapest.transport,
-        cheapest.total.ceil(),
+        &costs,
     );
     Err(Infeasible {
         cheapest,
@@ -112,15 +115,16 @@ pub fn build_days(
     script: Option<&[Vec<Stop>]>,
 ) -> Itinerary {
     let mut planner = DayPlanner::new(request, candidates, thrift);
+    let words = Words(request.language);
     let rooms = request.travelers.div_ceil(2) as f64;
     let mut days = Vec::new();
     for index in 0..request.days {
-        let date = (request.start_date + Duration::days(index as i64)).to_string();
+        let day = request.start_date + Duration::days(index as i64);
+        let date = day.to_string();
         let weather = weather
             .iter()
             .find(|w| w.date == date)
-            .cloned()
-            .unwrap_or_else(|| unknown_weather(&date));
+            .map_or_else(|| unknown_weather(&date, words), |w| words.weather(w, day));
         let window = rules::day_window(index, request.days);
         let items = match script {
             Some(days) => planner.follow(window, days.get(index as usize).map_or(&[], Vec::as_slice)),
@@ -154,28 +158,20 @@ pub fn build_days(
         tips,
         warnings: Vec::new(),
         sources: Vec::new(),
+        language: request.language,
     }
 }
 
 /// Advice for the trip: rain, the money left, free days, the temperature, the thrift.
 fn tips(request: &TripRequest, days: &[Day], costs: &Costs, thrift: u8) -> Vec<String> {
+    let words = Words(request.language);
     let mut tips: Vec<String> = days
         .iter()
         .filter(|d| d.weather.rainy)
-        .map(|d| {
-            format!(
-                "{}：{}，行程已优先安排室内景点，记得带伞。",
-                d.date, d.weather.condition
-            )
-        })
+        .map(|d| words.rain_tip(&d.date, &d.weather.condition))
         .collect();
     if let Some(budget) = request.budget {
-        tips.push(format!(
-            "预计花费 {:.0} {c}，预算 {budget:.0} {c}，余 {:.0} {c}。",
-            costs.total,
-            budget - costs.total,
-            c = request.currency
-        ));
+        tips.push(words.budget_tip(costs.total, budget, &request.currency));
     }
     let free_days: Vec<String> = days
         .iter()
@@ -183,24 +179,24 @@ fn tips(request: &TripRequest, days: &[Day], costs: &Costs, thrift: u8) -> Vec<S
         .map(|d| d.date.clone())
         .collect();
     if !free_days.is_empty() {
-        tips.push(format!("内置景点已全部安排，{} 为自由活动日。", free_days.join("、")));
+        tips.push(words.free_days_tip(&free_days));
     }
     let avg_max = days.iter().map(|d| d.weather.temp_max).sum::<f64>() / days.len().max(1) as f64;
     if avg_max < 8.0 {
-        tips.push("天气寒冷，注意保暖。".into());
+        tips.push(words.cold_tip());
     } else if avg_max > 30.0 {
-        tips.push("天气炎热，注意防晒补水。".into());
+        tips.push(words.hot_tip());
     }
     if thrift > 0 {
-        tips.push("为控制预算，较远路段安排地铁出行，餐厅以平价为主。".into());
+        tips.push(words.thrift_tip());
     }
     tips
 }
 
-fn unknown_weather(date: &str) -> DayWeather {
+fn unknown_weather(date: &str, words: Words) -> DayWeather {
     DayWeather {
         date: date.into(),
-        condition: "未知".into(),
+        condition: words.unknown_weather(),
         temp_min: 0.0,
         temp_max: 0.0,
         precip_mm: 0.0,

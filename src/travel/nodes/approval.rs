@@ -17,6 +17,7 @@ use crate::{
         policy::PlannerPolicy,
         step::Step,
     },
+    travel::words::Words,
 };
 
 pub struct Approval(pub Arc<PlannerPolicy>);
@@ -26,15 +27,16 @@ impl Node for Approval {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let gathered = Gathered::read(ctx)?;
         let drafted: Drafted = output(ctx, Step::Draft)?;
+        let words = Words(gathered.request.language);
         let mut reasons = Vec::new();
         if gathered.request.require_approval {
-            reasons.push("the request asks for approval".to_string());
+            reasons.push(words.approval_requested());
         }
         if let Some(over) = drafted.over_budget_by {
-            reasons.push(format!("over budget by {over:.0} {}", gathered.request.currency));
+            reasons.push(words.approval_over_budget(over, &gathered.request.currency));
         }
         if self.0.approval_on_degraded {
-            reasons.extend(gathered.degraded().into_iter().map(|d| format!("degraded data: {d}")));
+            reasons.extend(gathered.degraded().iter().map(|d| words.approval_degraded(d)));
         }
         let answer = plan_input(ctx)?.answer;
         let approved = answer.as_ref().is_some_and(|a| a.approved);

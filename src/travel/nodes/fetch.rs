@@ -23,6 +23,7 @@ use crate::{
         },
         request::TripRequest,
         sources::Sources,
+        words::Words,
     },
 };
 
@@ -36,14 +37,9 @@ impl Node for Weather {
         let (start, days) = (request.start_date, request.days);
         let p = &self.0.weather;
         let fallback = ClimateNormals.forecast(city, start, days);
-        fetch_or_degrade(
-            Step::Weather,
-            p.name(),
-            self.0.weather_on_open,
-            p.forecast(city, start, days),
-            fallback,
-        )
-        .await
+        let words = Words(request.language);
+        let live = p.forecast(city, start, days);
+        fetch_or_degrade(Step::Weather, p.name(), self.0.weather_on_open, words, live, fallback).await
     }
 }
 
@@ -55,15 +51,9 @@ impl Node for Places {
         let request: TripRequest = output(ctx, Step::Understand)?;
         let city = city_of(&request.city)?;
         let p = &self.0.places;
-        let live = p.places(city);
-        fetch_or_degrade(
-            Step::Places,
-            p.name(),
-            self.0.places_on_open,
-            live,
-            CuratedPlaces.places(city),
-        )
-        .await
+        let (live, fallback) = (p.places(city), CuratedPlaces.places(city));
+        let words = Words(request.language);
+        fetch_or_degrade(Step::Places, p.name(), self.0.places_on_open, words, live, fallback).await
     }
 }
 
@@ -75,15 +65,9 @@ impl Node for Lodging {
         let request: TripRequest = output(ctx, Step::Understand)?;
         let city = city_of(&request.city)?;
         let p = &self.0.places;
-        let live = p.hotels(city);
-        fetch_or_degrade(
-            Step::Lodging,
-            p.name(),
-            self.0.places_on_open,
-            live,
-            CuratedPlaces.hotels(city),
-        )
-        .await
+        let (live, fallback) = (p.hotels(city), CuratedPlaces.hotels(city));
+        let words = Words(request.language);
+        fetch_or_degrade(Step::Lodging, p.name(), self.0.places_on_open, words, live, fallback).await
     }
 }
 
@@ -93,6 +77,7 @@ async fn fetch_or_degrade<T: Serialize>(
     step: Step,
     provider: &str,
     on_open: OnOpen,
+    words: Words,
     live: impl Future<Output = Result<T, ProviderError>>,
     fallback: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<Value, NodeError> {
@@ -104,7 +89,7 @@ async fn fetch_or_degrade<T: Serialize>(
             degraded: None,
         },
         Err(e) => {
-            let reason = on_failure(kind, e, on_open)?;
+            let reason = on_failure(kind, e, on_open, words)?;
             tracing::warn!(kind, reason, "degraded to embedded data");
             let data = fallback.await.map_err(|e| NodeError::Transient(e.to_string()))?;
             Fetched {
@@ -119,9 +104,9 @@ async fn fetch_or_degrade<T: Serialize>(
 
 /// What a node does with its provider's failure, by the upstream's policy: degrade to the
 /// embedded source (returns the reason), wait for the breaker, or fail the attempt.
-fn on_failure(kind: &str, error: ProviderError, on_open: OnOpen) -> Result<String, NodeError> {
+fn on_failure(kind: &str, error: ProviderError, on_open: OnOpen, words: Words) -> Result<String, NodeError> {
     match (on_open, error) {
-        (OnOpen::Degrade, e) => Ok(format!("{kind}: {e}; used embedded data instead")),
+        (OnOpen::Degrade, e) => Ok(words.degraded(kind, &e.to_string())),
         (OnOpen::Wait, ProviderError::BreakerOpen { provider, cool_down }) => Err(NodeError::Wait {
             delay: cool_down,
             reason: format!("{kind}: {provider} circuit breaker open"),

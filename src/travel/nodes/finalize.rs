@@ -22,6 +22,7 @@ use crate::{
             policy::{MAX_REVISIONS, PlannerPolicy},
             step::Step,
         },
+        words::Words,
     },
 };
 
@@ -31,17 +32,12 @@ pub struct Finalize(pub Arc<PlannerPolicy>);
 impl Node for Finalize {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let gathered = Gathered::read(ctx)?;
+        let words = Words(gathered.request.language);
         let report: CheckReport = output(ctx, Step::Check)?;
         if !report.violations.is_empty() {
             let list: Vec<String> = report.violations.iter().take(5).map(|v| v.message.clone()).collect();
-            return Err(NodeError::permanent(
-                "constraints_violated",
-                format!(
-                    "no draft passed the checker after {} revisions: {}",
-                    MAX_REVISIONS,
-                    list.join("; ")
-                ),
-            ));
+            let message = words.constraints_violated(MAX_REVISIONS, &list);
+            return Err(NodeError::permanent("constraints_violated", message));
         }
         let drafted: Drafted = output(ctx, Step::Draft)?;
         let understood: Understood = output(ctx, Step::Understand)?;
@@ -57,15 +53,10 @@ impl Node for Finalize {
         result.warnings.extend(gathered.degraded());
         result.warnings.extend(gathered.routes.warning.clone());
         for why in reports.into_iter().flatten().filter_map(|r| r.fallback.as_ref()) {
-            result
-                .warnings
-                .push(format!("{why}; used the embedded planner instead"));
+            result.warnings.push(words.llm_fallback(why));
         }
         if let Some(over) = drafted.over_budget_by {
-            result.warnings.push(format!(
-                "over budget by {over:.0} {}: accepted at approval",
-                result.currency
-            ));
+            result.warnings.push(words.over_budget_accepted(over, &result.currency));
         }
         let markdown = markdown::render(&result);
         if let Some(dir) = &self.0.results_dir {

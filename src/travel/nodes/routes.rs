@@ -25,7 +25,9 @@ use crate::{
             outputs::{Fetched, Routed},
             step::Step,
         },
+        request::TripRequest,
         sources::Sources,
+        words::Words,
     },
 };
 
@@ -34,6 +36,7 @@ pub struct Routes(pub Arc<Sources>);
 #[async_trait]
 impl Node for Routes {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
+        let request: TripRequest = output(ctx, Step::Understand)?;
         let places: Fetched<Vec<Place>> = output(ctx, Step::Places)?;
         let hotels: Fetched<Vec<Place>> = output(ctx, Step::Lodging)?;
         let p = &self.0.places;
@@ -41,7 +44,7 @@ impl Node for Routes {
         // Degraded candidates come from the embedded catalog, which the live source did not list.
         let routed = if p.measures_roads() && places.degraded.is_none() && hotels.degraded.is_none() {
             let all: Vec<Place> = places.data.into_iter().chain(hotels.data).collect();
-            let (roads, warning) = measure(p.as_ref(), &all).await;
+            let (roads, warning) = measure(p.as_ref(), &all, Words(request.language)).await;
             let provider = if roads.is_empty() { "estimated" } else { p.name() };
             Routed {
                 source: source(kind, provider),
@@ -64,7 +67,7 @@ const CALLS_IN_FLIGHT: usize = 4;
 
 /// The roads between `places` as `provider` measures them, and a warning when some could
 /// not be measured.
-pub async fn measure(provider: &dyn PlacesProvider, places: &[Place]) -> (Roads, Option<String>) {
+pub async fn measure(provider: &dyn PlacesProvider, places: &[Place], words: Words) -> (Roads, Option<String>) {
     // Owned, so that the futures below borrow nothing but the provider.
     let lookups: Vec<(Place, Vec<Place>)> = places
         .iter()
@@ -104,10 +107,7 @@ pub async fn measure(provider: &dyn PlacesProvider, places: &[Place]) -> (Roads,
     }
     let warning = failed.first().map(|first| {
         tracing::warn!(failed = failed.len(), total, error = %first, "some roads were not measured");
-        format!(
-            "road distances: {} of {total} lookups failed ({first}); those legs are estimated from coordinates",
-            failed.len()
-        )
+        words.roads_estimated(failed.len(), total, &first.to_string())
     });
     (roads, warning)
 }

@@ -100,6 +100,7 @@ fn merge(input: &SubmitRequest, reading: Reading) -> SubmitRequest {
         pace: input.pace.clone().or(reading.pace),
         require_approval: input.require_approval,
         query: input.query.clone(),
+        language: input.language.clone(),
     }
 }
 
