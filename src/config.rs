@@ -66,14 +66,20 @@ impl Upstream {
     }
 
     /// Weather and the LLM are optional: without them a plan is still a plan (climate
-    /// normals, the rule parser and composer). Places are not: a plan waits for them.
+    /// normals, the rule parser and composer). Places are not: a plan waits for them. An
+    /// LLM writing a whole itinerary takes tens of seconds, a small one on a CPU longer.
     pub fn default_policy(self) -> Policy {
         let on_open = match self {
             Upstream::Weather | Upstream::Llm => OnOpen::Degrade,
             Upstream::Maps => OnOpen::Wait,
         };
+        let timeout = match self {
+            Upstream::Llm => Duration::from_secs(60),
+            Upstream::Weather | Upstream::Maps => Policy::default().timeout,
+        };
         Policy {
             on_open,
+            timeout,
             ..Policy::default()
         }
     }
@@ -269,8 +275,8 @@ impl Settings {
                 retry_base: vars.millis("PLAN_RETRY_BASE_MS", 2000)?,
             },
             node_delays: node_delays(vars.text("PLANNER_FAULT_NODE_DELAY").as_deref())?,
-            node_timeout: vars.secs("NODE_TIMEOUT_SECS", 60)?,
-            plan_timeout: vars.secs("PLAN_TIMEOUT_SECS", 300)?,
+            node_timeout: vars.secs("NODE_TIMEOUT_SECS", 240)?,
+            plan_timeout: vars.secs("PLAN_TIMEOUT_SECS", 600)?,
             shutdown_grace: vars.secs("SHUTDOWN_GRACE_SECS", 30)?,
             approval_over_budget: vars.parsed::<f64>("APPROVAL_OVER_BUDGET_PCT", 20.0)? / 100.0,
             approval_on_degraded: vars.parsed("APPROVAL_ON_DEGRADED", true)?,
@@ -369,6 +375,7 @@ mod tests {
         assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(settings.policy(Upstream::Maps).on_open, OnOpen::Wait);
         assert_eq!(settings.policy(Upstream::Llm).on_open, OnOpen::Degrade);
+        assert!(settings.policy(Upstream::Llm).timeout >= Duration::from_secs(60));
         let broken = Settings::read(&Vars(&|name| {
             (name == "RESILIENCE_MAPS_RETRIES").then(|| "many".into())
         }));

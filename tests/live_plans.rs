@@ -123,7 +123,7 @@ async fn a_whole_plan_with_the_llm_qweather_over_mcp_and_amap_all_live(pool: PgP
 
     // What the LLM will say: its reading of the query, and a draft over Amap's places.
     let start = in_days(2);
-    let query = "杭州3天2晚，两个人，预算6000元，喜欢历史";
+    let query = "杭州3天2晚，后天出发，两个人，预算6000元，喜欢历史";
     let reading = json!({
         "destination": "hangzhou", "start_date": start, "days": 3, "travelers": 2,
         "budget_amount": 6000, "budget_currency": "CNY", "interests": ["history"], "pace": null,
@@ -188,7 +188,7 @@ async fn a_whole_plan_with_the_llm_qweather_over_mcp_and_amap_all_live(pool: PgP
     assert_eq!(status, "succeeded", "{warnings} {result}");
     assert_eq!(warnings, json!([]), "no fallback, no degraded data");
 
-    // The LLM read the start date (the rules alone would have said tomorrow).
+    // The start date the text states (后天), read alike by the rules and the model.
     assert_eq!(result["start_date"], start);
     let providers: Vec<(&str, &str)> = result["sources"]
         .as_array()
@@ -327,7 +327,8 @@ async fn plan_with_llm(pool: &PgPool, llm_url: &str, body: Value) -> (Uuid, Stri
 }
 
 fn embedded_request(budget: Option<f64>) -> (Value, TripRequest) {
-    let mut body = json!({"destination": "杭州", "start_date": in_days(3), "days": 2, "travelers": 2});
+    let mut body =
+        json!({"destination": "杭州", "start_date": in_days(3), "days": 2, "travelers": 2, "language": "en"});
     if let Some(b) = budget {
         body["budget"] = json!({"amount": b, "currency": "CNY"});
     }
@@ -486,21 +487,21 @@ async fn an_unreachable_or_refusing_llm_falls_back_for_understand_and_draft(pool
 }
 
 #[sqlx::test(migrations = false)]
-async fn an_invalid_reading_of_the_query_is_repaired_with_the_validation_error(pool: PgPool) {
+async fn a_reading_the_text_does_not_support_is_repaired_then_dropped(pool: PgPool) {
     let understand_calls = Arc::new(AtomicUsize::new(0));
     let seen = understand_calls.clone();
-    let start = in_days(4);
     let llm = fakes::openai(Arc::new(move |req| {
         if fakes::schema_name(req) != "trip_request" {
             return LlmReply::Error(500, "openai/error_500_server_error.json");
         }
+        // "成都吃吃喝喝，三个人" says nothing of days: first 99 of them, then none.
         let days = if seen.fetch_add(1, Ordering::SeqCst) == 0 {
-            99
+            json!(99)
         } else {
-            2
+            Value::Null
         };
         LlmReply::Content(
-            json!({"destination": "chengdu", "start_date": start, "days": days, "travelers": 3,
+            json!({"destination": "chengdu", "start_date": null, "days": days, "travelers": 3,
                    "budget_amount": null, "budget_currency": null, "interests": ["food"], "pace": "relaxed"})
             .to_string(),
         )
@@ -511,7 +512,7 @@ async fn an_invalid_reading_of_the_query_is_repaired_with_the_validation_error(p
     let understood = checkpoint(&pool, id, "understand").await;
     assert_eq!(
         (&understood["days"], &understood["travelers"], &understood["pace"]),
-        (&json!(2), &json!(3), &json!("relaxed"))
+        (&json!(request::DEFAULT_DAYS), &json!(3), &json!("relaxed"))
     );
     assert_eq!(understood["llm"]["repairs"], 1);
     let repair = llm
@@ -521,10 +522,50 @@ async fn an_invalid_reading_of_the_query_is_repaired_with_the_validation_error(p
         .nth(1)
         .map(|c| fakes::last_user_message(&c.body))
         .unwrap();
-    assert!(repair.contains("days must be between 1 and 30"), "{repair}");
+    assert!(repair.contains("does not state days 99"), "{repair}");
     // The draft's 500s: retried once by the policy, then the composer with a warning.
     let (_, warnings, _) = plan_row(&pool, id).await;
     assert!(warnings.to_string().contains("LLM unavailable for draft"), "{warnings}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_rules_reading_wins_over_a_model_that_contradicts_the_text(pool: PgPool) {
+    // Schema-valid and wrong: the current year as the budget, a day short, another city —
+    // then, asked again, the same with a made-up start date.
+    let llm = fakes::openai(Arc::new(move |req| {
+        if fakes::schema_name(req) != "trip_request" {
+            return LlmReply::Error(500, "openai/error_500_server_error.json");
+        }
+        LlmReply::Content(
+            json!({"destination": "shenzhen", "start_date": null, "days": 2, "travelers": 2,
+                   "budget_amount": 2026, "budget_currency": "SGD", "interests": ["food", "nature"], "pace": null})
+            .to_string(),
+        )
+    }))
+    .await;
+    let query = "杭州3天2晚，两个人，预算3000元，喜欢美食和自然风光";
+    let (id, status) = plan_with_llm(&pool, &llm.url, json!({ "query": query })).await;
+    assert_eq!(status, "succeeded");
+    let (result, warnings, _) = plan_row(&pool, id).await;
+    assert_eq!(
+        (
+            result["destination"].as_str(),
+            result["days"].as_array().map(Vec::len),
+            result["travelers"].as_u64(),
+            result["budget"].as_f64(),
+            result["currency"].as_str()
+        ),
+        (Some("杭州"), Some(3), Some(2), Some(3000.0), Some("CNY"))
+    );
+    let warnings = warnings.to_string();
+    for overruled in ["目的地读作 shenzhen", "天数读作 2", "预算读作 2026 SGD"] {
+        assert!(warnings.contains(overruled), "{overruled} in {warnings}");
+    }
+    let understood = checkpoint(&pool, id, "understand").await;
+    assert_eq!(
+        understood["llm"]["repairs"], 0,
+        "nothing ungrounded to repair: the rules read it all"
+    );
 }
 
 /// In-process settings with QWeather and Amap live against these fakes, no LLM.
@@ -563,7 +604,7 @@ async fn roads_amap_cannot_measure_are_estimated_with_a_warning(pool: PgPool) {
     let (task, stop) = worker::spawn_in_process(pool.clone(), runner, settings);
     let id = submit(
         &router(&pool),
-        &json!({"destination": "杭州", "start_date": in_days(1), "days": 2}),
+        &json!({"destination": "杭州", "start_date": in_days(1), "days": 2, "language": "en"}),
     )
     .await;
     let (status, _) = wait_for(&pool, id, Duration::from_secs(60), |s, _| {

@@ -14,7 +14,10 @@
 mod classify;
 mod report;
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_openai::{
     Client,
@@ -44,6 +47,8 @@ pub struct Llm {
     client: Client<OpenAIConfig>,
     model: String,
     resilience: Arc<Resilience>,
+    /// The time one `ask` may take, repairs included: its node's timeout, less a margin.
+    budget: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -88,7 +93,8 @@ impl Llm {
             .unwrap_or_else(|| "https://api.openai.com/v1".into());
         let key = live.openai_api_key.as_ref().map(|k| k.expose().to_string());
         let policy = settings.policy(Upstream::Llm);
-        Self::new(&base, key.as_deref(), &live.openai_model, policy).map(|llm| Some(Arc::new(llm)))
+        let llm = Self::new(&base, key.as_deref(), &live.openai_model, policy)?;
+        Ok(Some(Arc::new(llm.with_budget(settings.node_timeout.mul_f64(0.9)))))
     }
 
     pub fn new(base_url: &str, api_key: Option<&str>, model: &str, policy: Policy) -> reqwest::Result<Self> {
@@ -97,11 +103,19 @@ impl Llm {
             .with_api_key(api_key.unwrap_or(""));
         // Our service, without async-openai's retry layer: the resilience policy retries.
         let service = ReqwestService::new(http::client(policy.timeout)?);
+        let budget = policy.timeout * (MAX_REPAIRS + 1);
         Ok(Self {
             client: Client::with_config(config).with_http_service(service),
             model: model.to_string(),
             resilience: Resilience::new(NAME, policy),
+            budget,
         })
+    }
+
+    /// Gives one `ask` at most `budget`: a repair round that could not finish in time is not
+    /// started.
+    pub fn with_budget(self, budget: Duration) -> Self {
+        Self { budget, ..self }
     }
 
     pub fn model(&self) -> &str {
@@ -174,7 +188,15 @@ impl Llm {
             ..LlmReport::default()
         };
         let mut last_problem = String::new();
+        let started = Instant::now();
         for round in 0..=MAX_REPAIRS {
+            if round > 0 && started.elapsed() + self.resilience.policy().timeout > self.budget {
+                report.fallback = Some(format!(
+                    "LLM {op} out of time after {round} answer(s) in {} s ({last_problem})",
+                    started.elapsed().as_secs()
+                ));
+                return Answer { value: None, report };
+            }
             let (text, usage) = match self.complete(op, &messages, schema).await {
                 Ok(reply) => reply,
                 Err(e) => {

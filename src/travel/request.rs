@@ -176,7 +176,7 @@ pub fn resolve(input: &SubmitRequest, today: NaiveDate) -> Result<TripRequest, I
 }
 
 /// The one asked for, else the query's script, else the destination's, else Chinese.
-fn language(input: &SubmitRequest) -> Result<Language, InvalidRequest> {
+pub fn language(input: &SubmitRequest) -> Result<Language, InvalidRequest> {
     if let Some(raw) = input.language.as_deref() {
         return Language::parse(raw).ok_or_else(|| InvalidRequest::new("language", "language must be zh or en"));
     }

@@ -234,6 +234,37 @@ impl Words {
         self.pick(format!("数据降级：{why}"), format!("degraded data: {why}"))
     }
 
+    /// A request field by name: `destination`, `days`, `travelers`, `budget`, `start_date`.
+    fn field(self, field: &str) -> String {
+        let zh = match field {
+            "destination" => "目的地",
+            "days" => "天数",
+            "travelers" => "人数",
+            "budget" => "预算",
+            "start_date" => "出发日期",
+            other => other,
+        };
+        self.pick(zh, field.replace('_', " "))
+    }
+
+    /// The LLM contradicted what the text states plainly; the text's reading was kept.
+    pub fn llm_overruled(self, field: &str, said: &str, stated: &str) -> String {
+        let name = self.field(field);
+        self.pick(
+            format!("LLM 把{name}读作 {said}，但请求写的是 {stated}：以请求为准"),
+            format!("the LLM read the {name} as {said} but the request says {stated}: kept the request's"),
+        )
+    }
+
+    /// The LLM gave a value the text does not state; it was not used.
+    pub fn llm_ungrounded(self, field: &str, said: &str) -> String {
+        let name = self.field(field);
+        self.pick(
+            format!("LLM 给出的{name} {said} 在请求中没有依据：未采用"),
+            format!("the LLM gave the {name} as {said}, which the request does not state: not used"),
+        )
+    }
+
     pub fn markdown(self) -> Markdown {
         match self.0 {
             Language::Zh => Markdown {

@@ -50,6 +50,7 @@ impl Node for Finalize {
             source(Step::Draft.as_str(), &drafted_by(drafted.llm.as_ref())),
             gathered.routes.source.clone(),
         ];
+        result.warnings.extend(understood.warnings.iter().cloned());
         result.warnings.extend(gathered.degraded());
         result.warnings.extend(gathered.routes.warning.clone());
         for why in reports.into_iter().flatten().filter_map(|r| r.fallback.as_ref()) {

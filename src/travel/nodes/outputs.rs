@@ -42,6 +42,9 @@ pub struct Understood {
     pub request: TripRequest,
     #[serde(default)]
     pub llm: Option<LlmReport>,
+    /// Where the LLM's reading was overruled by the text, or not used.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -30,21 +30,23 @@ impl Node for Understand {
         let understood = match (&self.0.llm, query) {
             (Some(llm), Some(query)) => {
                 let answer = prompts::understand::read_query(llm, &submitted, query, today).await;
-                let request = match answer.value {
-                    Some(request) => request,
+                let (request, warnings) = match answer.value {
+                    Some(read) => (read.request, read.warnings),
                     None => {
                         metrics::llm_fallback(Step::Understand.as_str());
-                        ruled?
+                        (ruled?, Vec::new())
                     }
                 };
                 Understood {
                     request,
                     llm: Some(answer.report),
+                    warnings,
                 }
             }
             _ => Understood {
                 request: ruled?,
                 llm: None,
+                warnings: Vec::new(),
             },
         };
         to_output(&understood)

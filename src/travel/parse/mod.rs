@@ -9,7 +9,7 @@
 mod budget;
 mod dates;
 mod duration;
-mod numbers;
+pub mod numbers;
 mod party;
 mod text;
 

@@ -127,6 +127,36 @@ pub fn amount(number: &str, scale: Option<&str>, after: Option<&str>) -> Option<
     Some(base * scale + after)
 }
 
+static AMOUNTS: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(AMOUNT).unwrap_or_else(|e| panic!("{e}")));
+static WORDS: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"[A-Za-z]+").unwrap_or_else(|e| panic!("{e}")));
+
+/// Every number a text states, in any of the forms above (`3`, `1,200`, `1.2万`, `两千五`,
+/// `three`): what a value read from the text must be among.
+pub fn numbers_in(text: &str) -> Vec<f64> {
+    let mut out: Vec<f64> = AMOUNTS
+        .captures_iter(text)
+        .filter_map(|c| {
+            amount(
+                c.get(1)?.as_str(),
+                c.get(2).map(|m| m.as_str()),
+                c.get(3).map(|m| m.as_str()),
+            )
+        })
+        .collect();
+    out.extend(
+        WORDS
+            .find_iter(text)
+            .filter_map(|w| count(w.as_str()))
+            .map(|n| n as f64),
+    );
+    if text.to_lowercase().contains("dozen") {
+        out.push(12.0);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +179,10 @@ mod tests {
         assert_eq!(amount("5", Some("k"), None), Some(5000.0));
         assert_eq!(amount("两", Some("千"), Some("五")), Some(2500.0));
         assert_eq!(chinese("abc"), None);
+        let stated = numbers_in("杭州3天2晚，两个人，预算1.2万，three of us, $1,500");
+        for n in [3.0, 2.0, 12_000.0, 1500.0] {
+            assert!(stated.contains(&n), "{n} in {stated:?}");
+        }
+        assert!(!stated.contains(&2026.0));
     }
 }

@@ -4,4 +4,5 @@
 //! validates a client's request or a composer's draft.
 
 pub mod draft;
+pub mod reading;
 pub mod understand;

@@ -1,33 +1,30 @@
 //! The LLM's reading of a free-text query into the request's fields, for the `understand`
-//! node. The client's structured fields always win; the model fills what they leave out,
-//! the rule parser what the model leaves out; the merged request is validated exactly like
-//! one sent by a client, and a validation error goes back to the model as a repair.
+//! node. The client's structured fields always win; then what the rules read in the text
+//! (`reading` grounds the model's answer in the text); the model fills only the rest. The
+//! merged request is validated exactly like one sent by a client; a validation error, or a
+//! value the text does not state, goes back to the model as a repair.
 
 use chrono::NaiveDate;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
     catalog,
     domain::money,
-    llm::{Answer, Llm, Schema, json_of},
+    llm::{Answer, Llm, MAX_REPAIRS, Schema, json_of},
     travel::{
+        parse::parse_query,
         preferences::INTERESTS,
+        prompts::reading::{self, Reading},
         request::{self, BudgetInput, SubmitRequest, TripRequest},
+        words::Words,
     },
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Reading {
-    destination: Option<String>,
-    start_date: Option<String>,
-    days: Option<i64>,
-    travelers: Option<i64>,
-    budget_amount: Option<f64>,
-    budget_currency: Option<String>,
-    interests: Vec<String>,
-    pace: Option<String>,
+/// The request as read with the model's help, and what the plan should say about the reading.
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    pub request: TripRequest,
+    pub warnings: Vec<String>,
 }
 
 fn nullable(kind: &str) -> serde_json::Value {
@@ -104,14 +101,31 @@ fn merge(input: &SubmitRequest, reading: Reading) -> SubmitRequest {
     }
 }
 
-/// The request as the model reads the query; `None` in the answer when the model's reading
-/// never validated (the caller then uses the rule parser's).
-pub async fn read_query(llm: &Llm, input: &SubmitRequest, query: &str, today: NaiveDate) -> Answer<TripRequest> {
+/// The request as the model reads the query, grounded in the text; `None` in the answer
+/// when the model's reading never validated (the caller then uses the rule parser's).
+pub async fn read_query(llm: &Llm, input: &SubmitRequest, query: &str, today: NaiveDate) -> Answer<ReadRequest> {
     let (system, user) = prompt(query, today);
+    let parsed = parse_query(query, today);
+    let words = Words(request::language(input).unwrap_or_default());
+    let mut answers = 0;
     llm.ask("understand", system, user, &schema(), |text| {
-        let reading: Reading =
+        answers += 1;
+        let mut reading: Reading =
             serde_json::from_value(json_of(text)?).map_err(|e| format!("the JSON does not follow the schema ({e})"))?;
-        request::resolve(&merge(input, reading), today).map_err(|e| format!("{}: {}", e.field, e.message))
+        let mut grounding = reading::ground(&mut reading, &parsed, query, words);
+        // The last answer is not sent back: what the text does not state is dropped instead.
+        if answers <= MAX_REPAIRS
+            && let Some(problem) = reading::repair(&grounding)
+        {
+            return Err(problem);
+        }
+        reading::drop_ungrounded(&mut reading, &mut grounding, words);
+        let request =
+            request::resolve(&merge(input, reading), today).map_err(|e| format!("{}: {}", e.field, e.message))?;
+        Ok(ReadRequest {
+            request,
+            warnings: grounding.warnings,
+        })
     })
     .await
 }
