@@ -212,6 +212,21 @@ impl Words {
         )
     }
 
+    /// The live places could not make a valid plan; the curated catalog helped (`mixed`) or
+    /// made it alone.
+    pub fn curated_fallback(self, mixed: bool, city: &str) -> String {
+        match mixed {
+            true => self.pick(
+                format!("{city}的实时地点数据无法排出通过全部检查的行程：已混入内置精选地点"),
+                format!("the live places for {city} could not make a plan that passes every check: the curated catalog was mixed in"),
+            ),
+            false => self.pick(
+                format!("{city}的实时地点数据无法排出通过全部检查的行程：已改用内置精选地点"),
+                format!("the live places for {city} could not make a plan that passes every check: planned from the curated catalog"),
+            ),
+        }
+    }
+
     pub fn over_budget_accepted(self, over: f64, currency: &str) -> String {
         self.pick(
             format!("超出预算 {over:.0} {currency}：已在审批时接受"),

@@ -25,8 +25,8 @@ pub struct Approval(pub Arc<PlannerPolicy>);
 #[async_trait]
 impl Node for Approval {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
-        let gathered = Gathered::read(ctx)?;
         let drafted: Drafted = output(ctx, Step::Draft)?;
+        let gathered = Gathered::read(ctx)?.with_fallback(drafted.fallback);
         let words = Words(gathered.request.language);
         let mut reasons = Vec::new();
         if gathered.request.require_approval {

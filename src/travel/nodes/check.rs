@@ -23,8 +23,8 @@ pub struct Check;
 #[async_trait]
 impl Node for Check {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
-        let gathered = Gathered::read(ctx)?;
         let drafted: Drafted = output(ctx, Step::Draft)?;
+        let gathered = Gathered::read(ctx)?.with_fallback(drafted.fallback);
         let mut violations = check::check(&drafted.plan, &gathered.request, &gathered.candidates());
         if drafted.over_budget_by.is_some() {
             // Not silently: the approval node asks a person to accept it.

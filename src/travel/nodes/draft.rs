@@ -1,7 +1,8 @@
 //! `draft`: an itinerary from the candidates. The LLM drafts first when there is one; the
 //! embedded composer drafts otherwise, when the LLM's answer stays invalid, and for every
-//! revision the checker asks for (each more conservative than the last). No plan within
-//! budget: the cheapest goes on for approval when it is close enough, else the plan fails.
+//! revision the checker asks for (each more conservative than the last). Live places that
+//! cannot make a valid plan are helped by the curated catalog. No plan within budget: the
+//! cheapest goes on for approval when it is close enough, else the plan fails.
 
 use std::sync::Arc;
 
@@ -13,8 +14,14 @@ use crate::{
     llm::LlmReport,
     metrics,
     travel::{
-        compose,
-        nodes::{context::output, gathered::Gathered, outputs::Drafted, policy::PlannerPolicy, step::Step},
+        check, compose,
+        nodes::{
+            context::output,
+            gathered::Gathered,
+            outputs::{Drafted, Fallback},
+            policy::PlannerPolicy,
+            step::Step,
+        },
         prompts,
         sources::Sources,
     },
@@ -40,6 +47,7 @@ impl Node for Draft {
             if let Some(plan) = answer.value {
                 return to_output(&Drafted {
                     plan,
+                    fallback: None,
                     over_budget_by: None,
                     llm: Some(answer.report),
                 });
@@ -49,30 +57,69 @@ impl Node for Draft {
         }
         // A revision drafts more conservatively than the draft the checker rejected.
         let thrift = (ctx.visit - 1).min(u32::from(compose::MAX_THRIFT)) as u8;
-        let drafted = match compose::compose(
-            &gathered.request,
-            &gathered.weather.data,
-            &gathered.candidates(),
-            thrift,
-        ) {
-            Ok(plan) => Drafted {
+        let drafted = self.compose_from_any_source(gathered, thrift, report)?;
+        to_output(&drafted)
+    }
+}
+
+impl Draft {
+    /// The composer's plan from the live places; when they cannot make one that passes the
+    /// checker (or are too few for the days), from the curated catalog mixed in, then alone.
+    /// With no valid plan from any source, the live attempt goes on for the checker or the
+    /// budget to judge.
+    fn compose_from_any_source(
+        &self,
+        gathered: Gathered,
+        thrift: u8,
+        llm: Option<LlmReport>,
+    ) -> Result<Drafted, NodeError> {
+        let sources: &[Option<Fallback>] = if gathered.places_are_live() {
+            &[None, Some(Fallback::Mixed), Some(Fallback::Curated)]
+        } else {
+            &[None]
+        };
+        let mut first = None;
+        for &fallback in sources {
+            let g = gathered.clone().with_fallback(fallback);
+            let enough = fallback.is_some() || g.attractions.len() >= g.request.days as usize * 2;
+            let composed = compose::compose(&g.request, &g.weather.data, &g.candidates(), thrift);
+            if let Ok(plan) = &composed
+                && enough
+                && check::check(plan, &g.request, &g.candidates()).is_empty()
+            {
+                let plan = plan.clone();
+                return Ok(Drafted {
+                    plan,
+                    fallback,
+                    over_budget_by: None,
+                    llm,
+                });
+            }
+            first.get_or_insert(composed);
+        }
+        let Some(composed) = first else {
+            return Err(NodeError::permanent("graph", "no candidates to compose from"));
+        };
+        match composed {
+            Ok(plan) => Ok(Drafted {
                 plan,
+                fallback: None,
                 over_budget_by: None,
-                llm: report,
-            },
+                llm,
+            }),
             Err(infeasible) => {
                 let budget = gathered.request.budget.unwrap_or(0.0);
                 let over = infeasible.cheapest.total - budget;
                 if budget <= 0.0 || over > budget * self.0.approval_over_budget {
                     return Err(NodeError::permanent("budget_too_low", infeasible.message));
                 }
-                Drafted {
+                Ok(Drafted {
                     plan: *infeasible.plan,
+                    fallback: None,
                     over_budget_by: Some(over),
-                    llm: report,
-                }
+                    llm,
+                })
             }
-        };
-        to_output(&drafted)
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::{
         nodes::{
             context::{output, source},
             gathered::Gathered,
-            outputs::{CheckReport, Drafted, Finalized, Understood},
+            outputs::{CheckReport, Drafted, Fallback, Finalized, Understood},
             policy::{MAX_REVISIONS, PlannerPolicy},
             step::Step,
         },
@@ -43,10 +43,23 @@ impl Node for Finalize {
         let understood: Understood = output(ctx, Step::Understand)?;
         let reports = [&understood.llm, &drafted.llm];
         let mut result = drafted.plan;
+        let (mut places, mut hotels) = (gathered.places_source.clone(), gathered.hotels.source.clone());
+        if let Some(fallback) = drafted.fallback {
+            for source in [&mut places, &mut hotels] {
+                source.provider = match fallback {
+                    Fallback::Mixed => format!("{}+embedded", source.provider),
+                    Fallback::Curated => "embedded".to_string(),
+                };
+            }
+            let mixed = fallback == Fallback::Mixed;
+            result
+                .warnings
+                .push(words.curated_fallback(mixed, &gathered.request.destination));
+        }
         result.sources = vec![
             gathered.weather.source.clone(),
-            gathered.places_source.clone(),
-            gathered.hotels.source.clone(),
+            places,
+            hotels,
             source(Step::Draft.as_str(), &drafted_by(drafted.llm.as_ref())),
             gathered.routes.source.clone(),
         ];

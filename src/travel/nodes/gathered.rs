@@ -2,20 +2,28 @@
 //! understand, weather, places, lodging and routes.
 
 use crate::{
-    domain::{DayWeather, Place, PlaceKind},
+    catalog,
+    domain::{DayWeather, Place, PlaceKind, road::distance_km},
     graph::{NodeContext, NodeError},
     travel::{
         candidates::Candidates,
         itinerary::Source,
         nodes::{
             context::output,
-            outputs::{Fetched, Routed},
+            outputs::{Fallback, Fetched, Routed},
             step::Step,
         },
         request::TripRequest,
     },
 };
 
+/// Two places of one kind this close are one place listed by two sources.
+const SAME_PLACE_KM: f64 = 0.2;
+
+/// The provider name of the embedded catalog and climate normals.
+const EMBEDDED: &str = "embedded";
+
+#[derive(Clone)]
 pub struct Gathered {
     pub request: TripRequest,
     pub weather: Fetched<Vec<DayWeather>>,
@@ -50,6 +58,40 @@ impl Gathered {
             hotels: &self.hotels.data,
             roads: &self.routes.roads,
         }
+    }
+
+    /// Whether the places came live from a provider (not the embedded catalog).
+    pub fn places_are_live(&self) -> bool {
+        self.places_degraded.is_none() && self.places_source.provider != EMBEDDED
+    }
+
+    /// The candidates with the curated catalog of the city mixed in, or instead, as a
+    /// draft fell back to; the same for every node that judges that draft.
+    pub fn with_fallback(mut self, fallback: Option<Fallback>) -> Self {
+        let Some(fallback) = fallback else {
+            return self;
+        };
+        let curated = catalog::places(&self.request.city);
+        let of = |kind: PlaceKind| curated.iter().filter(move |p| p.kind == kind).cloned();
+        if fallback == Fallback::Curated {
+            self.attractions.clear();
+            self.restaurants.clear();
+            self.hotels.data.clear();
+        }
+        // A curated place the live source lists too (by name, or a place of its kind
+        // within a short walk) is not listed twice.
+        let same = |a: &Place, b: &Place| a.name == b.name || distance_km(a.lat, a.lng, b.lat, b.lng) < SAME_PLACE_KM;
+        let add = |list: &mut Vec<Place>, kind: PlaceKind| {
+            for place in of(kind) {
+                if !list.iter().any(|p| same(p, &place)) {
+                    list.push(place);
+                }
+            }
+        };
+        add(&mut self.attractions, PlaceKind::Attraction);
+        add(&mut self.restaurants, PlaceKind::Restaurant);
+        add(&mut self.hotels.data, PlaceKind::Hotel);
+        self
     }
 
     /// Why each source that degraded to embedded data did.

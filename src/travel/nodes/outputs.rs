@@ -47,9 +47,21 @@ pub struct Understood {
     pub warnings: Vec<String>,
 }
 
+/// Where the candidates of a draft came from when the live places could not make a valid
+/// plan: the curated catalog mixed in, or alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    Mixed,
+    Curated,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Drafted {
     pub plan: Itinerary,
+    /// Set when the plan is drawn from the curated catalog, not only the live places.
+    #[serde(default)]
+    pub fallback: Option<Fallback>,
     /// Set when no plan fits the budget but the cheapest is close enough to offer for approval.
     #[serde(default)]
     pub over_budget_by: Option<f64>,
