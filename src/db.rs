@@ -6,7 +6,7 @@ use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    Connection, Executor, PgPool,
+    ConnectOptions, Connection, Executor, PgPool,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgConnection, PgPoolOptions},
 };
@@ -83,6 +83,40 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .execute(&mut *conn)
         .await?;
     result
+}
+
+/// A database of its own next to `url`'s, for a run that must not touch real plans (the
+/// benchmark, the eval): created with the schema, dropped afterwards unless kept.
+pub struct Scratch {
+    pub pool: PgPool,
+    pub name: String,
+    server: PgConnectOptions,
+}
+
+impl Scratch {
+    pub async fn create(url: &str, prefix: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let server = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid URL")?;
+        let name = format!("{prefix}_{}", std::process::id());
+        let scratch_url = server.clone().database(&name).to_url_lossy().to_string();
+        let pool = open(&scratch_url, max_connections).await?;
+        Ok(Self { pool, name, server })
+    }
+
+    /// Closes the pool and drops the database, or keeps it (saying so) when `keep`.
+    pub async fn finish(self, keep: bool) -> anyhow::Result<()> {
+        self.pool.close().await;
+        if keep {
+            println!("kept database {}", self.name);
+            return Ok(());
+        }
+        let mut admin = PgConnection::connect_with(&self.server.clone().database("postgres")).await?;
+        let drop = format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name.replace('"', "\"\"")
+        );
+        admin.execute(sqlx::AssertSqlSafe(drop)).await?;
+        Ok(())
+    }
 }
 
 /// Ready when the database answers and holds every migration this binary knows.

@@ -216,3 +216,55 @@ async fn metrics_of(client: &reqwest::Client, addr: &str) -> String {
         .await
         .unwrap()
 }
+
+#[sqlx::test(migrations = false)]
+async fn eval_scores_each_case_and_fails_on_a_miss(pool: PgPool) {
+    let url = database_url(&pool).await;
+    let dir = std::env::temp_dir().join(format!("planner-eval-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = dir.join("cases.jsonl");
+    std::fs::write(
+        &cases,
+        concat!(
+            "// a comment line is skipped\n",
+            r#"{"name": "honoured", "request": {"query": "3 days in Chengdu for two"}, "expect": {"destination": "chengdu", "days": 3, "travelers": 2, "language": "en"}}"#,
+            "\n",
+            r#"{"name": "refused", "request": {"query": "去拉萨玩5天"}, "expect": {"refused": "query"}}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let run = |file: &std::path::Path| {
+        let (file, url) = (file.to_path_buf(), url.clone());
+        move || plan_command(&["eval", file.to_str().unwrap()], &url)
+    };
+    let out = tokio::task::spawn_blocking(run(&cases)).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("fidelity 4/4 fields") || stdout.contains("fidelity 5/5 fields"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 miss(es)"), "{stdout}");
+
+    // A days count the plan does not have is a miss, and the run fails.
+    std::fs::write(
+        &cases,
+        r#"{"name": "wrong", "request": {"query": "3 days in Chengdu for two"}, "expect": {"days": 4}}"#,
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(run(&cases)).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("MISS wrong") && stdout.contains("days 3 ≠ 4"),
+        "{stdout}"
+    );
+
+    // A line that is not a case is named.
+    std::fs::write(&cases, "{\"request\": 1, \"surprise\": true}\n").unwrap();
+    let out = tokio::task::spawn_blocking(run(&cases)).await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: not a case"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

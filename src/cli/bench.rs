@@ -6,7 +6,6 @@
 //! It runs in a scratch database next to DATABASE_URL's and drops it afterwards.
 
 use std::{
-    str::FromStr,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -17,7 +16,6 @@ use std::{
 use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use serde_json::json;
-use sqlx::{ConnectOptions, Executor as _, postgres::PgConnectOptions};
 
 use crate::{
     config::Settings,
@@ -53,32 +51,19 @@ pub struct BenchArgs {
 const DESTINATIONS: [&str; 8] = ["杭州", "成都", "北京", "上海", "西安", "厦门", "Tokyo", "Singapore"];
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
-    let base = PgConnectOptions::from_str(&settings.database_url)?;
-    let scratch = format!("planner_bench_{}", std::process::id());
-    let url = base.clone().database(&scratch).to_url_lossy().to_string();
-    let pool = db::connect(&url, (args.concurrency as u32 + 8).max(settings.db_pool_max)).await?;
-    db::migrate(&pool).await?;
+    let connections = (args.concurrency as u32 + 8).max(settings.db_pool_max);
+    let scratch = db::Scratch::create(&settings.database_url, "planner_bench", connections).await?;
+    let pool = scratch.pool.clone();
     println!(
-        "bench: {} plans, {} no-op jobs, worker concurrency {}, database {scratch}",
-        args.plans, args.jobs, args.concurrency
+        "bench: {} plans, {} no-op jobs, worker concurrency {}, database {}",
+        args.plans, args.jobs, args.concurrency, scratch.name
     );
-
     let result = async {
         whole_path(&pool, &settings, &args).await?;
         queue_only(&pool, &settings, &args).await
     }
     .await;
-    pool.close().await;
-    if args.keep_database {
-        println!("kept database {scratch}");
-        return result;
-    }
-    let mut admin = base.database("postgres").connect().await?;
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)"
-        )))
-        .await?;
+    scratch.finish(args.keep_database).await?;
     result
 }
 

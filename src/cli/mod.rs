@@ -1,6 +1,6 @@
 //! The `planner` command line: one binary, one subcommand per process kind. The services
 //! (`api`, `worker`, `dev`) are in `serve`, the one-shot operations in `admin`, the CLI
-//! client in `plan`, the benchmark in `bench`.
+//! client in `plan`, the benchmark in `bench`, the plan-quality eval in `eval`.
 
 use std::process::ExitCode;
 
@@ -10,6 +10,7 @@ use crate::{config::Settings, telemetry};
 
 mod admin;
 pub mod bench;
+pub mod eval;
 mod plan;
 mod serve;
 mod signal;
@@ -56,6 +57,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Measure plans per second through the whole path, and jobs per second through the queue.
     Bench(bench::BenchArgs),
+    /// Run a file of requests through the whole path and score delivery, the checker and fidelity.
+    Eval(eval::EvalArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         cli.command,
         Command::Plan(_)
             | Command::Bench(_)
+            | Command::Eval(_)
             | Command::Migrate
             | Command::Cleanup
             | Command::Healthcheck { .. }
@@ -100,6 +104,7 @@ pub fn main() -> ExitCode {
             Command::WeatherMcp { http, allowed_hosts } => admin::weather_mcp(&settings, http, allowed_hosts).await,
             Command::Plan(args) => plan::run(settings, args).await,
             Command::Bench(args) => bench::run(settings, args).await.map(|_| ExitCode::SUCCESS),
+            Command::Eval(args) => eval::run(settings, args).await,
         }
     });
     match result {

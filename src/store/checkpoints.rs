@@ -136,3 +136,11 @@ async fn record(
     .await?;
     Ok(())
 }
+
+/// Every checkpoint of a plan as (visit key, output), in the order they were saved.
+pub async fn in_order(pool: &PgPool, plan_id: Uuid) -> Result<Vec<(String, Value)>, sqlx::Error> {
+    sqlx::query_as("SELECT node, output FROM plan_checkpoints WHERE plan_id = $1 ORDER BY created_at, node")
+        .bind(plan_id)
+        .fetch_all(pool)
+        .await
+}

@@ -27,8 +27,12 @@ mod understand;
 use std::sync::Arc;
 
 use crate::{
-    graph::{Graph, Node},
-    travel::sources::Sources,
+    graph::{Graph, Node, NodeContext, NodeError},
+    travel::{
+        check::{self as checker, Violation},
+        itinerary::Itinerary,
+        sources::Sources,
+    },
 };
 
 pub use outputs::{CheckReport, Finalized};
@@ -63,6 +67,14 @@ pub fn planning_graph(sources: Sources, policy: PlannerPolicy) -> Graph {
         })
         .edge(Step::Approval.as_str(), &[Step::Finalize.as_str()])
         .end(Step::Finalize.as_str())
+}
+
+/// The checker's verdict on a delivered plan, from the outputs its run checkpointed: the
+/// plan against the request and the candidates its draft was made from.
+pub fn recheck(ctx: &NodeContext, plan: &Itinerary) -> Result<Vec<Violation>, NodeError> {
+    let drafted: outputs::Drafted = context::output(ctx, Step::Draft)?;
+    let gathered = gathered::Gathered::read(ctx)?.with_fallback(drafted.fallback);
+    Ok(checker::check(plan, &gathered.request, &gathered.candidates()))
 }
 
 fn node(step: Step, sources: &Arc<Sources>, policy: &Arc<PlannerPolicy>) -> Arc<dyn Node> {
