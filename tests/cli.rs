@@ -91,7 +91,10 @@ async fn dev_serves_the_api_and_plan_prints_the_itinerary(pool: PgPool) {
     assert!(out.status.success());
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints the plan as JSON");
     assert_eq!(plan["status"], "succeeded");
-    assert_eq!(plan["result"]["destination"], "成都");
+    assert_eq!(
+        plan["result"]["destination"], "Chengdu",
+        "an English request is answered in English"
+    );
     assert_eq!(plan["result"]["days"].as_array().unwrap().len(), 3);
 
     // An impossible budget fails with the reason and a budget that would work.

@@ -753,7 +753,7 @@ async fn free_text_the_rules_cannot_read_is_left_to_the_llm(pool: PgPool) {
     let (result, warnings, _) = plan_row(&pool, id).await;
     assert_eq!(
         (result["destination"].as_str(), result["travelers"].as_u64()),
-        (Some("西安"), Some(2))
+        (Some("Xi'an"), Some(2))
     );
     assert_eq!(result["days"].as_array().unwrap().len(), 2);
     assert!(warnings.to_string().contains("LLM unavailable for draft"), "{warnings}");
@@ -771,4 +771,99 @@ async fn free_text_the_rules_cannot_read_is_left_to_the_llm(pool: PgPool) {
         1 + 3,
         "one reading, then one answer and two repairs"
     );
+}
+
+/// A model that answers at random: garbage, or schema-valid JSON with any city, any number
+/// of days, a party and budget from nowhere, made-up place codes, days too many or too few.
+fn adversary(seed: u64) -> fakes::Responder {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let rng = std::sync::Mutex::new(StdRng::seed_from_u64(seed));
+    Arc::new(move |req| {
+        let mut rng = rng.lock().unwrap();
+        if rng.random_range(0..5) == 0 {
+            return LlmReply::Content("I would love to help! {\"days\": ".into());
+        }
+        let cities: Vec<&str> = catalog::catalog().cities.iter().map(|c| c.id.as_str()).collect();
+        if fakes::schema_name(req) == "trip_request" {
+            let date = Local::now().date_naive() + chrono::Duration::days(rng.random_range(-30..900));
+            return LlmReply::Content(
+                json!({
+                    "destination": cities[rng.random_range(0..cities.len())],
+                    "start_date": if rng.random_bool(0.5) { json!(date.to_string()) } else { Value::Null },
+                    "days": rng.random_range(0..45), "travelers": rng.random_range(0..25),
+                    "budget_amount": rng.random_range(1..50_000), "budget_currency": "CNY",
+                    "interests": ["food"], "pace": "packed"
+                })
+                .to_string(),
+            );
+        }
+        let code = |rng: &mut StdRng| {
+            let kind = ["A", "R", "X"][rng.random_range(0..3)];
+            format!("{kind}{}", rng.random_range(1..25))
+        };
+        let days: Vec<Value> = (0..rng.random_range(0..6))
+            .map(|_| {
+                let stops: Vec<Value> = (0..rng.random_range(0..7))
+                    .map(|_| {
+                        let meal = [json!("lunch"), json!("dinner"), Value::Null][rng.random_range(0..3)].clone();
+                        json!({"place_id": code(&mut rng), "meal": meal})
+                    })
+                    .collect();
+                json!({"date": "2026-01-01", "stops": stops})
+            })
+            .collect();
+        let hotel = format!("H{}", rng.random_range(1..9));
+        LlmReply::Content(
+            json!({"hotel_id": hotel, "transport": "metro", "days": days, "tips": ["trust me"]}).to_string(),
+        )
+    })
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_adversarial_model_never_gets_a_wrong_or_invalid_plan_delivered(pool: PgPool) {
+    let llm = fakes::openai(adversary(7)).await;
+    // What the text states, which no answer of the model may change.
+    let cases = [
+        ("杭州3天2晚，两个人，预算6000元，喜欢美食", "杭州", 3, 2),
+        (
+            "4 days in Chengdu for a family of 4, budget 20,000 CNY",
+            "Chengdu",
+            4,
+            4,
+        ),
+        ("厦门两日游，一家三口，每人3000元", "厦门", 2, 3),
+        ("Xi'an for two, 5 nights, 15000 yuan", "Xi'an", 6, 2),
+        ("北京5天，3大1小，预算2万", "北京", 5, 4),
+        ("A week in Guilin, solo, budget 10000 RMB", "Guilin", 7, 1),
+        ("苏州，两个人，三天", "苏州", 3, 2),
+        ("Tokyo 3 days, a couple, $3,000", "Tokyo", 3, 2),
+    ];
+    for (i, (query, city, days, travelers)) in cases.iter().enumerate() {
+        let (id, status) = plan_with_llm(&pool, &llm.url, json!({ "query": query })).await;
+        let (result, warnings, _) = plan_row(&pool, id).await;
+        if status == "succeeded" {
+            assert_eq!(
+                (
+                    result["destination"].as_str(),
+                    result["days"].as_array().map(Vec::len),
+                    result["travelers"].as_u64()
+                ),
+                (Some(*city), Some(*days), Some(*travelers)),
+                "case {i}: {query}: {warnings}"
+            );
+            assert_passes_checker(&pool, id, &result).await;
+        } else {
+            let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(status, "failed", "case {i}: {query}");
+            let code = error["code"].as_str().unwrap_or("");
+            assert!(
+                ["budget_too_low", "constraints_violated"].contains(&code),
+                "case {i}: {query}: failed without a named reason: {error}"
+            );
+        }
+    }
 }

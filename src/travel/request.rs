@@ -60,7 +60,7 @@ fn default_currency() -> String {
 pub struct TripRequest {
     /// Catalog city id, e.g. `hangzhou`.
     pub city: String,
-    /// Display name, e.g. `杭州`.
+    /// Display name in the plan's language, e.g. `杭州` or `Hangzhou`.
     pub destination: String,
     pub start_date: NaiveDate,
     pub days: u32,
@@ -152,6 +152,7 @@ pub fn resolve(input: &SubmitRequest, today: NaiveDate) -> Result<TripRequest, I
     };
     let parsed = parsed.as_ref();
     // In this order: the first field at fault is the one reported.
+    let language = language(input)?;
     let city = destination(input, parsed)?;
     let days = days(input, parsed)?;
     let travelers = travelers(input, parsed)?;
@@ -159,10 +160,13 @@ pub fn resolve(input: &SubmitRequest, today: NaiveDate) -> Result<TripRequest, I
     let (budget, currency) = budget(input, parsed)?;
     let interests = interests(input, parsed)?;
     let pace = pace(input, parsed)?;
-    let language = language(input)?;
     Ok(TripRequest {
         city: city.id.clone(),
-        destination: city.name.clone(),
+        destination: if language.is_english() {
+            city.name_en.clone()
+        } else {
+            city.name.clone()
+        },
         start_date,
         days,
         travelers,
