@@ -256,7 +256,17 @@ fn fidelity(plan: &Itinerary, expect: &Expect, today: NaiveDate, v: &mut Verdict
             v.fields.push((name, expected == got, expected, got));
         }
     };
-    let city_name = |id: &String| catalog::city(id).map_or_else(|| id.clone(), |c| c.name.clone());
+    // The destination is named in the plan's language.
+    let city_name = |id: &String| {
+        let named = |c: &crate::domain::City| {
+            if plan.language.is_english() {
+                c.name_en.clone()
+            } else {
+                c.name.clone()
+            }
+        };
+        catalog::city(id).map_or_else(|| id.clone(), named)
+    };
     field(
         "destination",
         expect.destination.as_ref().map(city_name),
