@@ -176,7 +176,7 @@ async fn a_plan_slightly_over_budget_waits_for_approval_and_carries_the_warning(
     let app = router(&pool);
     let id = submit(
         &app,
-        &json!({"destination": "上海", "start_date": start, "days": 3, "travelers": 2, "budget": {"amount": budget}}),
+        &json!({"destination": "上海", "start_date": start, "days": 3, "travelers": 2, "budget": {"amount": budget}, "language": "en"}),
     )
     .await;
     wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "awaiting_approval").await;
@@ -199,7 +199,7 @@ async fn a_plan_slightly_over_budget_waits_for_approval_and_carries_the_warning(
     // Far over budget is not offered for approval: it fails, saying what would work.
     let id = submit(
         &app,
-        &json!({"destination": "上海", "start_date": start, "days": 5, "budget": {"amount": 100}}),
+        &json!({"destination": "上海", "start_date": start, "days": 5, "budget": {"amount": 100}, "language": "en"}),
     )
     .await;
     wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "failed").await;

@@ -137,3 +137,24 @@ async fn too_few_live_attractions_for_the_days_are_mixed_with_the_curated_ones(p
     assert!(visited.len() > 4, "more than the two live attractions: {visited:?}");
     assert!(visited.iter().any(|id| id.starts_with("live-")), "the live ones too");
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_stated_interest_no_place_answers_is_said_with_why(pool: PgPool) {
+    migrated(&pool).await;
+    // Suzhou's curated places have nothing for families; history is everywhere.
+    let body = json!({"destination": "Suzhou", "start_date": in_days(3), "days": 2,
+                      "interests": ["family", "history"]});
+    let settings = Settings::for_database("postgres://unused").expect("settings from the environment");
+    let executor = Executor::new(pool.clone(), &settings, Sources::embedded(&settings));
+    let (task, stop) = worker::spawn_in_process(pool.clone(), executor, settings);
+    let id = submit(&router(&pool), &body).await;
+    wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "succeeded").await;
+    let _ = stop.send(());
+    let _ = task.await;
+    let warnings = warnings(&result_of(&pool, id).await);
+    assert!(
+        warnings.contains("your interest in family: none of the places known here does"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("interest in history"), "{warnings}");
+}

@@ -479,10 +479,7 @@ async fn by_policy_a_plan_on_degraded_data_waits_for_approval(pool: PgPool) {
     let id = create(&pool, "桂林", 2).await;
     wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "awaiting_approval").await;
     let reason = common::approval_reason(&pool, id).await;
-    assert!(
-        reason.contains("degraded data") && reason.contains("weather"),
-        "{reason}"
-    );
+    assert!(reason.contains("数据降级") && reason.contains("weather"), "{reason}");
     let Ok(plans::Action::Done(_)) = plans::decide(&pool, id, Decision::Approved, "ops").await else {
         panic!("approve failed")
     };

@@ -130,7 +130,7 @@ async fn the_worker_gets_its_weather_from_the_mcp_server_and_degrades_without_it
             .as_array()
             .unwrap()
             .iter()
-            .all(|d| d["weather"]["source"] == "mcp:embedded")
+            .all(|d| d["weather"]["source"] == "mcp:normals")
     );
 
     // The MCP server goes away: weather degrades to the embedded normals, and by the default
@@ -138,7 +138,7 @@ async fn the_worker_gets_its_weather_from_the_mcp_server_and_degrades_without_it
     server.sigkill();
     let id = common::submit(
         &app,
-        &json!({"destination": "西安", "start_date": common::in_days(4), "days": 2}),
+        &json!({"destination": "西安", "start_date": common::in_days(4), "days": 2, "language": "en"}),
     )
     .await;
     common::wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "awaiting_approval").await;

@@ -227,6 +227,32 @@ impl Words {
         }
     }
 
+    /// A stated interest no place of the plan answers, and why.
+    pub fn unmet_interest(self, interest: &str, none_known: bool) -> String {
+        let zh_name = match interest {
+            "food" => "美食",
+            "nature" => "自然风光",
+            "history" => "历史",
+            "culture" => "文化",
+            "art" => "艺术",
+            "shopping" => "购物",
+            "nightlife" => "夜生活",
+            "family" => "亲子",
+            "photography" => "摄影",
+            other => other,
+        };
+        match none_known {
+            true => self.pick(
+                format!("行程中没有与“{zh_name}”相关的地点：已知地点中没有这一类"),
+                format!("nothing in the plan answers your interest in {interest}: none of the places known here does"),
+            ),
+            false => self.pick(
+                format!("行程中没有与“{zh_name}”相关的地点：这几天排不下"),
+                format!("nothing in the plan answers your interest in {interest}: these days had no room for one"),
+            ),
+        }
+    }
+
     pub fn over_budget_accepted(self, over: f64, currency: &str) -> String {
         self.pick(
             format!("超出预算 {over:.0} {currency}：已在审批时接受"),

@@ -10,7 +10,7 @@ mod day;
 use chrono::Duration;
 
 use crate::{
-    domain::{DayWeather, Place, money},
+    domain::{DayWeather, Place, PlaceKind, money},
     travel::{
         candidates::Candidates,
         itinerary::{Costs, Day, ItemKind, Itinerary, Lodging},
@@ -146,6 +146,7 @@ pub fn build_days(
     }
     let costs = rules::costs(&days);
     let tips = tips(request, &days, &costs, thrift);
+    let warnings = unmet_interests(request, &days, candidates);
     Itinerary {
         destination: request.destination.clone(),
         start_date: request.start_date.to_string(),
@@ -156,7 +157,7 @@ pub fn build_days(
         days,
         costs,
         tips,
-        warnings: Vec::new(),
+        warnings,
         sources: Vec::new(),
         language: request.language,
     }
@@ -191,6 +192,29 @@ fn tips(request: &TripRequest, days: &[Day], costs: &Costs, thrift: u8) -> Vec<S
         tips.push(words.thrift_tip());
     }
     tips
+}
+
+/// The stated interests no place of the plan answers, said with why: no candidate has the
+/// interest, or the days had no room for one.
+fn unmet_interests(request: &TripRequest, days: &[Day], candidates: &Candidates) -> Vec<String> {
+    let by_id = candidates.by_id();
+    let visited: Vec<&Place> = days
+        .iter()
+        .flat_map(|d| &d.items)
+        .filter_map(|i| i.place_id.as_deref().and_then(|id| by_id.get(id)).copied())
+        .collect();
+    let words = Words(request.language);
+    request
+        .interests
+        .iter()
+        .filter(|interest| !visited.iter().any(|p| p.has_tag(interest)))
+        .map(|interest| {
+            let none_known = !by_id
+                .values()
+                .any(|p| p.kind != PlaceKind::Hotel && p.has_tag(interest));
+            words.unmet_interest(interest, none_known)
+        })
+        .collect()
 }
 
 fn unknown_weather(date: &str, words: Words) -> DayWeather {
