@@ -36,7 +36,7 @@ pub struct Stop<'a> {
 /// A wait up to this long is spent at the place before, when it stays open; a longer one is
 /// free time.
 const LINGER_MINUTES: u32 = 30;
-/// Free time starting this late is the evening's.
+/// Free time closing a day from this late is the evening's.
 const EVENING: u32 = 17 * 60;
 
 pub(super) struct DayPlanner<'a> {
@@ -135,7 +135,7 @@ impl<'a> DayPlanner<'a> {
             }
             (lunch, dinner) = (true, dinner || due == rules::DINNER);
         }
-        self.wait(&mut cur, window.end);
+        self.wait(&mut cur, window.end, true);
         self.yesterday_restaurants = cur.today_restaurants.clone();
         cur.items
     }
@@ -157,7 +157,7 @@ impl<'a> DayPlanner<'a> {
             };
             self.visit(&mut cur, place, start, kind, place.minutes);
         }
-        self.wait(&mut cur, window.end);
+        self.wait(&mut cur, window.end, true);
         cur.items
     }
 
@@ -284,16 +284,16 @@ impl<'a> DayPlanner<'a> {
         true
     }
 
-    /// Goes to `place` and stays `minutes` from `start`: walking there, or a transfer item,
-    /// with any wait before it spent as `wait` says.
+    /// Goes to `place` and stays `minutes` from `start`: any wait is spent where the traveller
+    /// is (as `wait` says), then the walk or the transfer item gets there on time.
     fn visit(&self, cur: &mut Cursor<'a>, place: &'a Place, start: u32, kind: ItemKind, minutes: u32) {
         let travelers = self.request.travelers as f64;
+        let leg = cur.at.map(|from| self.leg(from, place));
+        let travel = leg.map_or(0, |l| l.minutes);
+        self.wait(cur, start.saturating_sub(travel), false);
         let mut walked = 0;
-        match cur.at.map(|from| self.leg(from, place)) {
-            Some(leg) if leg.mode == Mode::Walk => {
-                self.wait(cur, start.saturating_sub(leg.minutes));
-                walked = leg.minutes;
-            }
+        match leg {
+            Some(leg) if leg.mode == Mode::Walk => walked = leg.minutes,
             Some(leg) => {
                 let name = match leg.mode {
                     Mode::Taxi => self.words.taxi_to(&place.name),
@@ -313,9 +313,8 @@ impl<'a> DayPlanner<'a> {
                 });
                 cur.time += leg.minutes;
                 cur.lingering = None;
-                self.wait(cur, start);
             }
-            None => self.wait(cur, start),
+            None => {}
         }
         let note = match kind {
             ItemKind::Meal => self.words.meal_price(place.price),
@@ -340,8 +339,9 @@ impl<'a> DayPlanner<'a> {
     }
 
     /// Accounts for the time until `until`: a short wait is a longer stay at the place
-    /// before (while it is open), a longer one named free time.
-    fn wait(&self, cur: &mut Cursor<'a>, until: u32) {
+    /// before (while it is open), a longer one named free time — the evening's when it
+    /// closes the day.
+    fn wait(&self, cur: &mut Cursor<'a>, until: u32, closing: bool) {
         if until <= cur.time {
             return;
         }
@@ -354,7 +354,7 @@ impl<'a> DayPlanner<'a> {
             cur.time = until;
             return;
         }
-        let (name, note) = if cur.time >= EVENING {
+        let (name, note) = if closing && cur.time >= EVENING {
             (self.words.evening_free(), self.words.evening_note())
         } else {
             (self.words.free_time(), self.words.free_time_note())
