@@ -9,8 +9,8 @@ use sqlx::PgPool;
 
 use crate::{
     config::{QueueSettings, Settings},
-    queue::{executor::Executor, maintenance, poll},
-    store::jobs::{PlanJob, QUEUE_NAME},
+    queue::{durable::durable, executor::Executor, maintenance, poll},
+    store::jobs::{self, PlanJob, QUEUE_NAME},
 };
 
 /// host-pid-random: apalis keys liveness by worker name, and two processes sharing a
@@ -64,14 +64,19 @@ pub async fn run(
     ));
     let factory = {
         let executor = executor.clone();
-        move |_restarts: usize| {
+        move |restarts: usize| {
+            // Each incarnation of the consumer has a name of its own: the jobs a stopped one
+            // held are handed back at once, and the new one's are never mistaken for them.
+            if restarts > 0 {
+                tokio::spawn(hand_back(pool.clone(), incarnation(&name, restarts - 1)));
+            }
             let backend = PostgresStorage::<PlanJob>::new(&pool)
                 .with_config(storage_config(&queue, concurrency))
                 // NOTIFY wakes the worker at once for new jobs; the poll finds delayed ones
                 // (retries with run_at), which NOTIFY never announces.
                 .with_pubsub()
                 .poll_with_strategy(poll::Tick::every(queue.poll_interval));
-            WorkerBuilder::new(name.clone())
+            WorkerBuilder::new(incarnation(&name, restarts))
                 .backend(backend)
                 .data(executor.clone())
                 .concurrency(concurrency)
@@ -107,6 +112,27 @@ pub async fn run(
     maintenance.abort();
     tracing::info!("worker stopped");
     result.map_err(Into::into)
+}
+
+/// The consumer's name after `restarts` restarts.
+fn incarnation(name: &str, restarts: usize) -> String {
+    if restarts == 0 {
+        name.to_string()
+    } else {
+        format!("{name}-r{restarts}")
+    }
+}
+
+/// Hands back the jobs a stopped incarnation held, once the database answers.
+async fn hand_back(pool: PgPool, stopped: String) {
+    match durable("hand back a stopped consumer's jobs", || {
+        jobs::hand_back_held_by(&pool, &stopped)
+    })
+    .await
+    {
+        Ok(n) => tracing::warn!(worker = %stopped, jobs = n, "consumer restarted; its jobs handed back"),
+        Err(e) => tracing::error!(worker = %stopped, error = %e, "jobs of a stopped consumer not handed back"),
+    }
 }
 
 /// A worker inside this process (the CLI's in-process mode, the benchmark): returns its task

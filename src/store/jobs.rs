@@ -46,3 +46,19 @@ pub async fn job_counts(pool: &sqlx::PgPool) -> Result<Vec<(String, i64)>, sqlx:
         .fetch_all(pool)
         .await
 }
+
+/// Puts back in the queue the plans' jobs a consumer held when it stopped: a consumer whose
+/// stream ended (say on a dropped connection) is gone with the work it had in flight, and its
+/// name no longer heartbeats for them. Returns how many.
+pub async fn hand_back_held_by(pool: &sqlx::PgPool, worker: &str) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE apalis.jobs SET status = 'Pending', done_at = NULL, lock_by = NULL, lock_at = NULL,
+            last_result = '{\"Err\": \"Re-enqueued: its consumer restarted\"}'::jsonb
+         WHERE job_type = $1 AND lock_by = $2 AND status IN ('Queued', 'Running')",
+    )
+    .bind(QUEUE_NAME)
+    .bind(worker)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}
