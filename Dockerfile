@@ -5,6 +5,8 @@ WORKDIR /src
 # apalis-postgres checks its SQL against the data it ships, not a live database.
 ENV SQLX_OFFLINE=true
 COPY Cargo.toml Cargo.lock ./
+# sqlx-core patched for TCP_NODELAY (vendor/README.md), a dependency like any other.
+COPY vendor ./vendor
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
  && cargo build --release --locked \
  && rm -rf src target/release/planner target/release/deps/planner-* target/release/deps/libplanner-* target/release/.fingerprint/planner-*

@@ -151,10 +151,13 @@ pub struct QueueSettings {
     /// How often an idle worker polls besides LISTEN/NOTIFY (which misses delayed jobs).
     pub poll_interval: Duration,
     pub heartbeat_interval: Duration,
-    /// A worker silent for heartbeat_interval × missed_heartbeats is dead; its jobs are re-queued.
+    /// A worker silent for heartbeat_interval × missed_heartbeats is dead; its plans are re-queued.
     pub missed_heartbeats: usize,
     /// Base of the exponential backoff between plan attempts.
     pub retry_base: Duration,
+    /// Plans of one owner running at once, across every worker: one owner's backlog never
+    /// holds up another's plans.
+    pub owner_max_running: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,6 +276,7 @@ impl Settings {
                 heartbeat_interval: vars.secs("QUEUE_HEARTBEAT_SECS", 10)?,
                 missed_heartbeats: vars.parsed("QUEUE_MISSED_HEARTBEATS", 6)?,
                 retry_base: vars.millis("PLAN_RETRY_BASE_MS", 2000)?,
+                owner_max_running: vars.parsed("OWNER_MAX_RUNNING", 8)?,
             },
             node_delays: node_delays(vars.text("PLANNER_FAULT_NODE_DELAY").as_deref())?,
             node_timeout: vars.secs("NODE_TIMEOUT_SECS", 240)?,

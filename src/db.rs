@@ -1,6 +1,6 @@
-//! The PostgreSQL pool and the schema: the database is created when missing, and our
-//! migrations plus apalis-postgres's run under one advisory lock so that any number of
-//! api and worker processes may start at once.
+//! The PostgreSQL pool and the schema: the database is created when missing, and the
+//! migrations run under an advisory lock so that any number of api and worker processes may
+//! start at once.
 
 use std::{str::FromStr, time::Duration};
 
@@ -62,22 +62,14 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Resul
     Ok(())
 }
 
-/// Applies every pending migration, ours and the queue's, under an advisory lock.
+/// Applies every pending migration under an advisory lock.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *conn)
         .await?;
-    let result = async {
-        MIGRATOR.run(&mut *conn).await.context("our migrations")?;
-        apalis_postgres::PostgresStorage::migrations()
-            .run(&mut *conn)
-            .await
-            .context("apalis-postgres migrations")?;
-        anyhow::Ok(())
-    }
-    .await;
+    let result = MIGRATOR.run(&mut *conn).await.context("migrations");
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *conn)
@@ -100,6 +92,11 @@ impl Scratch {
         let scratch_url = server.clone().database(&name).to_url_lossy().to_string();
         let pool = open(&scratch_url, max_connections).await?;
         Ok(Self { pool, name, server })
+    }
+
+    /// The scratch database's URL, for connections of their own.
+    pub fn url(&self) -> String {
+        self.server.clone().database(&self.name).to_url_lossy().to_string()
     }
 
     /// Closes the pool and drops the database, or keeps it (saying so) when `keep`.

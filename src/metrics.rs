@@ -94,6 +94,11 @@ pub fn queue_depth(status: &str, plans: i64) {
     gauge!("planner_queue_depth", "status" => status.to_string()).set(plans as f64);
 }
 
+/// Queued plans by why they wait (`store::queue::WaitReason::code`).
+pub fn plans_waiting(reason: &str, plans: i64) {
+    gauge!("planner_plans_waiting", "reason" => reason.to_string()).set(plans as f64);
+}
+
 pub fn oldest_queued_age(age: Duration) {
     gauge!("planner_queue_oldest_age_seconds").set(age.as_secs_f64());
 }

@@ -7,16 +7,17 @@ use common::{call, in_days, migrated, router};
 use serde_json::json;
 use sqlx::PgPool;
 
+/// Plans (the queue) and events: a refused request writes neither.
 async fn counts(pool: &PgPool) -> (i64, i64) {
     let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans")
         .fetch_one(pool)
         .await
         .unwrap();
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_events")
         .fetch_one(pool)
         .await
         .unwrap();
-    (plans, jobs)
+    (plans, events)
 }
 
 #[sqlx::test(migrations = false)]
@@ -144,12 +145,18 @@ async fn submit_then_read_list_and_cancel(pool: PgPool) {
     assert_eq!(reply.headers["location"], format!("/v1/plans/{id}").as_str());
     assert_eq!(reply.body["request"]["destination"], "杭州");
 
-    // The plan and exactly one job of our queue, written together.
-    let jobs: Vec<(String, i32)> = sqlx::query_as("SELECT job_type, max_attempts FROM apalis.jobs")
+    // The plan is in the queue, due now, with its `queued` event: written together.
+    let queued: Vec<(String, i32, Option<String>, bool)> =
+        sqlx::query_as("SELECT status, max_attempts, delay_reason, due_at <= now() FROM plans")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(queued, vec![("queued".to_string(), 5, None, true)]);
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM plan_events ORDER BY id")
         .fetch_all(&pool)
         .await
         .unwrap();
-    assert_eq!(jobs, vec![(planner::store::jobs::QUEUE_NAME.to_string(), 5)]);
+    assert_eq!(kinds, vec!["queued".to_string()]);
 
     let reply = call(&app, "GET", &format!("/v1/plans/{id}"), None, &[]).await;
     assert_eq!(reply.status, 200);

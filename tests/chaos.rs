@@ -72,6 +72,7 @@ async fn chaos_kills_and_a_database_restart_lose_nothing(pool: PgPool) {
                 idempotency_key: None,
                 request: &request,
                 max_attempts: 10,
+                not_before: None,
             },
         )
         .await

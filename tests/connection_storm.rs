@@ -62,6 +62,7 @@ async fn dropped_connections_orphan_no_plan(pool: PgPool) {
             idempotency_key: None,
             request: &request,
             max_attempts: 5,
+            not_before: None,
         };
         assert!(matches!(plans::create(&pool, new).await.unwrap(), Created::New(_)));
     }

@@ -423,7 +423,7 @@ async fn a_failed_plan_is_retried_from_its_checkpoints(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn retention_deletes_old_terminal_plans_and_finished_jobs_one_process_at_a_time(pool: PgPool) {
+async fn retention_deletes_old_terminal_plans_and_long_gone_workers_one_process_at_a_time(pool: PgPool) {
     migrated(&pool).await;
     let old = create(&pool, json!({"destination": "北京"}), 5).await;
     let fresh = create(&pool, json!({"destination": "北京"}), 5).await;
@@ -448,11 +448,14 @@ async fn retention_deletes_old_terminal_plans_and_finished_jobs_one_process_at_a
         .execute(&pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE apalis.jobs SET status = 'Done', done_at = now() - interval '40 days' WHERE convert_from(job, 'UTF8') LIKE '%' || $1 || '%'")
-        .bind(old.to_string())
-        .execute(&pool)
-        .await
-        .unwrap();
+    // A worker gone for 40 days goes; one seen just now stays.
+    sqlx::query(
+        "INSERT INTO queue_workers (name, concurrency, heartbeat_at) VALUES
+            ('gone', 16, now() - interval '40 days'), ('alive', 16, now())",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
 
     // While another process holds the cleanup lock, this one skips.
     let mut holder = pool.begin().await.unwrap();
@@ -473,7 +476,12 @@ async fn retention_deletes_old_terminal_plans_and_finished_jobs_one_process_at_a
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((cleaned.plans, cleaned.jobs), (1, 1), "{cleaned:?}");
+    assert_eq!((cleaned.plans, cleaned.workers), (1, 1), "{cleaned:?}");
+    let workers: Vec<String> = sqlx::query_scalar("SELECT name FROM queue_workers")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(workers, vec!["alive".to_string()]);
     let left: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM plans ORDER BY created_at")
         .fetch_all(&pool)
         .await
@@ -540,47 +548,46 @@ async fn while_the_database_is_unreachable_the_api_answers_503_and_workers_carry
 }
 
 #[sqlx::test(migrations = false)]
-async fn stuck_plans_get_a_new_job(pool: PgPool) {
+async fn stuck_plans_go_back_to_the_queue(pool: PgPool) {
     migrated(&pool).await;
-    let running = create(&pool, json!({"destination": "北京"}), 5).await;
-    let lost_job = create(&pool, json!({"destination": "北京"}), 5).await;
-    let healthy = create(&pool, json!({"destination": "北京"}), 5).await;
+    let stuck = create(&pool, json!({"destination": "北京"}), 5).await;
+    let busy = create(&pool, json!({"destination": "北京"}), 5).await;
+    let waiting = create(&pool, json!({"destination": "北京"}), 5).await;
     sqlx::query("UPDATE plans SET status = 'running', runs = 1, attempts = 1, updated_at = now() - interval '1 hour' WHERE id = $1")
-        .bind(running)
+        .bind(stuck)
         .execute(&pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE plans SET updated_at = now() - interval '1 hour' WHERE id IN ($1, $2)")
-        .bind(lost_job)
-        .bind(healthy)
+    sqlx::query("UPDATE plans SET status = 'running', runs = 1, attempts = 1, updated_at = now() - interval '1 minute' WHERE id = $1")
+        .bind(busy)
         .execute(&pool)
         .await
         .unwrap();
-    sqlx::query("DELETE FROM apalis.jobs WHERE convert_from(job, 'UTF8')::jsonb ->> 'plan_id' = $1")
-        .bind(lost_job.to_string())
+    sqlx::query("UPDATE plans SET updated_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(waiting)
         .execute(&pool)
         .await
         .unwrap();
-    let mut rescued = planner::queue::maintenance::rescuer::rescue_stuck(&pool, Duration::from_secs(360))
+    let rescued = planner::queue::maintenance::rescuer::rescue_stuck(&pool, Duration::from_secs(360))
         .await
         .unwrap()
         .unwrap();
-    rescued.sort();
-    let mut expected = vec![running, lost_job];
-    expected.sort();
-    assert_eq!(rescued, expected, "the healthy queued plan still has its job");
-    assert_eq!(status(&pool, running).await.0, "queued");
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE status = 'Pending'")
-        .fetch_one(&pool)
+    assert_eq!(
+        rescued,
+        vec![stuck],
+        "only the plan untouched for longer than a run may take"
+    );
+    assert_eq!(status(&pool, stuck).await.0, "queued");
+    assert_eq!(status(&pool, busy).await.0, "running");
+    assert_eq!(events(&pool, stuck, "rescued_stuck").await, 1);
+    // And a worker then finishes the two queued ones.
+    sqlx::query("UPDATE plans SET status = 'queued' WHERE id = $1")
+        .bind(busy)
+        .execute(&pool)
         .await
         .unwrap();
-    assert_eq!(
-        jobs, 4,
-        "one new job each for the two stuck plans, beside the two original ones"
-    );
-    // And a worker then finishes them.
     let _worker = Proc::worker(&database_url(&pool).await, &[]);
-    for id in [running, lost_job, healthy] {
+    for id in [stuck, busy, waiting] {
         let (_, _) = wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "succeeded").await;
     }
 }

@@ -15,8 +15,8 @@ use std::{
 
 use async_trait::async_trait;
 use planner::{
-    graph::{Graph, Node, NodeContext, NodeError, RunError, Runner},
-    store::checkpoints::PgCheckpoints,
+    graph::{Graph, Node, NodeContext, NodeError, Resume, RunError, Runner, Saving},
+    store::checkpoints::{self, PgCheckpoints},
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -80,11 +80,19 @@ async fn running_plan(pool: &PgPool, attempt: i32) -> Uuid {
     id
 }
 
+/// What a new attempt starts from: the checkpoints earlier ones saved, as a claim reads them.
+async fn resume(pool: &PgPool, id: Uuid) -> Resume {
+    Resume {
+        saved: checkpoints::in_order(pool, id).await.unwrap().into_iter().collect(),
+        entry_started: false,
+    }
+}
+
 fn runner(pool: &PgPool, graph: Graph) -> Runner {
     graph.validate().expect("valid graph");
     Runner {
         graph,
-        store: Arc::new(PgCheckpoints { pool: pool.clone() }),
+        store: Arc::new(PgCheckpoints::new(pool.clone())),
         delays: HashMap::new(),
         node_timeout: Duration::from_secs(30),
     }
@@ -113,7 +121,7 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
     let runner = runner(&pool, graph);
     let id = running_plan(&pool, 1).await;
 
-    let first = runner.run(id, 1, &json!({})).await;
+    let first = runner.run(id, 1, &json!({}), Resume::default()).await;
     assert!(
         matches!(first, Err(RunError::Node { ref node, error: NodeError::Transient(_) }) if node == "c"),
         "{first:?}"
@@ -123,7 +131,11 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let outputs = runner.run(id, 2, &json!({})).await.expect("second attempt succeeds");
+    let outputs = runner
+        .run(id, 2, &json!({}), resume(&pool, id).await)
+        .await
+        .expect("second attempt succeeds")
+        .outputs;
 
     let calls = calls.lock().unwrap().clone();
     assert_eq!(calls["a"], 1, "a ran again: {calls:?}");
@@ -181,7 +193,7 @@ async fn fan_out_runs_concurrently_and_loops_are_checkpointed_per_visit(pool: Pg
         });
     let runner = runner(&pool, graph);
     let id = running_plan(&pool, 1).await;
-    if let Err(error) = runner.run(id, 1, &json!({})).await {
+    if let Err(error) = runner.run(id, 1, &json!({}), Resume::default()).await {
         panic!("x, y, z did not run at the same time: {error:?}");
     }
     assert_eq!(calls.lock().unwrap()["join"], 3);
@@ -215,7 +227,7 @@ async fn a_stale_attempt_is_fenced_out_and_a_cancel_stops_at_the_next_boundary(p
     let id = running_plan(&pool, 1).await;
     let run = tokio::spawn({
         let runner = runner.clone();
-        async move { runner.run(id, 1, &json!({})).await }
+        async move { runner.run(id, 1, &json!({}), Resume::default()).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     sqlx::query("UPDATE plans SET attempts = 2, runs = 2 WHERE id = $1")
@@ -235,7 +247,7 @@ async fn a_stale_attempt_is_fenced_out_and_a_cancel_stops_at_the_next_boundary(p
     let id = running_plan(&pool, 1).await;
     let run = tokio::spawn({
         let runner = runner.clone();
-        async move { runner.run(id, 1, &json!({})).await }
+        async move { runner.run(id, 1, &json!({}), Resume::default()).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     sqlx::query("UPDATE plans SET cancel_requested = true WHERE id = $1")
@@ -245,4 +257,101 @@ async fn a_stale_attempt_is_fenced_out_and_a_cancel_stops_at_the_next_boundary(p
         .unwrap();
     assert!(matches!(run.await.unwrap(), Err(RunError::Cancelled)));
     assert_eq!(calls.lock().unwrap().get("b"), None);
+}
+
+/// A node that only computes: saved with the run's next write.
+struct Pure(Counting);
+
+#[async_trait]
+impl Node for Pure {
+    fn saving(&self) -> Saving {
+        Saving::WithNext
+    }
+
+    async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
+        self.0.run(ctx).await
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn nodes_saved_with_the_next_write_are_kept_when_a_later_node_fails(pool: PgPool) {
+    common::migrated(&pool).await;
+    let calls: Calls = Arc::default();
+    let failed = Arc::new(AtomicBool::new(false));
+    // a does work worth keeping; b and c only compute; d fails once, then e ends the run.
+    let graph = Graph::new("a")
+        .node("a", node("a", &calls))
+        .node("b", Pure(node("b", &calls)))
+        .node("c", Pure(node("c", &calls)))
+        .node(
+            "d",
+            Counting {
+                fail_once: Some(failed.clone()),
+                ..node("d", &calls)
+            },
+        )
+        .node("e", Pure(node("e", &calls)))
+        .edge("a", &["b"])
+        .edge("b", &["c"])
+        .edge("c", &["d"])
+        .edge("d", &["e"])
+        .end("e");
+    let runner = runner(&pool, graph);
+    let id = running_plan(&pool, 1).await;
+    let first = runner.run(id, 1, &json!({}), Resume::default()).await;
+    assert!(
+        matches!(first, Err(RunError::Node { ref node, .. }) if node == "d"),
+        "{first:?}"
+    );
+    let saved: Vec<String> = checkpoints::in_order(&pool, id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(saved, ["a", "b", "c"], "b and c were written before d ran");
+
+    sqlx::query("UPDATE plans SET attempts = 2, runs = 2 WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let ran = runner
+        .run(id, 2, &json!({}), resume(&pool, id).await)
+        .await
+        .expect("second attempt succeeds");
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(
+        (calls["a"], calls["b"], calls["c"], calls["d"], calls["e"]),
+        (1, 1, 1, 2, 1),
+        "{calls:?}"
+    );
+    // e only computes and ends the run: it is left for the caller's final write.
+    let unsaved: Vec<&str> = ran.unsaved.checkpoints().map(|(c, _)| c.key.as_str()).collect();
+    assert_eq!(unsaved, ["e"]);
+    let saved = checkpoints::in_order(&pool, id).await.unwrap().len();
+    assert_eq!(saved, 4, "a, b, c, d saved; e not yet");
+    // Each node started once per run that ran it, in order, and finished once.
+    let timeline: Vec<(String, String)> = sqlx::query_as(
+        "SELECT kind, node FROM plan_events WHERE plan_id = $1 AND kind IN ('node_started', 'node_finished') ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let expected: Vec<(String, String)> = [
+        ("node_started", "a"),
+        ("node_finished", "a"),
+        ("node_started", "b"),
+        ("node_finished", "b"),
+        ("node_started", "c"),
+        ("node_finished", "c"),
+        ("node_started", "d"),
+        ("node_started", "d"),
+        ("node_finished", "d"),
+        ("node_started", "e"),
+    ]
+    .map(|(k, n)| (k.to_string(), n.to_string()))
+    .to_vec();
+    assert_eq!(timeline, expected);
 }

@@ -14,6 +14,8 @@ use axum::{
     http::StatusCode,
     routing::{get, post},
 };
+use std::collections::HashSet;
+
 use sqlx::PgPool;
 
 use crate::api::error::ApiError;
@@ -53,8 +55,10 @@ async fn track(request: axum::extract::Request, next: axum::middleware::Next) ->
     response
 }
 
-/// Refreshes the queue gauges every `period`: one cheap query per api process, not per scrape.
-pub async fn queue_gauges(pool: PgPool, period: std::time::Duration) {
+/// Refreshes the queue gauges every `period`: two cheap queries per api process, not per
+/// scrape. A wait reason no plan has any more reads 0 rather than its last count.
+pub async fn queue_gauges(pool: PgPool, owner_cap: u32, period: std::time::Duration) {
+    let mut reasons_seen: HashSet<String> = HashSet::new();
     loop {
         match crate::store::plans::queue_depth(&pool).await {
             Ok((depth, oldest)) => {
@@ -64,6 +68,19 @@ pub async fn queue_gauges(pool: PgPool, period: std::time::Duration) {
                 crate::metrics::oldest_queued_age(oldest);
             }
             Err(e) => tracing::debug!(error = %e, "queue gauges not refreshed"),
+        }
+        match crate::store::queue::waiting(&pool, owner_cap).await {
+            Ok(waiting) => {
+                let now: HashSet<String> = waiting.iter().map(|(r, _)| r.clone()).collect();
+                for gone in reasons_seen.difference(&now) {
+                    crate::metrics::plans_waiting(gone, 0);
+                }
+                for (reason, n) in waiting {
+                    crate::metrics::plans_waiting(&reason, n);
+                }
+                reasons_seen.extend(now);
+            }
+            Err(e) => tracing::debug!(error = %e, "wait-reason gauge not refreshed"),
         }
         tokio::time::sleep(period).await;
     }

@@ -16,11 +16,12 @@ use crate::{
         body::JsonBody,
         error::ApiError,
         state::AppState,
-        view::{group_done, plan_view},
+        view::{PlanView, group_done, plan_view, wait_view},
     },
     store::{
         approval::Decision,
-        plans::{self, Action, CancelOutcome, Created, NewPlan},
+        plans::{self, Action, CancelOutcome, Created, NewPlan, PlanRow},
+        queue,
         states::PlanStatus,
     },
     travel::request::{self, RequestErrorCode, SubmitRequest},
@@ -43,6 +44,7 @@ pub async fn submit(
         Err(e) if e.code == RequestErrorCode::NotUnderstood && state.settings.live.llm_enabled() => {}
         Err(e) => return Err(e.into()),
     }
+    let not_before = not_before(input.not_before.as_deref())?;
     let stored = serde_json::to_value(&input).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
     let trace = serde_json::to_value(crate::telemetry::current_trace_context()).ok();
     let new = NewPlan {
@@ -51,6 +53,7 @@ pub async fn submit(
         request: &stored,
         max_attempts: state.settings.plan_max_attempts,
         trace_context: trace.as_ref(),
+        not_before,
     };
     let (plan, replayed) = match plans::create(&state.pool, new).await? {
         Created::New(plan) => {
@@ -68,8 +71,8 @@ pub async fn submit(
     };
     tracing::info!(plan_id = %plan.id, status = %plan.status, replayed, "plan submitted");
     let location = format!("/v1/plans/{}", plan.id);
-    let done = plans::done_nodes(&state.pool, plan.id).await?;
-    let mut response = (StatusCode::ACCEPTED, Json(plan_view(plan, done))).into_response();
+    let view = full_view(&state, plan).await?;
+    let mut response = (StatusCode::ACCEPTED, Json(view)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -79,6 +82,30 @@ pub async fn submit(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// How far ahead a plan may be scheduled.
+const LONGEST_SCHEDULE: chrono::TimeDelta = chrono::TimeDelta::days(366);
+
+fn not_before(raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let at = DateTime::parse_from_rfc3339(raw.trim())
+        .map_err(|_| {
+            ApiError::bad_request(
+                "not_before",
+                format!("{raw:?} is not an RFC 3339 time, e.g. 2026-12-01T08:00:00+08:00"),
+            )
+        })?
+        .with_timezone(&Utc);
+    if at > Utc::now() + LONGEST_SCHEDULE {
+        return Err(ApiError::bad_request(
+            "not_before",
+            "not_before may be at most 366 days ahead",
+        ));
+    }
+    Ok(Some(at))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -107,8 +134,22 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Resul
     let plan = plans::get(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("plan"))?;
-    let done = plans::done_nodes(&state.pool, id).await?;
-    Ok(Json(plan_view(plan, done)).into_response())
+    Ok(Json(full_view(&state, plan).await?).into_response())
+}
+
+/// The plan with its progress and, when it is queued, why it waits.
+async fn full_view(state: &AppState, plan: PlanRow) -> Result<PlanView, ApiError> {
+    let done = plans::done_nodes(&state.pool, plan.id).await?;
+    let wait = match plan.status {
+        PlanStatus::Queued => {
+            let key = (plan.id, plan.owner.as_str(), plan.due_at, plan.delay_reason.as_deref());
+            queue::wait_reason(&state.pool, key, state.settings.queue.owner_max_running).await?
+        }
+        _ => None,
+    };
+    let mut view = plan_view(plan, done);
+    view.wait_reason = wait.as_ref().map(wait_view);
+    Ok(view)
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     graph::Progress,
-    store::{plans::PlanRow, states::PlanStatus},
+    store::{plans::PlanRow, queue::WaitReason, states::PlanStatus},
     travel::nodes::STEPS,
 };
 
@@ -32,6 +32,44 @@ pub struct PlanView {
     pub result: Option<Value>,
     /// LLM tokens the plan took: prompt, completion, total, calls. `null` without an LLM.
     pub token_usage: Option<Value>,
+    /// Why a queued plan is not running yet (`GET /v1/plans/{id}`); `null` otherwise.
+    pub wait_reason: Option<WaitView>,
+}
+
+/// A `WaitReason` as clients read it: `reason` is its code, the rest its particulars.
+#[derive(Debug, Serialize)]
+pub struct WaitView {
+    pub reason: String,
+    /// When a delayed plan is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// `queued`: plans due before this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ahead: Option<i64>,
+    /// `owner_quota`: the owner's plans running, and the cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap: Option<u32>,
+}
+
+pub fn wait_view(reason: &WaitReason) -> WaitView {
+    let mut view = WaitView {
+        reason: reason.code(),
+        until: None,
+        ahead: None,
+        running: None,
+        cap: None,
+    };
+    match reason {
+        WaitReason::Queued { ahead } => view.ahead = Some(*ahead),
+        WaitReason::OwnerQuota { running, cap } => {
+            view.running = Some(*running);
+            view.cap = Some(*cap);
+        }
+        WaitReason::Delayed { until, .. } => view.until = Some(until.to_rfc3339()),
+    }
+    view
 }
 
 pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
@@ -54,6 +92,7 @@ pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
         error: row.error,
         result: row.result,
         token_usage: row.token_usage,
+        wait_reason: None,
     }
 }
 

@@ -20,8 +20,8 @@ pub async fn cleanup(settings: &Settings) -> anyhow::Result<ExitCode> {
     let pool = db::open(&settings.database_url, settings.db_pool_max).await?;
     match cleaner::clean(&pool, settings.retention).await? {
         Some(c) => println!(
-            "deleted {} plans, {} finished queue jobs, {} stale workers, {} expired cache entries",
-            c.plans, c.jobs, c.workers, c.cache_entries
+            "deleted {} plans, {} stale workers, {} expired cache entries",
+            c.plans, c.workers, c.cache_entries
         ),
         None => println!("another process is cleaning up right now; nothing done"),
     }

@@ -188,6 +188,7 @@ async fn submit(pool: &sqlx::PgPool, settings: &Settings, case: &Case, today: Na
         idempotency_key: None,
         request: &case.request,
         max_attempts: settings.plan_max_attempts,
+        not_before: None,
     };
     match plans::create(pool, new).await? {
         Created::New(plan) | Created::Existing(plan) | Created::KeyReused(plan) => Ok(Submitted::Planned(plan.id)),
@@ -238,9 +239,9 @@ async fn judge(
     let ctx = NodeContext {
         plan_id: id,
         run: plan.runs,
-        input: Value::Null,
+        input: std::sync::Arc::new(Value::Null),
         visit: 1,
-        outputs,
+        outputs: std::sync::Arc::new(outputs),
     };
     match nodes::recheck(&ctx, &itinerary) {
         Ok(violations) => v.checker = Some(violations.is_empty()),

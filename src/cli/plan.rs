@@ -130,6 +130,7 @@ async fn in_process(settings: Settings, body: &Value, bar: &ProgressBar) -> anyh
             idempotency_key: None,
             request: body,
             max_attempts: settings.plan_max_attempts,
+            not_before: None,
         },
     )
     .await?;

@@ -18,7 +18,11 @@ const GAUGE_PERIOD: std::time::Duration = std::time::Duration::from_secs(15);
 pub async fn api(settings: Settings) -> anyhow::Result<ExitCode> {
     crate::metrics::install();
     let pool = db::open(&settings.database_url, settings.db_pool_max).await?;
-    tokio::spawn(api::queue_gauges(pool.clone(), GAUGE_PERIOD));
+    tokio::spawn(api::queue_gauges(
+        pool.clone(),
+        settings.queue.owner_max_running,
+        GAUGE_PERIOD,
+    ));
     let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
     let state = AppState {
         pool,
@@ -46,7 +50,11 @@ pub async fn worker(settings: Settings) -> anyhow::Result<ExitCode> {
 pub async fn dev(settings: Settings) -> anyhow::Result<ExitCode> {
     crate::metrics::install();
     let pool = db::open(&settings.database_url, settings.db_pool_max).await?;
-    tokio::spawn(api::queue_gauges(pool.clone(), GAUGE_PERIOD));
+    tokio::spawn(api::queue_gauges(
+        pool.clone(),
+        settings.queue.owner_max_running,
+        GAUGE_PERIOD,
+    ));
     let sources = Sources::from_settings(&settings, &pool)?;
     let described = format!(
         "weather: {}, places: {}, llm: {}",

@@ -1,9 +1,11 @@
-//! Where the runtime keeps node outputs. Saving a checkpoint also records progress and a
-//! plan event, in one transaction, and only while the run still owns the plan.
+//! Where the runtime keeps node outputs. A run collects what it did — node starts and
+//! finished nodes' outputs, in order — as `Unsaved`, and hands it to the store in one write
+//! (see `Saving` for when). A write also answers whether the run still owns the plan.
 
 use std::{collections::HashMap, time::Duration};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -13,6 +15,52 @@ pub struct Checkpoint {
     pub key: String,
     pub node: String,
     pub output: Value,
+}
+
+/// One step of a run, as its timeline records it.
+#[derive(Debug, Clone)]
+pub enum RunStep {
+    Started { key: String, at: DateTime<Utc> },
+    Finished { checkpoint: Checkpoint, at: DateTime<Utc> },
+}
+
+/// What a run has done and not written yet, in the order it happened.
+#[derive(Debug, Clone, Default)]
+pub struct Unsaved {
+    pub steps: Vec<RunStep>,
+}
+
+impl Unsaved {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    pub fn started(&mut self, key: String) {
+        self.steps.push(RunStep::Started { key, at: Utc::now() });
+    }
+
+    pub fn finished(&mut self, checkpoint: Checkpoint) {
+        self.steps.push(RunStep::Finished {
+            checkpoint,
+            at: Utc::now(),
+        });
+    }
+
+    pub fn checkpoints(&self) -> impl Iterator<Item = (&Checkpoint, DateTime<Utc>)> {
+        self.steps.iter().filter_map(|s| match s {
+            RunStep::Finished { checkpoint, at } => Some((checkpoint, *at)),
+            RunStep::Started { .. } => None,
+        })
+    }
+}
+
+/// Where a run starts from.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// Outputs earlier runs saved, by visit key.
+    pub saved: HashMap<String, Value>,
+    /// The start of the entry node is recorded already (a plan's first claim records it).
+    pub entry_started: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +75,8 @@ pub enum Ownership {
 
 #[async_trait]
 pub trait CheckpointStore: Send + Sync {
-    /// Every checkpoint of the plan, by key.
-    async fn load(&self, plan_id: Uuid) -> anyhow::Result<HashMap<String, Value>>;
-    /// Saves a node's output with the progress; `Ownership::Lost` when fenced out.
-    async fn save(&self, plan_id: Uuid, run: i32, checkpoint: &Checkpoint) -> anyhow::Result<Ownership>;
-    /// Records that the node visit `key` starts (an event for the timeline).
-    async fn started(&self, plan_id: Uuid, run: i32, key: &str) -> anyhow::Result<()>;
+    /// Writes the steps, fenced by `run`; `Ownership::Lost` when another run owns the plan.
+    async fn save(&self, plan_id: Uuid, run: i32, unsaved: Unsaved) -> anyhow::Result<Ownership>;
     /// Records that the node visit `key` ran past its timeout and was abandoned.
     async fn timed_out(&self, plan_id: Uuid, run: i32, key: &str, after: Duration) -> anyhow::Result<()>;
-    async fn ownership(&self, plan_id: Uuid, run: i32) -> anyhow::Result<Ownership>;
 }

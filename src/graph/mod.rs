@@ -2,7 +2,8 @@
 //! one or more nodes (more than one fans out and the nodes run concurrently; the next wave
 //! joins them), a conditional edge that picks its successors from the outputs so far, or
 //! the end. Every node's output is checkpointed; a re-run loads checkpoints instead of
-//! running their nodes again, so work survives a crash or a retry.
+//! running their nodes again, so work survives a crash or a retry. A run writes once per
+//! wave that did work worth keeping, and not at all for waves that only compute (`Saving`).
 
 mod checkpoint;
 mod node;
@@ -10,8 +11,8 @@ mod progress;
 mod runner;
 mod shape;
 
-pub use checkpoint::{Checkpoint, CheckpointStore, Ownership};
-pub use node::{Node, NodeContext, NodeError, to_output};
+pub use checkpoint::{Checkpoint, CheckpointStore, Ownership, Resume, RunStep, Unsaved};
+pub use node::{Node, NodeContext, NodeError, Saving, to_output};
 pub use progress::{Progress, node_of, visit_key};
-pub use runner::{RunError, Runner};
+pub use runner::{Ran, RunError, Runner};
 pub use shape::{Branch, Edge, Graph};

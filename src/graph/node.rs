@@ -1,7 +1,7 @@
 //! A node of a graph: what it sees when it runs (`NodeContext`), what it returns (its output
 //! as JSON), and how it fails (`NodeError`, which says what the run should do about it).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use async_trait::async_trait;
 use serde::{Serialize, de::DeserializeOwned};
@@ -14,16 +14,17 @@ pub struct NodeContext {
     /// The run (claim) that owns the plan; every write is fenced by it.
     pub run: i32,
     /// The plan's input, as the caller of `Runner::run` gave it.
-    pub input: Value,
+    pub input: Arc<Value>,
     /// How many times this node has run in this plan, counting this one (1 the first time).
     pub visit: u32,
-    pub outputs: HashMap<String, Value>,
+    /// Shared by the nodes of a wave.
+    pub outputs: Arc<HashMap<String, Value>>,
 }
 
 impl NodeContext {
     /// The graph's input, decoded.
     pub fn input<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_value(self.input.clone())
+        T::deserialize(&*self.input)
     }
 
     /// The latest output of `node`, decoded.
@@ -32,8 +33,7 @@ impl NodeContext {
             .outputs
             .get(node)
             .ok_or_else(|| NodeError::permanent("graph", format!("node {node} has no output yet")))?;
-        serde_json::from_value(value.clone())
-            .map_err(|e| NodeError::permanent("graph", format!("output of {node} is malformed: {e}")))
+        T::deserialize(value).map_err(|e| NodeError::permanent("graph", format!("output of {node} is malformed: {e}")))
     }
 }
 
@@ -47,8 +47,12 @@ pub enum NodeError {
     Permanent { code: String, message: String },
     /// Come back after `delay` without spending an attempt: something the node needs is
     /// out of reach for a known while (an upstream's open circuit breaker).
-    #[error("waiting {} s: {reason}", delay.as_secs())]
-    Wait { delay: std::time::Duration, reason: String },
+    #[error("waiting {} s for {upstream}: {reason}", delay.as_secs())]
+    Wait {
+        delay: std::time::Duration,
+        upstream: String,
+        reason: String,
+    },
     /// A person must approve before the graph goes on.
     #[error("awaiting approval: {reason}")]
     AwaitApproval { reason: String },
@@ -77,7 +81,22 @@ pub fn to_output<T: Serialize>(value: &T) -> Result<Value, NodeError> {
     serde_json::to_value(value).map_err(|e| NodeError::permanent("graph", format!("cannot encode output: {e}")))
 }
 
+/// When a node's output is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saving {
+    /// Before anything else runs: the node did work worth keeping (an upstream call, an
+    /// LLM answer), and a crash must not make the plan do it again.
+    AtOnce,
+    /// With the run's next write: the node only computes over earlier outputs, so running
+    /// it again after a crash costs less than a write of its own.
+    WithNext,
+}
+
 #[async_trait]
 pub trait Node: Send + Sync {
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError>;
+
+    fn saving(&self) -> Saving {
+        Saving::AtOnce
+    }
 }

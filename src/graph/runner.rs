@@ -1,6 +1,10 @@
 //! The runner: runs a graph in waves from its entry. Each wave's nodes run concurrently;
-//! a node whose checkpoint exists is not run again but replayed from it. Between waves the
-//! run checks that it still owns the plan and that nobody asked to cancel it.
+//! a node whose checkpoint exists is not run again but replayed from it. What a run does
+//! is written in as few writes as durability allows: after each wave with a node saved
+//! `AtOnce` (its outputs, with the starts of the next wave), and before such a wave when
+//! something is still unwritten. Waves of `WithNext` nodes write nothing; their steps go
+//! out with the next write, or with the result (`Ran::unsaved`). Each write answers
+//! whether the run still owns the plan and whether a cancel was asked for.
 
 use std::{
     collections::HashMap,
@@ -14,8 +18,8 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::graph::{
-    checkpoint::{Checkpoint, CheckpointStore, Ownership},
-    node::{NodeContext, NodeError},
+    checkpoint::{Checkpoint, CheckpointStore, Ownership, Resume, Unsaved},
+    node::{NodeContext, NodeError, Saving},
     progress::visit_key,
     shape::{Edge, Graph},
 };
@@ -35,6 +39,15 @@ pub enum RunError {
     Store(#[from] anyhow::Error),
 }
 
+/// A run that reached the end of the graph.
+#[derive(Debug)]
+pub struct Ran {
+    /// The latest output of every node.
+    pub outputs: HashMap<String, Value>,
+    /// Steps of the last waves not written yet: the caller writes them with the result.
+    pub unsaved: Unsaved,
+}
+
 pub struct Runner {
     pub graph: Graph,
     pub store: Arc<dyn CheckpointStore>,
@@ -44,60 +57,78 @@ pub struct Runner {
     pub node_timeout: Duration,
 }
 
+/// A node's visit in a wave.
+struct Visit {
+    name: &'static str,
+    key: String,
+    visit: u32,
+}
+
 impl Runner {
-    /// Runs the plan to the end; returns the latest output of every node.
-    pub async fn run(&self, plan_id: Uuid, run: i32, input: &Value) -> Result<HashMap<String, Value>, RunError> {
-        let saved = self.store.load(plan_id).await?;
+    /// Runs the plan to the end of the graph.
+    pub async fn run(&self, plan_id: Uuid, run: i32, input: &Value, resume: Resume) -> Result<Ran, RunError> {
+        let Resume { saved, entry_started } = resume;
+        let input = Arc::new(input.clone());
         let mut outputs: HashMap<String, Value> = HashMap::new();
         let mut visits: HashMap<&'static str, u32> = HashMap::new();
-        let mut wave = vec![self.graph.entry];
+        let mut unsaved = Unsaved::default();
+        let mut wave = visit(&[self.graph.entry], &mut visits);
+        if !entry_started {
+            started(&wave, &saved, &mut unsaved);
+        }
         for _ in 0..MAX_WAVES {
             if wave.is_empty() {
-                return Ok(outputs);
+                return Ok(Ran { outputs, unsaved });
             }
-            match self.store.ownership(plan_id, run).await? {
-                Ownership::Owned => {}
-                Ownership::CancelRequested => return Err(RunError::Cancelled),
-                Ownership::Lost => return Err(RunError::Lost),
-            }
+            let names: Vec<&'static str> = wave.iter().map(|v| v.name).collect();
             let mut jobs = Vec::new();
-            for &name in &wave {
-                let visit = visits.entry(name).and_modify(|v| *v += 1).or_insert(1);
-                let key = visit_key(name, *visit);
-                match saved.get(&key) {
+            for v in wave {
+                match saved.get(&v.key) {
                     Some(output) => {
-                        outputs.insert(name.to_string(), output.clone());
+                        outputs.insert(v.name.to_string(), output.clone());
                     }
-                    None => jobs.push((name, key, *visit)),
+                    None => jobs.push(v),
                 }
             }
-            let snapshot = outputs.clone();
-            let results = join_all(jobs.into_iter().map(|(name, key, visit)| {
+            let at_once = jobs.iter().any(|v| self.saving(v.name) == Saving::AtOnce);
+            if at_once && !unsaved.is_empty() {
+                self.write(plan_id, run, &mut unsaved).await?;
+            }
+            let snapshot = Arc::new(outputs.clone());
+            let results = join_all(jobs.into_iter().map(|v| {
                 let ctx = NodeContext {
                     plan_id,
                     run,
                     input: input.clone(),
-                    visit,
+                    visit: v.visit,
                     outputs: snapshot.clone(),
                 };
-                let span = tracing::info_span!("node", node = name, plan_id = %plan_id, run);
-                self.run_node(name, key, ctx).instrument(span)
+                let span = tracing::info_span!("node", node = v.name, plan_id = %plan_id, run);
+                self.run_node(v.name, v.key, ctx).instrument(span)
             }))
             .await;
-            let mut ownership = Ownership::Owned;
+            let mut failed = None;
             for result in results {
-                let (checkpoint, owned) = result?;
-                if owned != Ownership::Owned {
-                    ownership = owned;
+                match result {
+                    Ok(checkpoint) => {
+                        outputs.insert(checkpoint.node.clone(), checkpoint.output.clone());
+                        unsaved.finished(checkpoint);
+                    }
+                    Err(error) => failed = failed.or(Some(error)),
                 }
-                outputs.insert(checkpoint.node, checkpoint.output);
             }
-            match ownership {
-                Ownership::Owned => {}
-                Ownership::CancelRequested => return Err(RunError::Cancelled),
-                Ownership::Lost => return Err(RunError::Lost),
+            if let Some(error) = failed {
+                // The siblings that finished are kept: the next attempt runs only the rest.
+                if !unsaved.is_empty() {
+                    self.write(plan_id, run, &mut unsaved).await?;
+                }
+                return Err(error);
             }
-            wave = self.successors(&wave, &outputs);
+            wave = visit(&self.successors(&names, &outputs), &mut visits);
+            started(&wave, &saved, &mut unsaved);
+            if at_once {
+                self.write(plan_id, run, &mut unsaved).await?;
+            }
         }
         Err(RunError::Node {
             node: "graph".into(),
@@ -105,14 +136,22 @@ impl Runner {
         })
     }
 
-    async fn run_node(
-        &self,
-        name: &'static str,
-        key: String,
-        ctx: NodeContext,
-    ) -> Result<(Checkpoint, Ownership), RunError> {
+    fn saving(&self, name: &str) -> Saving {
+        self.graph.nodes.get(name).map_or(Saving::AtOnce, |n| n.saving())
+    }
+
+    /// Writes what the run did; stops the run when it no longer owns the plan or a cancel
+    /// was asked for.
+    async fn write(&self, plan_id: Uuid, run: i32, unsaved: &mut Unsaved) -> Result<(), RunError> {
+        match self.store.save(plan_id, run, std::mem::take(unsaved)).await? {
+            Ownership::Owned => Ok(()),
+            Ownership::CancelRequested => Err(RunError::Cancelled),
+            Ownership::Lost => Err(RunError::Lost),
+        }
+    }
+
+    async fn run_node(&self, name: &'static str, key: String, ctx: NodeContext) -> Result<Checkpoint, RunError> {
         let (plan_id, run) = (ctx.plan_id, ctx.run);
-        self.store.started(plan_id, run, &key).await?;
         let node = self.graph.nodes.get(name).ok_or_else(|| RunError::Node {
             node: name.into(),
             error: NodeError::permanent("graph", format!("no node named {name}")),
@@ -139,24 +178,23 @@ impl Runner {
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let outcome = output.as_ref().map_or_else(NodeError::outcome, |_| "ok");
         crate::metrics::node_run(name, outcome, started.elapsed());
-        let output = match output {
-            Ok(output) => output,
+        match output {
+            Ok(output) => {
+                tracing::info!(node = name, elapsed_ms, "node finished");
+                Ok(Checkpoint {
+                    key,
+                    node: name.to_string(),
+                    output,
+                })
+            }
             Err(error) => {
                 tracing::warn!(node = name, elapsed_ms, %error, "node failed");
-                return Err(RunError::Node {
+                Err(RunError::Node {
                     node: name.into(),
                     error,
-                });
+                })
             }
-        };
-        tracing::info!(node = name, elapsed_ms, "node finished");
-        let checkpoint = Checkpoint {
-            key,
-            node: name.to_string(),
-            output,
-        };
-        let owned = self.store.save(plan_id, run, &checkpoint).await?;
-        Ok((checkpoint, owned))
+        }
     }
 
     fn successors(&self, wave: &[&'static str], outputs: &HashMap<String, Value>) -> Vec<&'static str> {
@@ -174,5 +212,27 @@ impl Runner {
             }
         }
         next
+    }
+}
+
+/// The wave's visits, counting each node's visits so far.
+fn visit(names: &[&'static str], visits: &mut HashMap<&'static str, u32>) -> Vec<Visit> {
+    names
+        .iter()
+        .map(|&name| {
+            let n = visits.entry(name).and_modify(|v| *v += 1).or_insert(1);
+            Visit {
+                name,
+                key: visit_key(name, *n),
+                visit: *n,
+            }
+        })
+        .collect()
+}
+
+/// Records the start of the wave's nodes that will run (those not replayed).
+fn started(wave: &[Visit], saved: &HashMap<String, Value>, unsaved: &mut Unsaved) {
+    for v in wave.iter().filter(|v| !saved.contains_key(&v.key)) {
+        unsaved.started(v.key.clone());
     }
 }

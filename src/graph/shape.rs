@@ -62,6 +62,11 @@ impl Graph {
     }
 
     /// The nodes of one straight run, for progress percentages.
+    /// The node every run starts from.
+    pub fn entry(&self) -> &'static str {
+        self.entry
+    }
+
     pub fn expected_steps(&self) -> usize {
         self.nodes.len()
     }

@@ -1,6 +1,6 @@
-//! The attempt executor: one attempt of one plan, as a worker runs it when the queue hands
-//! it the plan's job — claim the attempt, run the planning graph within the plan's
-//! execution timeout, and record how it ended. Each way of ending has one owner:
+//! The attempt executor: one attempt of one plan, as a worker runs it once the queue has
+//! claimed it — run the planning graph within the plan's execution timeout, and record how
+//! it ended. Each way of ending has one owner:
 //! - a transient failure spends the attempt and is retried through the queue after the
 //!   backoff of `retry`;
 //! - an upstream whose breaker is open parks the plan for the cool-down, attempt returned;
@@ -20,14 +20,16 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
-    graph::{NodeError, RunError, Runner},
+    graph::{NodeError, Ran, Resume, RunError, Runner},
     metrics,
     queue::{durable::durable, outcome::Outcome, retry},
     store::{
         approval::{Approval, Decision},
         checkpoints::{self, PgCheckpoints},
         plan_error::PlanError,
-        runs::{self, Claim, Finished, Lease, Requeue},
+        progress::Success,
+        queue::{Claimed, Lease},
+        runs::{self, Requeue},
         states::PlanStatus,
     },
     travel::{
@@ -44,6 +46,7 @@ const CHECKPOINTS: &str = "checkpoint";
 pub struct Executor {
     pool: PgPool,
     graph: Runner,
+    checkpoints: PgCheckpoints,
     retry_base: Duration,
     plan_timeout: Duration,
     /// Fires when the worker's shutdown grace period is over: in-flight plans are handed back.
@@ -52,17 +55,9 @@ pub struct Executor {
 
 /// How the graph's run ended, before it is recorded.
 enum Ended {
-    Graph(Result<HashMap<String, Value>, RunError>),
+    Graph(Result<Ran, RunError>),
     TimedOut,
     ShuttingDown,
-}
-
-/// An attempt the executor claimed.
-struct Claimed {
-    lease: Lease,
-    input: Value,
-    created_at: chrono::DateTime<chrono::Utc>,
-    trace_context: Option<Value>,
 }
 
 impl Executor {
@@ -72,91 +67,76 @@ impl Executor {
             approval_over_budget: settings.approval_over_budget,
             approval_on_degraded: settings.approval_on_degraded,
         };
+        let checkpoints = PgCheckpoints::new(pool.clone());
         let graph = Runner {
             graph: nodes::planning_graph(sources, policy),
-            store: Arc::new(PgCheckpoints { pool: pool.clone() }),
+            store: Arc::new(checkpoints.clone()),
             delays: settings.node_delays.clone(),
             node_timeout: settings.node_timeout,
         };
         Arc::new(Self {
             pool,
             graph,
+            checkpoints,
             retry_base: settings.queue.retry_base,
             plan_timeout: settings.plan_timeout,
             shutdown: CancellationToken::new(),
         })
     }
 
-    /// Errors only when the database fails; the queue then retries the job.
-    pub async fn run(&self, plan_id: Uuid, worker: &str) -> anyhow::Result<()> {
-        let Some(claimed) = self.claim(plan_id, worker).await? else {
-            return Ok(());
-        };
-        let lease = claimed.lease;
+    /// The graph's entry node.
+    pub fn entry(&self) -> &'static str {
+        self.graph.graph.entry()
+    }
+
+    /// Runs the claimed attempt and records its outcome; errors only when the database
+    /// fails for longer than `durable` waits.
+    pub async fn run(&self, plan: Claimed) -> anyhow::Result<()> {
+        let Claimed {
+            plan_id,
+            owner: _,
+            lease,
+            request,
+            approval,
+            created_at,
+            queued_for,
+            trace_context,
+            checkpoints,
+        } = plan;
+        if let Some(wait) = queued_for {
+            metrics::queue_wait(wait);
+        }
         let span = tracing::info_span!("plan", plan_id = %plan_id, attempt = lease.attempt, run = lease.run);
-        let carrier: HashMap<String, String> = claimed
-            .trace_context
+        let carrier: HashMap<String, String> = trace_context
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
         crate::telemetry::continue_trace(&span, &carrier);
+        let input = serde_json::to_value(PlanInput {
+            request,
+            answer: answer(&approval),
+        })?;
+        let resume = Resume {
+            entry_started: checkpoints.is_empty(),
+            saved: checkpoints,
+        };
         metrics::plans_in_flight(1.0);
         let started = std::time::Instant::now();
-        let result = self.attempt(plan_id, lease, &claimed.input).instrument(span).await;
+        let result = self.attempt(plan_id, lease, &input, resume).instrument(span).await;
         metrics::plans_in_flight(-1.0);
         let outcome = result.as_ref().map_or(Outcome::Aborted, |o| *o);
         metrics::graph_run(outcome.label(), started.elapsed());
         if let Some(status) = outcome.terminal_status(lease.is_last_attempt()) {
-            metrics::plan_finished(status.as_str(), age(claimed.created_at));
+            metrics::plan_finished(status.as_str(), age(created_at));
         }
         result.map(|_| ())
     }
 
-    /// The attempt to run, if there is one: a finished, cancelled, waiting or exhausted plan
-    /// has none.
-    async fn claim(&self, plan_id: Uuid, worker: &str) -> anyhow::Result<Option<Claimed>> {
-        let claim = durable("claim", || runs::claim(&self.pool, plan_id, worker)).await?;
-        match claim {
-            Claim::Run {
-                lease,
-                request,
-                approval,
-                created_at,
-                queued_for,
-                trace_context,
-            } => {
-                if let Some(wait) = queued_for {
-                    metrics::queue_wait(wait);
-                }
-                let input = PlanInput {
-                    request,
-                    answer: answer(&approval),
-                };
-                Ok(Some(Claimed {
-                    lease,
-                    input: serde_json::to_value(input)?,
-                    created_at,
-                    trace_context,
-                }))
-            }
-            Claim::Skip => Ok(None),
-            Claim::Cancelled => {
-                tracing::info!(plan_id = %plan_id, status = %PlanStatus::Cancelled, "plan cancelled before it started");
-                Ok(None)
-            }
-            Claim::Exhausted { attempts, created_at } => {
-                let status = PlanStatus::Failed;
-                tracing::error!(plan_id = %plan_id, attempts, %status, "plan failed: attempts exhausted by workers that stopped");
-                metrics::plan_finished(status.as_str(), age(created_at));
-                Ok(None)
-            }
-        }
-    }
-
     /// Runs the graph and records how the attempt ended.
-    async fn attempt(&self, plan_id: Uuid, lease: Lease, input: &Value) -> anyhow::Result<Outcome> {
+    async fn attempt(&self, plan_id: Uuid, lease: Lease, input: &Value, resume: Resume) -> anyhow::Result<Outcome> {
         tracing::info!(status = %PlanStatus::Running, "plan attempt started");
+        let run = self.graph.run(plan_id, lease.run, input, resume);
         let ended = tokio::select! {
-            result = tokio::time::timeout(self.plan_timeout, self.graph.run(plan_id, lease.run, input)) => match result {
+            result = tokio::time::timeout(self.plan_timeout, run) => match result {
                 Ok(result) => Ended::Graph(result),
                 Err(_) => Ended::TimedOut,
             },
@@ -180,7 +160,7 @@ impl Executor {
                 let error = PlanError::handed_back();
                 let why = Requeue::HandBack;
                 let owned = durable("hand back", || {
-                    runs::requeue(pool, plan_id, lease, why, &error, Duration::ZERO)
+                    runs::requeue(pool, plan_id, lease, why.clone(), &error, Duration::ZERO)
                 })
                 .await?;
                 (owned, Outcome::HandedBack)
@@ -196,7 +176,7 @@ impl Executor {
                     Outcome::TimedOut,
                 )
             }
-            Ended::Graph(Ok(outputs)) => (self.succeed(plan_id, lease, &outputs).await?, Outcome::Succeeded),
+            Ended::Graph(Ok(ran)) => (self.succeed(plan_id, lease, ran).await?, Outcome::Succeeded),
             Ended::Graph(Err(RunError::Cancelled)) => {
                 tracing::info!(status = %PlanStatus::Cancelled, "plan cancelled at a node boundary");
                 let owned = durable("cancel", || {
@@ -220,26 +200,28 @@ impl Executor {
         })
     }
 
-    /// Stores the plan `finalize` produced.
-    async fn succeed(&self, plan_id: Uuid, lease: Lease, outputs: &HashMap<String, Value>) -> anyhow::Result<bool> {
-        let finalized: Finalized = outputs
+    /// Stores the plan `finalize` produced, with the run's last steps.
+    async fn succeed(&self, plan_id: Uuid, lease: Lease, ran: Ran) -> anyhow::Result<bool> {
+        let finalized: Finalized = ran
+            .outputs
             .get(Step::Finalize.as_str())
             .cloned()
             .map(serde_json::from_value)
             .transpose()?
             .ok_or_else(|| anyhow::anyhow!("graph ended without {}", Step::Finalize))?;
-        let result = serde_json::to_value(&finalized.result)?;
-        let warnings = json!(finalized.result.warnings);
-        let usage = finalized.token_usage.map(|u| json!(u));
-        let finished = Finished {
-            result: &result,
-            markdown: &finalized.markdown,
-            warnings: &warnings,
-            token_usage: usage.as_ref(),
+        let total = finalized.result.costs.total;
+        let success = Success {
+            result: serde_json::to_value(&finalized.result)?,
+            warnings: json!(finalized.result.warnings),
+            markdown: finalized.markdown,
+            token_usage: finalized.token_usage.map(|u| json!(u)),
         };
-        let owned = durable("succeed", || runs::succeed(&self.pool, plan_id, lease, &finished)).await?;
+        let owned = durable("succeed", || {
+            self.checkpoints
+                .succeed(plan_id, lease.run, ran.unsaved.clone(), success.clone())
+        })
+        .await?;
         if owned {
-            let total = finalized.result.costs.total;
             tracing::info!(status = %PlanStatus::Succeeded, total, "plan succeeded");
         }
         Ok(owned)
@@ -262,13 +244,20 @@ impl Executor {
                 (durable("fail", end).await?, Outcome::Failed)
             }
             NodeError::Transient(message) => (self.transient(plan_id, lease, node, message).await?, Outcome::Transient),
-            NodeError::Wait { delay, reason } => {
+            NodeError::Wait {
+                delay,
+                upstream,
+                reason,
+            } => {
                 let delay_ms = delay.as_millis() as u64;
-                tracing::warn!(status = %PlanStatus::Queued, node, reason, delay_ms, "waiting for an upstream; attempt not spent");
+                tracing::warn!(status = %PlanStatus::Queued, node, upstream, reason, delay_ms, "waiting for an upstream; attempt not spent");
                 metrics::requeued("wait");
                 let error = PlanError::waiting_for_upstream(reason, node);
-                let why = Requeue::WaitForUpstream;
-                let owned = durable("wait", || runs::requeue(pool, plan_id, lease, why, &error, delay)).await?;
+                let why = Requeue::WaitForUpstream { provider: upstream };
+                let owned = durable("wait", || {
+                    runs::requeue(pool, plan_id, lease, why.clone(), &error, delay)
+                })
+                .await?;
                 (owned, Outcome::Waiting)
             }
             NodeError::AwaitApproval { reason } => {

@@ -1,15 +1,17 @@
-//! The job lifecycle, River-style, one file per concern. A plan's job (`store::jobs`, pushed
-//! in the same transaction as the plan) is taken by a worker (`worker`, polling with `poll`
-//! besides LISTEN/NOTIFY); the attempt executor (`executor`) claims the attempt, runs the
-//! planning graph and records how the attempt ended (`outcome`): a retry after the backoff
-//! of `retry`, a wait for an upstream, a hand-back, approval, success or failure — each
-//! write waiting out a database outage (`durable`). Maintenance services (`maintenance`)
-//! rescue stuck plans and clean up old ones.
+//! The job lifecycle, River-style, one file per concern. The plans table is the queue
+//! (`store::queue`): a worker (`worker`) runs an apalis worker on our backend (`backend`),
+//! which claims due plans in batches when it has free slots, woken by LISTEN/NOTIFY or the
+//! poll tick (`wake`); the attempt executor (`executor`) runs the planning graph and records
+//! how the attempt ended (`outcome`): a retry after the backoff of `retry`, a wait for an
+//! upstream, a hand-back, approval, success or failure — each write waiting out a database
+//! outage (`durable`). Maintenance services (`maintenance`) rescue stuck plans and clean up
+//! old ones.
 
+pub mod backend;
 pub mod durable;
 pub mod executor;
 pub mod maintenance;
 pub mod outcome;
-pub mod poll;
 pub mod retry;
+pub mod wake;
 pub mod worker;

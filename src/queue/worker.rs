@@ -1,20 +1,25 @@
-//! A worker process's queue consumer: one apalis worker under a `Monitor`, configured so
-//! that none of apalis-postgres's unsafe defaults applies (see each setting below).
+//! A worker process's queue consumer: one apalis worker on our backend (`backend`, woken by
+//! `wake`) under a `Monitor`, with the maintenance services beside it.
 
 use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::*;
-use apalis_postgres::{Config, PostgresStorage};
 use sqlx::PgPool;
 
 use crate::{
-    config::{QueueSettings, Settings},
-    queue::{durable::durable, executor::Executor, maintenance, poll},
-    store::jobs::{self, PlanJob, QUEUE_NAME},
+    config::Settings,
+    queue::{
+        backend::{Consumer, PlanBackend},
+        durable::durable,
+        executor::Executor,
+        maintenance,
+        wake::Wake,
+    },
+    store::{queue::Claimed, runs},
 };
 
-/// host-pid-random: apalis keys liveness by worker name, and two processes sharing a
-/// name would leave a crashed one's jobs `Running` forever.
+/// host-pid-random: liveness is keyed by worker name, and two processes sharing a name
+/// would keep a crashed one's plans `running` forever.
 pub fn unique_worker_name() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
@@ -29,20 +34,24 @@ pub fn unique_worker_name() -> String {
     )
 }
 
-async fn handle(job: PlanJob, worker: WorkerContext, executor: Data<Arc<Executor>>) -> Result<(), BoxDynError> {
-    executor.run(job.plan_id, worker.name()).await.map_err(|e| {
-        tracing::error!(plan_id = %job.plan_id, error = %e, "plan job failed on the database; the queue will retry it");
+async fn handle(plan: Claimed, executor: Data<Arc<Executor>>) -> Result<(), BoxDynError> {
+    let plan_id = plan.plan_id;
+    executor.run(plan).await.map_err(|e| {
+        tracing::error!(plan_id = %plan_id, error = %e, "plan's outcome not recorded: the database failed; the stuck-plan rescue will retry it");
         e.into()
     })
 }
 
-pub fn storage_config(settings: &QueueSettings, concurrency: usize) -> Config {
-    Config::default()
-        .queue(QUEUE_NAME)
-        // Fetch about as many jobs as can run: a larger batch would sit locked behind busy slots.
-        .batch_size(concurrency.max(1))
-        .heartbeat_interval(settings.heartbeat_interval)
-        .missed_heartbeats(settings.missed_heartbeats)
+/// How this process's worker consumes the queue.
+pub fn consumer(settings: &Settings, entry: &'static str) -> Consumer {
+    let queue = &settings.queue;
+    Consumer {
+        concurrency: settings.worker_concurrency.max(1),
+        owner_cap: queue.owner_max_running,
+        entry: Some(entry),
+        heartbeat: queue.heartbeat_interval,
+        silent_for: queue.heartbeat_interval * queue.missed_heartbeats.max(1) as u32,
+    }
 }
 
 /// Runs the consumer until `shutdown` resolves. Then it claims nothing new, gives in-flight
@@ -54,10 +63,11 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let name = unique_worker_name();
-    let concurrency = settings.worker_concurrency.max(1);
-    let queue = settings.queue.clone();
+    let consumer = consumer(settings, executor.entry());
+    let concurrency = consumer.concurrency;
+    let poll_interval = settings.queue.poll_interval;
     let grace = settings.shutdown_grace;
-    tracing::info!(worker = %name, concurrency, queue = QUEUE_NAME, "worker starting");
+    tracing::info!(worker = %name, concurrency, owner_cap = consumer.owner_cap, "worker starting");
     let maintenance = tokio::spawn(maintenance::run(
         pool.clone(),
         maintenance::Schedule::from_settings(settings),
@@ -65,17 +75,13 @@ pub async fn run(
     let factory = {
         let executor = executor.clone();
         move |restarts: usize| {
-            // Each incarnation of the consumer has a name of its own: the jobs a stopped one
+            // Each incarnation of the consumer has a name of its own: the plans a stopped one
             // held are handed back at once, and the new one's are never mistaken for them.
             if restarts > 0 {
                 tokio::spawn(hand_back(pool.clone(), incarnation(&name, restarts - 1)));
             }
-            let backend = PostgresStorage::<PlanJob>::new(&pool)
-                .with_config(storage_config(&queue, concurrency))
-                // NOTIFY wakes the worker at once for new jobs; the poll finds delayed ones
-                // (retries with run_at), which NOTIFY never announces.
-                .with_pubsub()
-                .poll_with_strategy(poll::Tick::every(queue.poll_interval));
+            let backend =
+                PlanBackend::new(pool.clone(), consumer.clone()).poll_with_strategy(Wake::listen(&pool, poll_interval));
             WorkerBuilder::new(incarnation(&name, restarts))
                 .backend(backend)
                 .data(executor.clone())
@@ -97,8 +103,8 @@ pub async fn run(
         Ok(())
     };
     let result = Monitor::new()
-        // A database outage longer than the pool's acquire timeout ends the worker's
-        // stream with an error; restart it rather than leave the process idle forever.
+        // Our backend outlives database outages; should the worker stop anyway, restart it
+        // rather than leave the process idle forever.
         .should_restart(|ctx, error| {
             tracing::warn!(worker = ctx.name(), %error, restarts = ctx.restarts(), "queue worker stopped; restarting");
             !ctx.is_shutting_down()
@@ -123,15 +129,15 @@ fn incarnation(name: &str, restarts: usize) -> String {
     }
 }
 
-/// Hands back the jobs a stopped incarnation held, once the database answers.
+/// Hands back the plans a stopped incarnation held, once the database answers.
 async fn hand_back(pool: PgPool, stopped: String) {
-    match durable("hand back a stopped consumer's jobs", || {
-        jobs::hand_back_held_by(&pool, &stopped)
+    match durable("hand back a stopped consumer's plans", || {
+        runs::hand_back(&pool, &stopped, None)
     })
     .await
     {
-        Ok(n) => tracing::warn!(worker = %stopped, jobs = n, "consumer restarted; its jobs handed back"),
-        Err(e) => tracing::error!(worker = %stopped, error = %e, "jobs of a stopped consumer not handed back"),
+        Ok(n) => tracing::warn!(worker = %stopped, plans = n, "consumer restarted; its plans handed back"),
+        Err(e) => tracing::error!(worker = %stopped, error = %e, "plans of a stopped consumer not handed back"),
     }
 }
 

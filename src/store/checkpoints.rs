@@ -1,9 +1,8 @@
-//! Checkpoints in PostgreSQL (`plan_checkpoints`), the graph runtime's store. A save writes
-//! the node's output, the plan's progress and a `node_finished` event in one transaction,
-//! fenced by the run that owns the plan: a worker that lost the plan to another run writes
-//! nothing.
+//! Checkpoints in PostgreSQL (`plan_checkpoints`), the graph runtime's store. A run's writes
+//! go through the group-commit `Batcher` of `progress`: many runs' steps in one statement,
+//! each fenced by the run that owns its plan.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -11,93 +10,71 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    graph::{Checkpoint, CheckpointStore, Ownership},
-    store::states::{EventKind, PlanStatus},
+    graph::{CheckpointStore, Ownership, Unsaved},
+    store::{
+        batch::Batcher,
+        progress::{RunWrite, RunWrites, Success, Written},
+        states::EventKind,
+    },
 };
 
+/// Writes of more runs than this wait for the next statement.
+const MAX_BATCH: usize = 256;
+/// Statements in flight at once: PostgreSQL works on one while the next batch gathers.
+const WRITERS: usize = 2;
+
+#[derive(Clone)]
 pub struct PgCheckpoints {
     pub pool: PgPool,
+    writes: Batcher<RunWrites>,
+}
+
+impl PgCheckpoints {
+    /// Starts the writer task (needs a Tokio runtime).
+    pub fn new(pool: PgPool) -> Self {
+        let writes = Batcher::spawn(RunWrites { pool: pool.clone() }, MAX_BATCH, WRITERS);
+        Self { pool, writes }
+    }
+
+    /// Writes the run's last steps with its result: the plan `succeeded`. `false` when another
+    /// run owns the plan.
+    pub async fn succeed(
+        &self,
+        plan_id: Uuid,
+        run: i32,
+        unsaved: Unsaved,
+        success: Success,
+    ) -> Result<bool, sqlx::Error> {
+        let write = RunWrite {
+            plan_id,
+            run,
+            unsaved,
+            success: Some(success),
+        };
+        Ok(matches!(self.writes.write(write).await?, Written::Owned { .. }))
+    }
 }
 
 #[async_trait]
 impl CheckpointStore for PgCheckpoints {
-    async fn load(&self, plan_id: Uuid) -> anyhow::Result<HashMap<String, Value>> {
-        let rows: Vec<(String, Value)> = sqlx::query_as("SELECT node, output FROM plan_checkpoints WHERE plan_id = $1")
-            .bind(plan_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().collect())
-    }
-
-    async fn save(&self, plan_id: Uuid, run: i32, checkpoint: &Checkpoint) -> anyhow::Result<Ownership> {
-        let mut tx = self.pool.begin().await?;
-        let owned: Option<(bool, i32)> = sqlx::query_as(
-            "UPDATE plans SET current_node = $3, updated_at = now()
-             WHERE id = $1 AND runs = $2 AND status = $4
-             RETURNING cancel_requested, attempts",
-        )
-        .bind(plan_id)
-        .bind(run)
-        .bind(&checkpoint.node)
-        .bind(PlanStatus::Running)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((cancel_requested, attempt)) = owned else {
-            tx.rollback().await?;
-            return Ok(Ownership::Lost);
+    async fn save(&self, plan_id: Uuid, run: i32, unsaved: Unsaved) -> anyhow::Result<Ownership> {
+        let write = RunWrite {
+            plan_id,
+            run,
+            unsaved,
+            success: None,
         };
-        let inserted = sqlx::query(
-            "INSERT INTO plan_checkpoints (plan_id, node, output, attempt) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (plan_id, node) DO NOTHING",
-        )
-        .bind(plan_id)
-        .bind(&checkpoint.key)
-        .bind(&checkpoint.output)
-        .bind(attempt)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            // Another run saved this node first: it owns the plan.
-            tx.rollback().await?;
-            return Ok(Ownership::Lost);
-        }
-        sqlx::query("INSERT INTO plan_events (plan_id, kind, node, attempt) VALUES ($1, $2, $3, $4)")
-            .bind(plan_id)
-            .bind(EventKind::NodeFinished)
-            .bind(&checkpoint.key)
-            .bind(attempt)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(if cancel_requested {
-            Ownership::CancelRequested
-        } else {
-            Ownership::Owned
+        Ok(match self.writes.write(write).await? {
+            Written::Owned { cancel_requested: true } => Ownership::CancelRequested,
+            Written::Owned {
+                cancel_requested: false,
+            } => Ownership::Owned,
+            Written::Lost => Ownership::Lost,
         })
-    }
-
-    async fn started(&self, plan_id: Uuid, run: i32, key: &str) -> anyhow::Result<()> {
-        let empty = Value::Object(Default::default());
-        record(&self.pool, plan_id, run, EventKind::NodeStarted, key, empty).await
     }
 
     async fn timed_out(&self, plan_id: Uuid, run: i32, key: &str, after: Duration) -> anyhow::Result<()> {
         record_timeout(&self.pool, plan_id, run, key, "node", after).await
-    }
-
-    async fn ownership(&self, plan_id: Uuid, run: i32) -> anyhow::Result<Ownership> {
-        let row: Option<(i32, PlanStatus, bool)> =
-            sqlx::query_as("SELECT runs, status, cancel_requested FROM plans WHERE id = $1")
-                .bind(plan_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
-            Some((owner, status, _)) if owner != run || status != PlanStatus::Running => Ownership::Lost,
-            Some((_, _, true)) => Ownership::CancelRequested,
-            Some(_) => Ownership::Owned,
-            None => Ownership::Lost,
-        })
     }
 }
 

@@ -1,15 +1,18 @@
 //! Everything the service keeps in PostgreSQL, one file per table's concern: plans as
 //! clients change them (`plans`) and as workers run them (`runs`), their timeline
-//! (`events`), their checkpoints, their queue jobs, the provider cache, and the typed
-//! states all of these write (`states`). Nothing here decides policy: callers say what
+//! (`events`), their checkpoints and the run's writes (`progress`, batched by `batch`),
+//! the queue the plans table also is (`queue`), the provider cache, and the typed states all
+//! of these write (`states`). Nothing here decides policy: callers say what
 //! happened, the store records it atomically.
 
 pub mod approval;
+pub mod batch;
 pub mod cache;
 pub mod checkpoints;
 pub mod events;
-pub mod jobs;
 pub mod plan_error;
 pub mod plans;
+pub mod progress;
+pub mod queue;
 pub mod runs;
 pub mod states;

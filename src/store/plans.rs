@@ -1,4 +1,4 @@
-//! The `plans` table as clients change it: creating a plan together with its queue job,
+//! The `plans` table as clients change it: creating a plan (queued, or scheduled),
 //! reading and listing plans, and the client's actions (cancel, approve or reject, retry).
 //! What a worker writes while it runs a plan is in `runs.rs`.
 
@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::store::{
     approval::{Approval, Decision},
-    events, jobs,
+    events,
+    queue::{self, Delay, WAKE_CHANNEL},
     states::{EventKind, PlanStatus},
 };
 
@@ -37,6 +38,10 @@ pub struct PlanRow {
     pub updated_at: DateTime<Utc>,
     pub trace_context: Option<Value>,
     pub token_usage: Option<Value>,
+    /// When a queued plan may run.
+    pub due_at: DateTime<Utc>,
+    /// Why a queued plan is due later than now: a `Delay`.
+    pub delay_reason: Option<String>,
 }
 
 impl PlanRow {
@@ -53,6 +58,8 @@ pub struct NewPlan<'a> {
     pub idempotency_key: Option<&'a str>,
     pub request: &'a Value,
     pub max_attempts: i32,
+    /// Make the plan no sooner than this (say, once the trip is within the forecast's reach).
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 pub enum Created {
@@ -63,14 +70,26 @@ pub enum Created {
     KeyReused(PlanRow),
 }
 
-/// Inserts the plan, its `queued` event and its queue job in one transaction.
+/// Inserts the plan and its `queued` event, and wakes the workers when it is due now: one
+/// statement, one transaction.
 pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let scheduled = new.not_before.filter(|at| *at > Utc::now());
+    let detail = scheduled.map_or_else(|| json!({}), |at| json!({"not_before": at}));
+    // `woken` runs only because the final SELECT joins it; pg_notify is sent at commit.
     let inserted: Option<PlanRow> = sqlx::query_as(
-        "INSERT INTO plans (id, owner, idempotency_key, request, max_attempts, trace_context)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (owner, idempotency_key) DO NOTHING
-         RETURNING *",
+        "WITH plan AS (
+            INSERT INTO plans (id, owner, idempotency_key, request, max_attempts, trace_context, due_at, delay_reason)
+            VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8)
+            ON CONFLICT (owner, idempotency_key) DO NOTHING
+            RETURNING *
+         ),
+         logged AS (
+            INSERT INTO plan_events (plan_id, kind, attempt, detail) SELECT id, $9, 0, $10 FROM plan
+         ),
+         woken AS (
+            SELECT pg_notify($11, '') FROM plan WHERE plan.delay_reason IS NULL
+         )
+         SELECT plan.* FROM plan LEFT JOIN woken ON true",
     )
     .bind(Uuid::new_v4())
     .bind(new.owner)
@@ -78,25 +97,26 @@ pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Er
     .bind(new.request)
     .bind(new.max_attempts)
     .bind(new.trace_context)
-    .fetch_optional(&mut *tx)
+    .bind(scheduled)
+    .bind(scheduled.map(|_| Delay::Scheduled.to_string()))
+    .bind(EventKind::Queued)
+    .bind(detail)
+    .bind(WAKE_CHANNEL)
+    .fetch_optional(pool)
     .await?;
-    let Some(plan) = inserted else {
-        let existing: PlanRow = sqlx::query_as("SELECT * FROM plans WHERE owner = $1 AND idempotency_key = $2")
-            .bind(new.owner)
-            .bind(new.idempotency_key)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        return Ok(if &existing.request == new.request {
-            Created::Existing(existing)
-        } else {
-            Created::KeyReused(existing)
-        });
-    };
-    events::record(&mut tx, plan.id, EventKind::Queued, None, 0, json!({})).await?;
-    jobs::enqueue(&mut tx, plan.id, None, plan.max_attempts).await?;
-    tx.commit().await?;
-    Ok(Created::New(plan))
+    if let Some(plan) = inserted {
+        return Ok(Created::New(plan));
+    }
+    let existing: PlanRow = sqlx::query_as("SELECT * FROM plans WHERE owner = $1 AND idempotency_key = $2")
+        .bind(new.owner)
+        .bind(new.idempotency_key)
+        .fetch_one(pool)
+        .await?;
+    Ok(if &existing.request == new.request {
+        Created::Existing(existing)
+    } else {
+        Created::KeyReused(existing)
+    })
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<PlanRow>, sqlx::Error> {
@@ -240,7 +260,7 @@ pub async fn decide(pool: &PgPool, id: Uuid, decision: Decision, by: &str) -> Re
         Decision::Rejected => (PlanStatus::Rejected, EventKind::Rejected),
     };
     let updated: PlanRow = sqlx::query_as(
-        "UPDATE plans SET status = $2, approval = $3, updated_at = now(),
+        "UPDATE plans SET status = $2, approval = $3, updated_at = now(), due_at = now(), delay_reason = NULL,
             finished_at = CASE WHEN $4 THEN now() ELSE NULL END,
             current_node = CASE WHEN $4 THEN NULL ELSE current_node END
          WHERE id = $1 RETURNING *",
@@ -255,7 +275,7 @@ pub async fn decide(pool: &PgPool, id: Uuid, decision: Decision, by: &str) -> Re
     let node = plan.current_node.as_deref();
     events::record(&mut tx, id, kind, node, plan.attempts, approval).await?;
     if decision == Decision::Approved {
-        jobs::enqueue(&mut tx, id, None, plan.max_attempts).await?;
+        queue::wake(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(Action::Done(updated))
@@ -271,7 +291,7 @@ pub async fn retry_failed(pool: &PgPool, id: Uuid) -> Result<Action, sqlx::Error
     };
     let updated: PlanRow = sqlx::query_as(
         "UPDATE plans SET status = $2, attempts = 0, error = NULL, finished_at = NULL, next_attempt_at = NULL,
-            cancel_requested = false, updated_at = now()
+            cancel_requested = false, due_at = now(), delay_reason = NULL, updated_at = now()
          WHERE id = $1 RETURNING *",
     )
     .bind(id)
@@ -280,7 +300,7 @@ pub async fn retry_failed(pool: &PgPool, id: Uuid) -> Result<Action, sqlx::Error
     .await?;
     let detail = json!({"previous_error": plan.error});
     events::record(&mut tx, id, EventKind::RetryRequested, None, 0, detail).await?;
-    jobs::enqueue(&mut tx, id, None, plan.max_attempts).await?;
+    queue::wake(&mut tx).await?;
     tx.commit().await?;
     Ok(Action::Done(updated))
 }
@@ -296,8 +316,7 @@ pub async fn queue_depth(pool: &PgPool) -> Result<(Vec<(PlanStatus, i64)>, std::
     .fetch_all(pool)
     .await?;
     let oldest: Option<f64> = sqlx::query_scalar(
-        "SELECT extract(epoch FROM now() - min(coalesce(next_attempt_at, created_at)))::float8 FROM plans
-         WHERE status = $1 AND coalesce(next_attempt_at, created_at) <= now()",
+        "SELECT extract(epoch FROM now() - min(due_at))::float8 FROM plans WHERE status = $1 AND due_at <= now()",
     )
     .bind(PlanStatus::Queued)
     .fetch_one(pool)

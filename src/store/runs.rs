@@ -1,144 +1,23 @@
-//! The `plans` table as a worker changes it while it runs a plan: claiming an attempt and
-//! recording how it ended. Every write after the claim is fenced by the run that claimed
-//! the plan (`Lease`), so a worker that lost the plan to another run cannot overwrite it.
+//! The `plans` table when an attempt ends other than in success (`progress` writes that
+//! one): a retry, a wait, a hand-back, approval, failure — written by the worker, fenced by
+//! the run that claimed the plan (`Lease`) so that a worker that lost the plan to another run
+//! cannot overwrite it — and the ends nobody wrote: a worker that died mid-run
+//! (`rescue_orphans`), a consumer that stopped (`hand_back`).
 
-use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use chrono::Utc;
 use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::store::{
     approval::Approval,
-    events, jobs,
+    events,
     plan_error::PlanError,
-    plans::PlanRow,
+    queue::{self, Delay, Lease},
     states::{EventKind, PlanStatus},
 };
-
-/// The right to write a plan: the run number that claimed it. Every write of a worker
-/// is fenced by `runs = lease.run AND status = running`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lease {
-    pub run: i32,
-    /// The attempt this run spends (1-based).
-    pub attempt: i32,
-    pub max_attempts: i32,
-}
-
-impl Lease {
-    pub fn is_last_attempt(&self) -> bool {
-        self.attempt >= self.max_attempts
-    }
-}
-
-pub enum Claim {
-    /// This job runs the plan under `lease`. `queued_for` is set on the plan's first
-    /// start: how long it waited in the queue.
-    Run {
-        lease: Lease,
-        /// The request as submitted.
-        request: Value,
-        /// A person's answer, when the plan waited for one.
-        approval: Approval,
-        created_at: DateTime<Utc>,
-        queued_for: Option<std::time::Duration>,
-        trace_context: Option<Value>,
-    },
-    /// Nothing to do: the plan is finished, cancelled, waiting for approval or gone.
-    Skip,
-    /// The plan was claimed `max_attempts` times without finishing: it was failed.
-    Exhausted {
-        attempts: i32,
-        created_at: DateTime<Utc>,
-    },
-    Cancelled,
-}
-
-/// Starts an attempt. Attempts are counted here, not by the queue: a plan that kills its
-/// worker every time is re-queued by apalis with no attempt limit, and stops only here.
-pub async fn claim(pool: &PgPool, id: Uuid, worker: &str) -> Result<Claim, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let current: Option<PlanRow> = sqlx::query_as("SELECT * FROM plans WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(plan) = current else {
-        return Ok(Claim::Skip);
-    };
-    if plan.status != PlanStatus::Queued && plan.status != PlanStatus::Running {
-        return Ok(Claim::Skip);
-    }
-    // A plan found `running` lost its worker: it is rescued, not started.
-    let rescued = plan.status == PlanStatus::Running;
-    let claim = if plan.cancel_requested {
-        let detail = json!({"by": "client"});
-        finish(&mut tx, id, plan.attempts, PlanStatus::Cancelled, None, detail).await?;
-        Claim::Cancelled
-    } else if plan.attempts >= plan.max_attempts {
-        give_up(&mut tx, &plan).await?
-    } else {
-        start(&mut tx, plan, worker).await?
-    };
-    tx.commit().await?;
-    if rescued && matches!(claim, Claim::Run { .. }) {
-        crate::metrics::requeued("rescued");
-    }
-    Ok(claim)
-}
-
-/// Fails a plan whose every attempt ended with its worker gone.
-async fn give_up(tx: &mut Transaction<'_, Postgres>, plan: &PlanRow) -> Result<Claim, sqlx::Error> {
-    let attempts = plan.attempts;
-    let message = format!(
-        "gave up after {attempts} attempts: the worker running the plan stopped before finishing it each time (crash, kill or lost connection)"
-    );
-    let error = PlanError::attempts_exhausted(message, None);
-    let detail = json!({"reason": "attempts_exhausted"});
-    finish(tx, plan.id, attempts, PlanStatus::Failed, Some(&error), detail).await?;
-    Ok(Claim::Exhausted {
-        attempts,
-        created_at: plan.created_at,
-    })
-}
-
-/// Marks the plan running under a new lease.
-async fn start(tx: &mut Transaction<'_, Postgres>, plan: PlanRow, worker: &str) -> Result<Claim, sqlx::Error> {
-    let lease = Lease {
-        run: plan.runs + 1,
-        attempt: plan.attempts + 1,
-        max_attempts: plan.max_attempts,
-    };
-    sqlx::query(
-        "UPDATE plans SET status = $4, runs = $2, attempts = $3, next_attempt_at = NULL,
-            started_at = coalesce(started_at, now()), updated_at = now()
-         WHERE id = $1",
-    )
-    .bind(plan.id)
-    .bind(lease.run)
-    .bind(lease.attempt)
-    .bind(PlanStatus::Running)
-    .execute(&mut **tx)
-    .await?;
-    let kind = if plan.status == PlanStatus::Running {
-        EventKind::Rescued
-    } else {
-        EventKind::Started
-    };
-    let detail = json!({"worker": worker, "run": lease.run});
-    events::record(tx, plan.id, kind, None, lease.attempt, detail).await?;
-    let queued_for = plan
-        .started_at
-        .is_none()
-        .then(|| (Utc::now() - plan.created_at).to_std().unwrap_or_default());
-    Ok(Claim::Run {
-        lease,
-        approval: Approval::from_json(plan.approval.as_ref()),
-        request: plan.request,
-        created_at: plan.created_at,
-        queued_for,
-        trace_context: plan.trace_context,
-    })
-}
 
 /// Locks the plan if `lease` still owns it.
 async fn owned(tx: &mut Transaction<'_, Postgres>, id: Uuid, lease: Lease) -> Result<bool, sqlx::Error> {
@@ -150,39 +29,6 @@ async fn owned(tx: &mut Transaction<'_, Postgres>, id: Uuid, lease: Lease) -> Re
             .fetch_optional(&mut **tx)
             .await?;
     Ok(row.is_some())
-}
-
-/// The finished plan as it is stored.
-pub struct Finished<'a> {
-    pub result: &'a Value,
-    pub markdown: &'a str,
-    pub warnings: &'a Value,
-    pub token_usage: Option<&'a Value>,
-}
-
-/// Stores the finished plan; `false` when this lease no longer owns it.
-pub async fn succeed(pool: &PgPool, id: Uuid, lease: Lease, finished: &Finished<'_>) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    if !owned(&mut tx, id, lease).await? {
-        return Ok(false);
-    }
-    sqlx::query(
-        "UPDATE plans SET status = $6, result = $2, result_markdown = $3, warnings = $4,
-            token_usage = $5, error = NULL, current_node = NULL, finished_at = now(), updated_at = now()
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(finished.result)
-    .bind(finished.markdown)
-    .bind(finished.warnings)
-    .bind(finished.token_usage)
-    .bind(PlanStatus::Succeeded)
-    .execute(&mut *tx)
-    .await?;
-    let detail = json!({"run": lease.run});
-    events::record(&mut tx, id, EventKind::Succeeded, None, lease.attempt, detail).await?;
-    tx.commit().await?;
-    Ok(true)
 }
 
 /// Ends the plan with a terminal status; `false` when this lease no longer owns it.
@@ -203,7 +49,8 @@ pub async fn end(
     Ok(true)
 }
 
-async fn finish(
+/// Ends the plan with `status`, and records it.
+pub(crate) async fn finish(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
     attempt: i32,
@@ -213,7 +60,7 @@ async fn finish(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE plans SET status = $2, error = coalesce($3, error), finished_at = now(), updated_at = now(),
-            current_node = NULL, next_attempt_at = NULL
+            current_node = NULL, next_attempt_at = NULL, worker = NULL
          WHERE id = $1",
     )
     .bind(id)
@@ -225,24 +72,34 @@ async fn finish(
 }
 
 /// Why a plan goes back to the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requeue {
     /// A transient failure: the attempt is spent.
     Retry,
     /// An upstream's circuit breaker is open and the data has no fallback: wait for it
     /// without spending the attempt.
-    WaitForUpstream,
+    WaitForUpstream { provider: String },
     /// The worker is shutting down: hand the plan to another without spending the attempt.
     HandBack,
 }
 
 impl Requeue {
     /// The attempts spent once the plan is back in the queue, and the event saying why.
-    fn accounting(self, lease: Lease) -> (i32, EventKind) {
+    fn accounting(&self, lease: Lease) -> (i32, EventKind) {
         match self {
             Requeue::Retry => (lease.attempt, EventKind::RetryScheduled),
-            Requeue::WaitForUpstream => (lease.attempt - 1, EventKind::WaitingForUpstream),
+            Requeue::WaitForUpstream { .. } => (lease.attempt - 1, EventKind::WaitingForUpstream),
             Requeue::HandBack => (lease.attempt - 1, EventKind::HandedBack),
+        }
+    }
+
+    /// Why the plan waits, when it is due later than now.
+    fn delay(&self) -> Delay {
+        match self {
+            Requeue::Retry | Requeue::HandBack => Delay::Backoff,
+            Requeue::WaitForUpstream { provider } => Delay::UpstreamWait {
+                provider: provider.clone(),
+            },
         }
     }
 }
@@ -262,10 +119,11 @@ pub async fn requeue(
     }
     let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
     let (spent, kind) = why.accounting(lease);
+    let later = delay > std::time::Duration::ZERO;
     let error = error.to_json();
     sqlx::query(
-        "UPDATE plans SET status = $5, attempts = $2, error = $3, next_attempt_at = $4, current_node = NULL,
-            updated_at = now()
+        "UPDATE plans SET status = $5, attempts = $2, error = $3, next_attempt_at = $4, due_at = $4,
+            delay_reason = $6, worker = NULL, current_node = NULL, updated_at = now()
          WHERE id = $1",
     )
     .bind(id)
@@ -273,12 +131,14 @@ pub async fn requeue(
     .bind(&error)
     .bind(run_at)
     .bind(PlanStatus::Queued)
+    .bind(later.then(|| why.delay().to_string()))
     .execute(&mut *tx)
     .await?;
     let detail = json!({"run_at": run_at, "error": error});
     events::record(&mut tx, id, kind, None, lease.attempt, detail).await?;
-    let due = (delay > std::time::Duration::ZERO).then_some(run_at);
-    jobs::enqueue(&mut tx, id, due, lease.max_attempts).await?;
+    if !later {
+        queue::wake(&mut tx).await?;
+    }
     tx.commit().await?;
     Ok(true)
 }
@@ -298,7 +158,8 @@ pub async fn await_approval(
     }
     let approval = Approval::requested(reason).to_json();
     sqlx::query(
-        "UPDATE plans SET status = $5, attempts = $2, approval = $3, current_node = $4, updated_at = now()
+        "UPDATE plans SET status = $5, attempts = $2, approval = $3, current_node = $4, worker = NULL,
+            updated_at = now()
          WHERE id = $1",
     )
     .bind(id)
@@ -312,4 +173,92 @@ pub async fn await_approval(
     events::record(&mut tx, id, kind, Some(node), lease.attempt, approval).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// What `rescue_orphans` did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rescued {
+    /// Back in the queue: they resume from their checkpoints.
+    pub requeued: Vec<Uuid>,
+    /// Failed: their last attempt was spent by a worker that died.
+    pub exhausted: Vec<Uuid>,
+}
+
+/// Puts back in the queue the plans `running` under a worker silent for `silent_for` (or
+/// unknown): the worker died mid-run, and the attempt it spent stays spent, so a plan that
+/// kills every worker that runs it fails once its attempts are used up. Safe to run from any
+/// number of workers at once (the plans are locked, skipping those another is rescuing).
+pub async fn rescue_orphans(pool: &PgPool, silent_for: Duration) -> Result<Rescued, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let orphans: Vec<(Uuid, i32, i32, i32, Option<String>)> = sqlx::query_as(
+        "SELECT p.id, p.runs, p.attempts, p.max_attempts, p.worker FROM plans p
+         WHERE p.status = $1
+           AND NOT EXISTS (SELECT 1 FROM queue_workers w
+                           WHERE w.name = p.worker AND w.heartbeat_at >= now() - make_interval(secs => $2))
+         FOR UPDATE OF p SKIP LOCKED",
+    )
+    .bind(PlanStatus::Running)
+    .bind(silent_for.as_secs_f64())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut rescued = Rescued::default();
+    for (id, run, attempts, max_attempts, worker) in orphans {
+        if attempts >= max_attempts {
+            let message = format!(
+                "gave up after {attempts} attempts: the worker running the plan stopped before finishing it each time (crash, kill or lost connection)"
+            );
+            let error = PlanError::attempts_exhausted(message, None);
+            let detail = json!({"reason": "attempts_exhausted", "worker": worker});
+            finish(&mut tx, id, attempts, PlanStatus::Failed, Some(&error), detail).await?;
+            rescued.exhausted.push(id);
+        } else {
+            sqlx::query(
+                "UPDATE plans SET status = $2, worker = NULL, current_node = NULL, due_at = now(), updated_at = now()
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(PlanStatus::Queued)
+            .execute(&mut *tx)
+            .await?;
+            let detail = json!({"worker": worker, "run": run});
+            events::record(&mut tx, id, EventKind::Rescued, None, attempts, detail).await?;
+            rescued.requeued.push(id);
+        }
+    }
+    if !rescued.requeued.is_empty() {
+        queue::wake(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(rescued)
+}
+
+/// Hands back to the queue the plans `running` under `worker` — all of them, or only `ids` —
+/// with their attempts returned: the consumer stopped (its stream ended on a dropped
+/// connection, or it shut down with plans claimed and not started), and nobody will finish
+/// them. Returns how many.
+pub async fn hand_back(pool: &PgPool, worker: &str, ids: Option<&[Uuid]>) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let error = PlanError::handed_back().to_json();
+    let handed: Vec<(Uuid, i32, i32)> = sqlx::query_as(
+        "UPDATE plans SET status = $3, worker = NULL, current_node = NULL, attempts = greatest(attempts - 1, 0),
+            error = $4, due_at = now(), updated_at = now()
+         WHERE status = $2 AND worker = $1 AND ($5::uuid[] IS NULL OR id = ANY($5))
+         RETURNING id, attempts, runs",
+    )
+    .bind(worker)
+    .bind(PlanStatus::Running)
+    .bind(PlanStatus::Queued)
+    .bind(&error)
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, attempts, run) in &handed {
+        let detail = json!({"worker": worker, "run": run, "error": error});
+        events::record(&mut tx, *id, EventKind::HandedBack, None, attempts + 1, detail).await?;
+    }
+    if !handed.is_empty() {
+        queue::wake(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(handed.len() as u64)
 }

@@ -41,6 +41,10 @@ pub struct SubmitRequest {
     /// destination's) script.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// RFC 3339: make the plan no sooner than this (say, once the trip is within reach of
+    /// the weather forecast). The queue's business, not the planner's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

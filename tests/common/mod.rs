@@ -184,6 +184,7 @@ pub async fn create_plan(pool: &PgPool, request: &Value, max_attempts: i32) -> U
         idempotency_key: None,
         request,
         max_attempts,
+        not_before: None,
     };
     match planner::store::plans::create(pool, new).await.unwrap() {
         planner::store::plans::Created::New(plan) => plan.id,

@@ -1,13 +1,15 @@
 //! The cleaner: terminal plans older than the retention age go, with their checkpoints and
-//! events (cascade), and so do finished queue jobs (apalis never deletes them), workers
-//! long gone, and expired provider cache rows. One process at a time: the cleaner takes its
+//! events (cascade), and so do workers long gone and expired provider cache rows. One process at a time: the cleaner takes its
 //! advisory lock and skips when another holds it.
 
 use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::{queue::maintenance::lock::exclusively, store::states::PlanStatus};
+use crate::{
+    queue::maintenance::lock::exclusively,
+    store::{queue, states::PlanStatus},
+};
 
 /// Arbitrary, fixed: the key of the cleanup's advisory lock.
 const CLEANUP_LOCK: i64 = 0x0070_6c61_6e63_6c65;
@@ -15,7 +17,6 @@ const CLEANUP_LOCK: i64 = 0x0070_6c61_6e63_6c65;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cleaned {
     pub plans: u64,
-    pub jobs: u64,
     pub workers: u64,
     pub cache_entries: u64,
 }
@@ -35,23 +36,7 @@ pub async fn clean(pool: &PgPool, older_than: Duration) -> Result<Option<Cleaned
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    // A job is finished when done, killed, or failed with no attempt left; `done_at` says when.
-    let jobs = sqlx::query(
-        "DELETE FROM apalis.jobs WHERE (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))
-           AND done_at < now() - make_interval(secs => $1)",
-    )
-    .bind(age)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let workers = sqlx::query(
-        "DELETE FROM apalis.workers w WHERE w.last_seen < now() - make_interval(secs => $1)
-           AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE j.lock_by = w.id)",
-    )
-    .bind(age)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let workers = queue::forget_workers(&mut tx, older_than).await?;
     let cache_entries = sqlx::query("DELETE FROM provider_cache WHERE expires_at <= now()")
         .execute(&mut *tx)
         .await?
@@ -59,7 +44,6 @@ pub async fn clean(pool: &PgPool, older_than: Duration) -> Result<Option<Cleaned
     tx.commit().await?;
     Ok(Some(Cleaned {
         plans,
-        jobs,
         workers,
         cache_entries,
     }))

@@ -1,5 +1,5 @@
 //! Maintenance services, each named for its duty and run by whichever worker takes its
-//! advisory lock first: the `rescuer` gives stuck plans a new job (every minute), the
+//! advisory lock first: the `rescuer` puts stuck plans back in the queue (every minute), the
 //! `cleaner` deletes what retention allows (every `CLEANUP_INTERVAL_SECS`). One loop runs
 //! them; `lock` is the advisory lock they share.
 
@@ -51,7 +51,6 @@ pub async fn run(pool: PgPool, schedule: Schedule) {
         match cleaner::clean(&pool, schedule.retention).await {
             Ok(Some(c)) => tracing::info!(
                 plans = c.plans,
-                jobs = c.jobs,
                 workers = c.workers,
                 cache_entries = c.cache_entries,
                 "retention cleanup"

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    graph::{Node, NodeContext, NodeError, to_output},
+    graph::{Node, NodeContext, NodeError, Saving, to_output},
     travel::nodes::{
         context::output,
         gathered::Gathered,
@@ -24,6 +24,11 @@ pub struct Approval(pub Arc<PlannerPolicy>);
 
 #[async_trait]
 impl Node for Approval {
+    /// Reads earlier outputs and the request's answer only: cheaper to run again than to save alone.
+    fn saving(&self) -> Saving {
+        Saving::WithNext
+    }
+
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let drafted: Drafted = output(ctx, Step::Draft)?;
         let gathered = Gathered::read(ctx)?.with_fallback(drafted.fallback);

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    graph::{Node, NodeContext, NodeError, to_output},
+    graph::{Node, NodeContext, NodeError, Saving, to_output},
     travel::{
         check::{self, ViolationCode},
         nodes::{
@@ -22,6 +22,11 @@ pub struct Check;
 
 #[async_trait]
 impl Node for Check {
+    /// The checker reads earlier outputs only: cheaper to run again than to save alone.
+    fn saving(&self) -> Saving {
+        Saving::WithNext
+    }
+
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let drafted: Drafted = output(ctx, Step::Draft)?;
         let gathered = Gathered::read(ctx)?.with_fallback(drafted.fallback);

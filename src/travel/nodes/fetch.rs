@@ -110,6 +110,7 @@ fn on_failure(kind: &str, error: ProviderError, on_open: OnOpen, words: Words) -
         (OnOpen::Wait, ProviderError::BreakerOpen { provider, cool_down }) => Err(NodeError::Wait {
             delay: cool_down,
             reason: format!("{kind}: {provider} circuit breaker open"),
+            upstream: provider,
         }),
         (OnOpen::Wait, e @ ProviderError::Permanent { .. }) => Err(NodeError::permanent("provider", e.to_string())),
         (OnOpen::Wait, e) => Err(NodeError::Transient(e.to_string())),

@@ -10,7 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    graph::{Node, NodeContext, NodeError, to_output},
+    graph::{Node, NodeContext, NodeError, Saving, to_output},
     llm::{LlmReport, Usage},
     travel::{
         itinerary::Itinerary,
@@ -30,6 +30,11 @@ pub struct Finalize(pub Arc<PlannerPolicy>);
 
 #[async_trait]
 impl Node for Finalize {
+    /// Assembles earlier outputs (and rewrites its file): cheaper to run again than to save alone.
+    fn saving(&self) -> Saving {
+        Saving::WithNext
+    }
+
     async fn run(&self, ctx: &NodeContext) -> Result<Value, NodeError> {
         let gathered = Gathered::read(ctx)?;
         let words = Words(gathered.request.language);

@@ -98,6 +98,7 @@ fn merge(input: &SubmitRequest, reading: Reading) -> SubmitRequest {
         require_approval: input.require_approval,
         query: input.query.clone(),
         language: input.language.clone(),
+        not_before: input.not_before.clone(),
     }
 }
 

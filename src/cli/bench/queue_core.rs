@@ -1,0 +1,136 @@
+//! No-op jobs through the queue core, measured the way `../shared/bench-peers/` measures
+//! graphile-worker and pg-boss: enqueue N jobs in bulk (1,000 per statement), then from the
+//! worker's start until every job is done and its completion committed. A job is a minimal
+//! plan; the worker claims it like any plan and the handler only writes its success (through
+//! the same batched write as a real plan's).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use apalis::prelude::*;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    cli::bench::{args::BenchArgs, figures::owner, transactions::Transactions},
+    config::Settings,
+    db,
+    graph::Unsaved,
+    queue::{
+        backend::PlanBackend,
+        wake::Wake,
+        worker::{consumer, unique_worker_name},
+    },
+    store::{checkpoints::PgCheckpoints, progress::Success, queue::Claimed, states::EventKind},
+};
+
+const ENQUEUE_BATCH: usize = 1000;
+
+struct Done {
+    checkpoints: PgCheckpoints,
+    count: AtomicUsize,
+}
+
+async fn noop(job: Claimed, done: Data<Arc<Done>>) -> Result<(), BoxDynError> {
+    let success = Success {
+        result: json!({}),
+        markdown: String::new(),
+        warnings: json!([]),
+        token_usage: None,
+    };
+    let owned = done
+        .checkpoints
+        .succeed(job.plan_id, job.lease.run, Unsaved::default(), success)
+        .await?;
+    if owned {
+        done.count.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+pub async fn run(
+    scratch: &db::Scratch,
+    settings: &Settings,
+    args: &BenchArgs,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let url = scratch.url();
+    scratch.pool.close().await;
+    let enqueuing = db::connect(&url, 2).await?;
+    let started = Instant::now();
+    enqueue(&enqueuing, args.jobs, args.owners).await?;
+    let enqueued = started.elapsed();
+    enqueuing.close().await;
+
+    let counted = Transactions::start(&url, &scratch.name).await?;
+    let pool = db::connect(&url, concurrency as u32 + 8).await?;
+    let settings = Settings {
+        worker_concurrency: concurrency,
+        ..settings.clone()
+    };
+    let done = Arc::new(Done {
+        checkpoints: PgCheckpoints::new(pool.clone()),
+        count: AtomicUsize::new(0),
+    });
+    let mut consumer = consumer(&settings, "noop");
+    // A no-op job has no graph: its claim records no node start.
+    consumer.entry = None;
+    let backend =
+        PlanBackend::new(pool.clone(), consumer).poll_with_strategy(Wake::listen(&pool, settings.queue.poll_interval));
+    let worker = WorkerBuilder::new(unique_worker_name())
+        .backend(backend)
+        .data(done.clone())
+        .concurrency(concurrency)
+        .build(noop);
+    let started = Instant::now();
+    let handle = tokio::spawn(worker.run());
+    while done.count.load(Ordering::Relaxed) < args.jobs && started.elapsed() < Duration::from_secs(600) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = started.elapsed();
+    handle.abort();
+    let _ = handle.await;
+    pool.close().await;
+    let transactions = counted.since_start().await?;
+    let finished = done.count.load(Ordering::Relaxed);
+    println!(
+        "bench=queue concurrency={concurrency} jobs={} owners={} enqueue_jobs_per_s={:.0} process_jobs_per_s={:.0} done={finished} \
+         transactions_per_job={:.3}",
+        args.jobs,
+        args.owners,
+        args.jobs as f64 / enqueued.as_secs_f64(),
+        finished as f64 / elapsed.as_secs_f64(),
+        transactions as f64 / finished.max(1) as f64,
+    );
+    Ok(())
+}
+
+/// `count` minimal plans with their `queued` events, dealt to the owners.
+async fn enqueue(pool: &PgPool, count: usize, owners: usize) -> anyhow::Result<()> {
+    let mut i = 0;
+    while i < count {
+        let n = ENQUEUE_BATCH.min(count - i);
+        let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+        let owners: Vec<String> = (i..i + n).map(|k| owner(k, owners)).collect();
+        sqlx::query(
+            "WITH plan AS (
+                INSERT INTO plans (id, owner, request) SELECT id, owner, '{}'::jsonb FROM unnest($1::uuid[], $2::text[]) AS j(id, owner)
+                RETURNING id
+             )
+             INSERT INTO plan_events (plan_id, kind) SELECT id, $3 FROM plan",
+        )
+        .bind(&ids)
+        .bind(&owners)
+        .bind(EventKind::Queued)
+        .execute(pool)
+        .await?;
+        i += n;
+    }
+    Ok(())
+}

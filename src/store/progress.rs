@@ -1,0 +1,195 @@
+//! What a run writes while it owns a plan: its node starts and checkpoints, and at the end
+//! its result. One statement writes many runs' writes at once (see `batch`), each fenced by
+//! its run: a run that lost the plan to another writes nothing, and learns it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    graph::{RunStep, Unsaved},
+    store::{
+        batch::BatchWrite,
+        states::{EventKind, PlanStatus},
+    },
+};
+
+/// The finished plan as it is stored.
+#[derive(Debug, Clone)]
+pub struct Success {
+    pub result: Value,
+    pub markdown: String,
+    pub warnings: Value,
+    pub token_usage: Option<Value>,
+}
+
+/// One run's write.
+#[derive(Debug)]
+pub struct RunWrite {
+    pub plan_id: Uuid,
+    pub run: i32,
+    pub unsaved: Unsaved,
+    /// Ends the run: the plan `succeeded` with this result.
+    pub success: Option<Success>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Owned {
+        cancel_requested: bool,
+    },
+    /// Another run owns the plan: nothing was written.
+    Lost,
+}
+
+pub struct RunWrites {
+    pub pool: PgPool,
+}
+
+/// The statement's inputs, one array per column (PostgreSQL `unnest`s them back to rows).
+#[derive(Default)]
+struct Columns {
+    plan: Vec<Uuid>,
+    run: Vec<i32>,
+    node: Vec<Option<String>>,
+    result: Vec<Option<Value>>,
+    markdown: Vec<Option<String>>,
+    warnings: Vec<Option<Value>>,
+    usage: Vec<Option<Value>>,
+    checkpoint_plan: Vec<Uuid>,
+    checkpoint_key: Vec<String>,
+    checkpoint_output: Vec<Value>,
+    checkpoint_at: Vec<DateTime<Utc>>,
+    event_plan: Vec<Uuid>,
+    event_kind: Vec<EventKind>,
+    event_node: Vec<Option<String>>,
+    event_detail: Vec<Value>,
+    event_at: Vec<DateTime<Utc>>,
+}
+
+impl Columns {
+    fn event(&mut self, plan: Uuid, kind: EventKind, node: Option<&str>, detail: Value, at: DateTime<Utc>) {
+        self.event_plan.push(plan);
+        self.event_kind.push(kind);
+        self.event_node.push(node.map(str::to_string));
+        self.event_detail.push(detail);
+        self.event_at.push(at);
+    }
+
+    fn push(&mut self, write: &RunWrite) {
+        let id = write.plan_id;
+        self.plan.push(id);
+        self.run.push(write.run);
+        let last = write.unsaved.checkpoints().last().map(|(c, _)| c.node.clone());
+        self.node.push(last);
+        let success = write.success.as_ref();
+        self.result.push(success.map(|s| s.result.clone()));
+        self.markdown.push(success.map(|s| s.markdown.clone()));
+        self.warnings.push(success.map(|s| s.warnings.clone()));
+        self.usage.push(success.and_then(|s| s.token_usage.clone()));
+        for step in &write.unsaved.steps {
+            match step {
+                RunStep::Started { key, at } => self.event(id, EventKind::NodeStarted, Some(key), json!({}), *at),
+                RunStep::Finished { checkpoint, at } => {
+                    self.checkpoint_plan.push(id);
+                    self.checkpoint_key.push(checkpoint.key.clone());
+                    self.checkpoint_output.push(checkpoint.output.clone());
+                    self.checkpoint_at.push(*at);
+                    self.event(id, EventKind::NodeFinished, Some(&checkpoint.key), json!({}), *at);
+                }
+            }
+        }
+        if success.is_some() {
+            self.event(id, EventKind::Succeeded, None, json!({"run": write.run}), Utc::now());
+        }
+    }
+}
+
+#[async_trait]
+impl BatchWrite for RunWrites {
+    type Item = RunWrite;
+    type Answer = Written;
+
+    async fn write(&self, writes: &[RunWrite]) -> Result<Vec<Written>, sqlx::Error> {
+        let mut c = Columns::default();
+        for write in writes {
+            c.push(write);
+        }
+        // A run owns its plan while the plan is `running` under its run number. Checkpoints
+        // and events are written only for owned plans; a checkpoint already there means an
+        // earlier write of another run got there first, and this run has lost the plan.
+        let owned: Vec<(Uuid, bool, i64)> = sqlx::query_as(
+            "WITH item AS (
+                SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::jsonb[])
+                    AS i(plan_id, run, node, result, markdown, warnings, usage)
+             ),
+             owned AS (
+                UPDATE plans p SET
+                    status = CASE WHEN i.result IS NULL THEN p.status ELSE $17 END,
+                    current_node = CASE WHEN i.result IS NULL THEN coalesce(i.node, p.current_node) END,
+                    result = coalesce(i.result, p.result),
+                    result_markdown = coalesce(i.markdown, p.result_markdown),
+                    warnings = coalesce(i.warnings, p.warnings),
+                    token_usage = CASE WHEN i.result IS NULL THEN p.token_usage ELSE i.usage END,
+                    error = CASE WHEN i.result IS NULL THEN p.error END,
+                    worker = CASE WHEN i.result IS NULL THEN p.worker END,
+                    finished_at = CASE WHEN i.result IS NULL THEN p.finished_at ELSE now() END,
+                    updated_at = now()
+                FROM item i
+                WHERE p.id = i.plan_id AND p.runs = i.run AND p.status = $18
+                RETURNING p.id, p.attempts, p.cancel_requested
+             ),
+             saved AS (
+                INSERT INTO plan_checkpoints (plan_id, node, output, attempt, created_at)
+                SELECT c.plan_id, c.key, c.output, o.attempts, c.at
+                FROM unnest($8::uuid[], $9::text[], $10::jsonb[], $11::timestamptz[]) AS c(plan_id, key, output, at)
+                JOIN owned o ON o.id = c.plan_id
+                ON CONFLICT (plan_id, node) DO NOTHING
+                RETURNING plan_id
+             ),
+             logged AS (
+                INSERT INTO plan_events (plan_id, kind, node, attempt, detail, created_at)
+                SELECT e.plan_id, e.kind, e.node, o.attempts, e.detail, e.at
+                FROM unnest($12::uuid[], $13::text[], $14::text[], $15::jsonb[], $16::timestamptz[])
+                    WITH ORDINALITY AS e(plan_id, kind, node, detail, at, n)
+                JOIN owned o ON o.id = e.plan_id
+                ORDER BY e.n
+             )
+             SELECT o.id, o.cancel_requested, coalesce(s.saved, 0)
+             FROM owned o LEFT JOIN (SELECT plan_id, count(*) AS saved FROM saved GROUP BY plan_id) s
+                 ON s.plan_id = o.id",
+        )
+        .bind(&c.plan)
+        .bind(&c.run)
+        .bind(&c.node)
+        .bind(&c.result)
+        .bind(&c.markdown)
+        .bind(&c.warnings)
+        .bind(&c.usage)
+        .bind(&c.checkpoint_plan)
+        .bind(&c.checkpoint_key)
+        .bind(&c.checkpoint_output)
+        .bind(&c.checkpoint_at)
+        .bind(&c.event_plan)
+        .bind(&c.event_kind)
+        .bind(&c.event_node)
+        .bind(&c.event_detail)
+        .bind(&c.event_at)
+        .bind(PlanStatus::Succeeded)
+        .bind(PlanStatus::Running)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(writes
+            .iter()
+            .map(|w| {
+                let expected = w.unsaved.checkpoints().count() as i64;
+                match owned.iter().find(|(id, _, _)| *id == w.plan_id) {
+                    Some(&(_, cancel_requested, saved)) if saved == expected => Written::Owned { cancel_requested },
+                    _ => Written::Lost,
+                }
+            })
+            .collect())
+    }
+}
