@@ -71,7 +71,13 @@ pub async fn submit(
     };
     tracing::info!(plan_id = %plan.id, status = %plan.status, replayed, "plan submitted");
     let location = format!("/v1/plans/{}", plan.id);
-    let view = full_view(&state, plan).await?;
+    // A new plan has done nothing yet; a replayed one may have.
+    let done = if replayed {
+        plans::done_nodes(&state.pool, plan.id).await?
+    } else {
+        Vec::new()
+    };
+    let view = full_view(&state, plan, done).await?;
     let mut response = (StatusCode::ACCEPTED, Json(view)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -131,15 +137,14 @@ fn plan_id(raw: &str) -> Result<Uuid, ApiError> {
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
-    let plan = plans::get(&state.pool, id)
+    let (plan, done) = plans::get_with_progress(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("plan"))?;
-    Ok(Json(full_view(&state, plan).await?).into_response())
+    Ok(Json(full_view(&state, plan, done).await?).into_response())
 }
 
 /// The plan with its progress and, when it is queued, why it waits.
-async fn full_view(state: &AppState, plan: PlanRow) -> Result<PlanView, ApiError> {
-    let done = plans::done_nodes(&state.pool, plan.id).await?;
+async fn full_view(state: &AppState, plan: PlanRow, done: Vec<String>) -> Result<PlanView, ApiError> {
     let wait = match plan.status {
         PlanStatus::Queued => {
             let key = (plan.id, plan.owner.as_str(), plan.due_at, plan.delay_reason.as_deref());

@@ -234,7 +234,7 @@ async fn judge(
     let itinerary: Itinerary = serde_json::from_value(result.clone())?;
     let mut outputs = HashMap::new();
     for (key, output) in checkpoints::in_order(pool, id).await? {
-        outputs.insert(node_of(&key).to_string(), output);
+        outputs.insert(node_of(&key).to_string(), std::sync::Arc::new(output));
     }
     let ctx = NodeContext {
         plan_id: id,

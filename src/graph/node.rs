@@ -8,6 +8,10 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use uuid::Uuid;
 
+/// The latest output of every node so far, by node name. Shared, not copied: a wave's
+/// nodes, the run and its unsaved checkpoints hold the same outputs.
+pub type Outputs = HashMap<String, Arc<Value>>;
+
 /// What a node sees: the plan it works for and the latest output of every node so far.
 pub struct NodeContext {
     pub plan_id: Uuid,
@@ -18,7 +22,7 @@ pub struct NodeContext {
     /// How many times this node has run in this plan, counting this one (1 the first time).
     pub visit: u32,
     /// Shared by the nodes of a wave.
-    pub outputs: Arc<HashMap<String, Value>>,
+    pub outputs: Arc<Outputs>,
 }
 
 impl NodeContext {
@@ -33,7 +37,8 @@ impl NodeContext {
             .outputs
             .get(node)
             .ok_or_else(|| NodeError::permanent("graph", format!("node {node} has no output yet")))?;
-        T::deserialize(value).map_err(|e| NodeError::permanent("graph", format!("output of {node} is malformed: {e}")))
+        T::deserialize(&**value)
+            .map_err(|e| NodeError::permanent("graph", format!("output of {node} is malformed: {e}")))
     }
 }
 

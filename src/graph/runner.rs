@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::graph::{
     checkpoint::{Checkpoint, CheckpointStore, Ownership, Resume, Unsaved},
-    node::{NodeContext, NodeError, Saving},
+    node::{NodeContext, NodeError, Outputs, Saving},
     progress::visit_key,
     shape::{Edge, Graph},
 };
@@ -43,7 +43,7 @@ pub enum RunError {
 #[derive(Debug)]
 pub struct Ran {
     /// The latest output of every node.
-    pub outputs: HashMap<String, Value>,
+    pub outputs: Outputs,
     /// Steps of the last waves not written yet: the caller writes them with the result.
     pub unsaved: Unsaved,
 }
@@ -69,7 +69,7 @@ impl Runner {
     pub async fn run(&self, plan_id: Uuid, run: i32, input: &Value, resume: Resume) -> Result<Ran, RunError> {
         let Resume { saved, entry_started } = resume;
         let input = Arc::new(input.clone());
-        let mut outputs: HashMap<String, Value> = HashMap::new();
+        let mut outputs = Outputs::new();
         let mut visits: HashMap<&'static str, u32> = HashMap::new();
         let mut unsaved = Unsaved::default();
         let mut wave = visit(&[self.graph.entry], &mut visits);
@@ -85,7 +85,7 @@ impl Runner {
             for v in wave {
                 match saved.get(&v.key) {
                     Some(output) => {
-                        outputs.insert(v.name.to_string(), output.clone());
+                        outputs.insert(v.name.to_string(), Arc::new(output.clone()));
                     }
                     None => jobs.push(v),
                 }
@@ -184,7 +184,7 @@ impl Runner {
                 Ok(Checkpoint {
                     key,
                     node: name.to_string(),
-                    output,
+                    output: Arc::new(output),
                 })
             }
             Err(error) => {
@@ -197,7 +197,7 @@ impl Runner {
         }
     }
 
-    fn successors(&self, wave: &[&'static str], outputs: &HashMap<String, Value>) -> Vec<&'static str> {
+    fn successors(&self, wave: &[&'static str], outputs: &Outputs) -> Vec<&'static str> {
         let mut next: Vec<&'static str> = Vec::new();
         for name in wave {
             let targets = match self.graph.edges.get(name) {

@@ -4,11 +4,9 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use serde_json::Value;
+use crate::graph::node::{Node, Outputs};
 
-use crate::graph::node::Node;
-
-pub type Branch = Arc<dyn Fn(&HashMap<String, Value>) -> Vec<&'static str> + Send + Sync>;
+pub type Branch = Arc<dyn Fn(&Outputs) -> Vec<&'static str> + Send + Sync>;
 
 #[derive(Clone)]
 pub enum Edge {
@@ -50,7 +48,7 @@ impl Graph {
     pub fn branch(
         mut self,
         from: &'static str,
-        pick: impl Fn(&HashMap<String, Value>) -> Vec<&'static str> + Send + Sync + 'static,
+        pick: impl Fn(&Outputs) -> Vec<&'static str> + Send + Sync + 'static,
     ) -> Self {
         self.edges.insert(from, Edge::Branch(Arc::new(pick)));
         self

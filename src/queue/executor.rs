@@ -12,6 +12,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -205,8 +206,7 @@ impl Executor {
         let finalized: Finalized = ran
             .outputs
             .get(Step::Finalize.as_str())
-            .cloned()
-            .map(serde_json::from_value)
+            .map(|output| Finalized::deserialize(&**output))
             .transpose()?
             .ok_or_else(|| anyhow::anyhow!("graph ended without {}", Step::Finalize))?;
         let total = finalized.result.costs.total;
@@ -216,9 +216,11 @@ impl Executor {
             markdown: finalized.markdown,
             token_usage: finalized.token_usage.map(|u| json!(u)),
         };
+        // Shared by the tries of `durable`: a plan's result is not copied once per try.
+        let (unsaved, success) = (Arc::new(ran.unsaved), Arc::new(success));
         let owned = durable("succeed", || {
             self.checkpoints
-                .succeed(plan_id, lease.run, ran.unsaved.clone(), success.clone())
+                .succeed(plan_id, lease.run, unsaved.clone(), success.clone())
         })
         .await?;
         if owned {

@@ -2,7 +2,7 @@
 //! go through the group-commit `Batcher` of `progress`: many runs' steps in one statement,
 //! each fenced by the run that owns its plan.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -42,8 +42,8 @@ impl PgCheckpoints {
         &self,
         plan_id: Uuid,
         run: i32,
-        unsaved: Unsaved,
-        success: Success,
+        unsaved: Arc<Unsaved>,
+        success: Arc<Success>,
     ) -> Result<bool, sqlx::Error> {
         let write = RunWrite {
             plan_id,
@@ -61,7 +61,7 @@ impl CheckpointStore for PgCheckpoints {
         let write = RunWrite {
             plan_id,
             run,
-            unsaved,
+            unsaved: Arc::new(unsaved),
             success: None,
         };
         Ok(match self.writes.write(write).await? {

@@ -126,6 +126,25 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<PlanRow>, sqlx::Error
         .await
 }
 
+#[derive(sqlx::FromRow)]
+struct WithProgress {
+    #[sqlx(flatten)]
+    plan: PlanRow,
+    done: Vec<String>,
+}
+
+/// The plan with its `done_nodes`, read in one round trip (the API's most frequent read).
+pub async fn get_with_progress(pool: &PgPool, id: Uuid) -> Result<Option<(PlanRow, Vec<String>)>, sqlx::Error> {
+    let row: Option<WithProgress> = sqlx::query_as(
+        "SELECT p.*, ARRAY(SELECT c.node FROM plan_checkpoints c WHERE c.plan_id = p.id ORDER BY c.created_at, c.node) AS done
+         FROM plans p WHERE p.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.plan, r.done)))
+}
+
 /// Newest first; `after` is the (created_at, id) of the last plan of the previous page.
 pub async fn list(
     pool: &PgPool,

@@ -2,6 +2,8 @@
 //! its result. One statement writes many runs' writes at once (see `batch`), each fenced by
 //! its run: a run that lost the plan to another writes nothing, and learns it.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -25,14 +27,14 @@ pub struct Success {
     pub token_usage: Option<Value>,
 }
 
-/// One run's write.
+/// One run's write. Shared with the caller, who may try it again.
 #[derive(Debug)]
 pub struct RunWrite {
     pub plan_id: Uuid,
     pub run: i32,
-    pub unsaved: Unsaved,
+    pub unsaved: Arc<Unsaved>,
     /// Ends the run: the plan `succeeded` with this result.
-    pub success: Option<Success>,
+    pub success: Option<Arc<Success>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,54 +50,55 @@ pub struct RunWrites {
     pub pool: PgPool,
 }
 
-/// The statement's inputs, one array per column (PostgreSQL `unnest`s them back to rows).
+/// The statement's inputs, one array per column (PostgreSQL `unnest`s them back to rows),
+/// borrowed from the writes: a result is encoded once, never copied first.
 #[derive(Default)]
-struct Columns {
+struct Columns<'a> {
     plan: Vec<Uuid>,
     run: Vec<i32>,
-    node: Vec<Option<String>>,
-    result: Vec<Option<Value>>,
-    markdown: Vec<Option<String>>,
-    warnings: Vec<Option<Value>>,
-    usage: Vec<Option<Value>>,
+    node: Vec<Option<&'a str>>,
+    result: Vec<Option<&'a Value>>,
+    markdown: Vec<Option<&'a str>>,
+    warnings: Vec<Option<&'a Value>>,
+    usage: Vec<Option<&'a Value>>,
     checkpoint_plan: Vec<Uuid>,
-    checkpoint_key: Vec<String>,
-    checkpoint_output: Vec<Value>,
+    checkpoint_key: Vec<&'a str>,
+    checkpoint_output: Vec<&'a Value>,
     checkpoint_at: Vec<DateTime<Utc>>,
     event_plan: Vec<Uuid>,
     event_kind: Vec<EventKind>,
-    event_node: Vec<Option<String>>,
+    event_node: Vec<Option<&'a str>>,
     event_detail: Vec<Value>,
     event_at: Vec<DateTime<Utc>>,
 }
 
-impl Columns {
-    fn event(&mut self, plan: Uuid, kind: EventKind, node: Option<&str>, detail: Value, at: DateTime<Utc>) {
+impl<'a> Columns<'a> {
+    fn event(&mut self, plan: Uuid, kind: EventKind, node: Option<&'a str>, detail: Value, at: DateTime<Utc>) {
         self.event_plan.push(plan);
         self.event_kind.push(kind);
-        self.event_node.push(node.map(str::to_string));
+        self.event_node.push(node);
         self.event_detail.push(detail);
         self.event_at.push(at);
     }
 
-    fn push(&mut self, write: &RunWrite) {
+    fn push(&mut self, write: &'a RunWrite) {
         let id = write.plan_id;
         self.plan.push(id);
         self.run.push(write.run);
-        let last = write.unsaved.checkpoints().last().map(|(c, _)| c.node.clone());
+        let last = write.unsaved.checkpoints().last().map(|(c, _)| c.node.as_str());
         self.node.push(last);
-        let success = write.success.as_ref();
-        self.result.push(success.map(|s| s.result.clone()));
-        self.markdown.push(success.map(|s| s.markdown.clone()));
-        self.warnings.push(success.map(|s| s.warnings.clone()));
-        self.usage.push(success.and_then(|s| s.token_usage.clone()));
+        let success = write.success.as_deref();
+        self.result.push(success.map(|s| &s.result));
+        self.markdown.push(success.map(|s| s.markdown.as_str()));
+        self.warnings.push(success.map(|s| &s.warnings));
+        self.usage.push(success.and_then(|s| s.token_usage.as_ref()));
         for step in &write.unsaved.steps {
             match step {
                 RunStep::Started { key, at } => self.event(id, EventKind::NodeStarted, Some(key), json!({}), *at),
                 RunStep::Finished { checkpoint, at } => {
                     self.checkpoint_plan.push(id);
-                    self.checkpoint_key.push(checkpoint.key.clone());
-                    self.checkpoint_output.push(checkpoint.output.clone());
+                    self.checkpoint_key.push(&checkpoint.key);
+                    self.checkpoint_output.push(&checkpoint.output);
                     self.checkpoint_at.push(*at);
                     self.event(id, EventKind::NodeFinished, Some(&checkpoint.key), json!({}), *at);
                 }

@@ -188,7 +188,7 @@ pub async fn forget_workers(conn: &mut PgConnection, older_than: Duration) -> Re
 }
 
 /// `WaitReason::Queued::ahead` counts up to this many.
-pub const AHEAD_COUNTED: i64 = 10_000;
+pub const AHEAD_COUNTED: i64 = 1_000;
 
 /// Why a queued plan is not running yet.
 #[derive(Debug, Clone, PartialEq, Eq)]

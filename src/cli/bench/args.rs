@@ -7,6 +7,7 @@ pub enum Section {
     Apalis,
     Submit,
     Poll,
+    Memory,
 }
 
 #[derive(clap::Args, Debug)]
@@ -37,9 +38,15 @@ pub struct BenchArgs {
         long,
         value_delimiter = ',',
         value_enum,
-        default_value = "whole,queue,apalis,submit,poll"
+        default_value = "whole,queue,apalis,submit,poll,memory"
     )]
     pub only: Vec<Section>,
+    /// Plans in flight at once in one worker process for `memory`.
+    #[arg(long, default_value_t = 1000)]
+    pub memory_plans: usize,
+    /// How long the stand-in LLM takes to answer each call, for `memory`.
+    #[arg(long, default_value_t = 2000)]
+    pub llm_delay_ms: u64,
     /// Keep the scratch databases afterwards, to study their plans and events.
     #[arg(long)]
     pub keep_database: bool,

@@ -5,7 +5,8 @@
 //! - `queue`: no-op jobs (minimal plans) through the queue core: claim, a handler that does
 //!   nothing, the success written;
 //! - `apalis`: the same no-op jobs through apalis-postgres, for reference;
-//! - `submit` and `poll`: HTTP submissions and plan reads against the API (`http`).
+//! - `submit` and `poll`: HTTP submissions and plan reads against the API (`http`);
+//! - `memory`: a worker process's peak memory with many plans in flight on a slow LLM.
 //!
 //! Every line is `bench=NAME key=value…`, for `scripts/bench-peers.sh` to read.
 
@@ -13,6 +14,7 @@ mod apalis_reference;
 mod args;
 mod figures;
 mod http;
+mod memory;
 mod queue_core;
 mod transactions;
 mod whole;
@@ -51,6 +53,12 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     if args.only.contains(&Section::Submit) || args.only.contains(&Section::Poll) {
         let scratch = scratch(&settings, "http", args.poll_clients.max(args.submit_clients)).await?;
         let result = http::run(&scratch, &settings, &args).await;
+        scratch.finish(args.keep_database).await?;
+        result?;
+    }
+    if args.only.contains(&Section::Memory) {
+        let scratch = scratch(&settings, "memory", 8).await?;
+        let result = memory::run(&scratch, &settings, &args).await;
         scratch.finish(args.keep_database).await?;
         result?;
     }

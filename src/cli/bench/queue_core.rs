@@ -21,7 +21,6 @@ use crate::{
     cli::bench::{args::BenchArgs, figures::owner, transactions::Transactions},
     config::Settings,
     db,
-    graph::Unsaved,
     queue::{
         backend::PlanBackend,
         wake::Wake,
@@ -46,7 +45,7 @@ async fn noop(job: Claimed, done: Data<Arc<Done>>) -> Result<(), BoxDynError> {
     };
     let owned = done
         .checkpoints
-        .succeed(job.plan_id, job.lease.run, Unsaved::default(), success)
+        .succeed(job.plan_id, job.lease.run, Arc::default(), Arc::new(success))
         .await?;
     if owned {
         done.count.fetch_add(1, Ordering::Relaxed);

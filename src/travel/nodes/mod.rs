@@ -26,6 +26,8 @@ mod understand;
 
 use std::sync::Arc;
 
+use serde::Deserialize;
+
 use crate::{
     graph::{Graph, Node, NodeContext, NodeError},
     travel::{
@@ -59,7 +61,7 @@ pub fn planning_graph(sources: Sources, policy: PlannerPolicy) -> Graph {
         .branch(Step::Check.as_str(), |outputs| {
             let report: Option<CheckReport> = outputs
                 .get(Step::Check.as_str())
-                .and_then(|v| serde_json::from_value(v.clone()).ok());
+                .and_then(|v| CheckReport::deserialize(&**v).ok());
             match report {
                 Some(r) if !r.violations.is_empty() && r.round <= MAX_REVISIONS => vec![Step::Draft.as_str()],
                 _ => vec![Step::Approval.as_str()],
