@@ -51,13 +51,19 @@ for rep in $(seq "$REPS"); do
   echo "# --- rep $rep ---" | tee -a "$OUT"
   for c in $QUEUE_CONCURRENCY; do
     peer graphile-worker-batched "$c" env GW_LOCAL_QUEUE=$((5 * c)) GW_COMPLETE_DELAY_MS=0 "$NODE" "$PEERS_DIR/graphile-worker.mjs"
+    # Fair between 32 owners (8 running each, the default), then with prefetch 5×C as
+    # graphile-worker's local queue, then without the per-owner cap, which the peers lack.
     planner --only queue --jobs "$N" --concurrency "$c"
+    planner --only queue --jobs "$N" --concurrency "$c" --prefetch $((5 * c))
+    OWNER_MAX_RUNNING=1000000 planner --only queue --jobs "$N" --concurrency "$c" --prefetch $((5 * c))
     peer pg-boss-b50 "$c" env PGBOSS_BATCH=50 "$NODE" "$PEERS_DIR/pg-boss.mjs"
   done
   line=$(MODE=async RUNS=$RUNS PARALLEL=$PARALLEL timeout 1200 "$PY" "$PEERS_DIR/langgraph_bench.py" 2>>"$OUT.stderr") \
     && echo "$line" | tee -a "$OUT" || echo "# FAILED: langgraph (see $OUT.stderr)" | tee -a "$OUT"
   planner --only whole --plans "$PLANS" --concurrency "$(echo "$WHOLE_CONCURRENCY" | tr ' ' ,)"
   planner --only submit,poll --http-seconds 5
+  bash "$ROOT/scripts/bench-http.sh" 10 2>>"$OUT.stderr" | tee -a "$OUT" || echo "# FAILED: bench-http.sh" | tee -a "$OUT"
+  planner --only memory
 done
 bash "$PEERS_DIR/pgbench.sh" 2>>"$OUT.stderr" | tee -a "$OUT" || true
 

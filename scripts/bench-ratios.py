@@ -18,6 +18,10 @@ for path in sys.argv[1:] or ["-"]:
         name = d.get("peer") or (d.get("bench") and "planner-" + d["bench"])
         if not name:
             continue
+        if d.get("prefetch", "0") != "0":
+            name += "-prefetch"
+        if d.get("bench") == "queue" and int(d.get("owner_cap", "8")) >= 1_000_000:
+            name += "-nocap"
         level = d.get("concurrency") or d.get("parallel") or d.get("clients") or ""
         for key, value in d.items():
             try:
@@ -41,10 +45,16 @@ def row(label: str, ours: tuple, theirs: tuple) -> None:
 print("| comparison (medians, reps) | ours | theirs | ours / theirs |")
 print("|---|---|---|---|")
 for level in sorted({k[1] for k in values if k[0] == "planner-queue"}, key=int):
-    ours = median("planner-queue", level, "process_jobs_per_s")
-    row(f"no-op jobs/s C={level} vs graphile-worker batched", ours,
-        median("graphile-worker-batched", level, "process_jobs_per_s"))
-    row(f"no-op jobs/s C={level} vs pg-boss batch 50", ours, median("pg-boss-b50", level, "process_jobs_per_s"))
+    variants = (("planner-queue", ""), ("planner-queue-prefetch", ", prefetch 5C"),
+                ("planner-queue-prefetch-nocap", ", prefetch 5C, no owner cap"))
+    for ours_name, label in variants:
+        ours = median(ours_name, level, "process_jobs_per_s")
+        if ours[0] is None:
+            continue
+        row(f"no-op jobs/s C={level}{label} vs graphile-worker batched", ours,
+            median("graphile-worker-batched", level, "process_jobs_per_s"))
+        row(f"no-op jobs/s C={level}{label} vs pg-boss batch 50", ours,
+            median("pg-boss-b50", level, "process_jobs_per_s"))
 lang = [k[1] for k in values if k[0] == "langgraph-async" and k[2] == "node_steps_per_s"]
 for level in sorted({k[1] for k in values if k[0] == "planner-whole"}, key=int):
     plans = median("planner-whole", level, "plans_per_s")
@@ -58,8 +68,8 @@ print()
 print("| planner figure | median | reps |")
 print("|---|---|---|")
 for (name, level, key), got in sorted(values.items()):
-    if name.startswith("planner-") and key not in {"concurrency", "clients", "jobs", "plans", "owners", "seconds"}:
+    if got and name.startswith("planner-") and key not in {"concurrency", "clients", "jobs", "plans", "owners", "seconds"}:
         print(f"| {name} {level} {key} | {statistics.median(got):,.2f} | {len(got)} |")
 for (name, level, key), got in sorted(values.items()):
-    if name.startswith("pgbench") and key.endswith("tps"):
+    if got and name.startswith("pgbench") and key.endswith("tps"):
         print(f"| {name} {key} | {statistics.median(got):,.0f} | {len(got)} |")

@@ -158,6 +158,9 @@ pub struct QueueSettings {
     /// Plans of one owner running at once, across every worker: one owner's backlog never
     /// holds up another's plans.
     pub owner_max_running: u32,
+    /// Plans a worker claims beyond its free slots, to start each the moment a slot frees
+    /// (a local queue, as graphile-worker's): worth it only for plans of a few milliseconds.
+    pub prefetch: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +280,7 @@ impl Settings {
                 missed_heartbeats: vars.parsed("QUEUE_MISSED_HEARTBEATS", 6)?,
                 retry_base: vars.millis("PLAN_RETRY_BASE_MS", 2000)?,
                 owner_max_running: vars.parsed("OWNER_MAX_RUNNING", 8)?,
+                prefetch: vars.parsed("QUEUE_PREFETCH", 0)?,
             },
             node_delays: node_delays(vars.text("PLANNER_FAULT_NODE_DELAY").as_deref())?,
             node_timeout: vars.secs("NODE_TIMEOUT_SECS", 240)?,

@@ -137,10 +137,12 @@ fn plan_id(raw: &str) -> Result<Uuid, ApiError> {
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
-    let (plan, done) = plans::get_with_progress(&state.pool, id)
+    let read = plans::read(&state.pool, id, state.settings.queue.owner_max_running)
         .await?
         .ok_or_else(|| ApiError::not_found("plan"))?;
-    Ok(Json(full_view(&state, plan, done).await?).into_response())
+    let mut view = plan_view(read.plan, read.done);
+    view.wait_reason = read.wait.as_ref().map(wait_view);
+    Ok(Json(view).into_response())
 }
 
 /// The plan with its progress and, when it is queued, why it waits.

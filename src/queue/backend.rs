@@ -1,7 +1,7 @@
 //! Our apalis backend: the plans table is the queue under an apalis worker. apalis drives it
 //! (`Persisted`): the worker's registration and heartbeat, and a fetch whenever the worker
-//! has free slots — which claims at most that many due plans in one statement
-//! (`store::queue::claim`), so that no claimed plan waits behind a busy slot. The heartbeat
+//! has free slots — which claims at most that many due plans (plus `prefetch`, 0 by default)
+//! in one statement (`store::queue::claim`), so that no claimed plan waits long for a slot. The heartbeat
 //! also puts back in the queue the plans of workers gone silent.
 //!
 //! A failed database call is logged and tried again at the next wake-up rather than ending
@@ -42,6 +42,8 @@ pub struct Consumer {
     pub concurrency: usize,
     /// Plans of one owner running at once, across every worker.
     pub owner_cap: u32,
+    /// Plans claimed beyond the free slots, held until a slot frees.
+    pub prefetch: usize,
     /// The graph's entry node, whose start a plan's first claim records.
     pub entry: Option<&'static str>,
     pub heartbeat: Duration,
@@ -88,7 +90,9 @@ impl Persistence for PlanQueue {
     }
 
     async fn fetch_next(&mut self, worker: &WorkerContext) -> Result<Vec<Task<Claimed>>, Infallible> {
-        let free = self.consumer.concurrency.saturating_sub(worker.task_count());
+        // apalis fetches again only once the plans fetched before have all been handed to
+        // slots, so at most `prefetch` plans wait here for a slot.
+        let free = self.consumer.concurrency.saturating_sub(worker.task_count()) + self.consumer.prefetch;
         let after = self.last_owner.lock().map(|o| o.clone()).unwrap_or_default();
         let limits = ClaimLimits {
             max: free,

@@ -23,7 +23,7 @@ use crate::{
     config::Settings,
     graph::{NodeError, Ran, Resume, RunError, Runner},
     metrics,
-    queue::{durable::durable, outcome::Outcome, retry},
+    queue::{durable::durable, finishing::Finishing, outcome::Outcome, retry},
     store::{
         approval::{Approval, Decision},
         checkpoints::{self, PgCheckpoints},
@@ -52,6 +52,17 @@ pub struct Executor {
     plan_timeout: Duration,
     /// Fires when the worker's shutdown grace period is over: in-flight plans are handed back.
     pub shutdown: CancellationToken,
+    /// Final writes of succeeded runs, off their worker slots.
+    pub finishing: Finishing,
+}
+
+/// One attempt of a plan, as its recording needs it.
+#[derive(Clone, Copy)]
+struct Attempt {
+    plan_id: Uuid,
+    lease: Lease,
+    created_at: chrono::DateTime<chrono::Utc>,
+    started: std::time::Instant,
 }
 
 /// How the graph's run ended, before it is recorded.
@@ -82,6 +93,7 @@ impl Executor {
             retry_base: settings.queue.retry_base,
             plan_timeout: settings.plan_timeout,
             shutdown: CancellationToken::new(),
+            finishing: Finishing::new(settings.worker_concurrency * 8),
         })
     }
 
@@ -91,8 +103,9 @@ impl Executor {
     }
 
     /// Runs the claimed attempt and records its outcome; errors only when the database
-    /// fails for longer than `durable` waits.
-    pub async fn run(&self, plan: Claimed) -> anyhow::Result<()> {
+    /// fails for longer than `durable` waits. A run that succeeded returns as soon as its
+    /// final write is handed to `finishing`, giving its slot to the next plan.
+    pub async fn run(self: &Arc<Self>, plan: Claimed) -> anyhow::Result<()> {
         let Claimed {
             plan_id,
             owner: _,
@@ -121,8 +134,56 @@ impl Executor {
             saved: checkpoints,
         };
         metrics::plans_in_flight(1.0);
-        let started = std::time::Instant::now();
-        let result = self.attempt(plan_id, lease, &input, resume).instrument(span).await;
+        let attempt = Attempt {
+            plan_id,
+            lease,
+            created_at,
+            started: std::time::Instant::now(),
+        };
+        let ended = self.attempt(&attempt, &input, resume).instrument(span.clone()).await;
+        if let Ended::Graph(Ok(ran)) = ended {
+            let this = self.clone();
+            let write = async move {
+                let result = this.conclude(&attempt, Ended::Graph(Ok(ran))).await;
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "plan's result not recorded: the database failed; the plan will be rescued and run again from its checkpoints");
+                }
+            };
+            self.finishing.hand_off(write.instrument(span)).await;
+            return Ok(());
+        }
+        self.conclude(&attempt, ended).instrument(span).await
+    }
+
+    /// Runs the graph, within the plan's timeout and until the worker's grace runs out.
+    async fn attempt(&self, attempt: &Attempt, input: &Value, resume: Resume) -> Ended {
+        tracing::info!(status = %PlanStatus::Running, "plan attempt started");
+        let run = self.graph.run(attempt.plan_id, attempt.lease.run, input, resume);
+        tokio::select! {
+            result = tokio::time::timeout(self.plan_timeout, run) => match result {
+                Ok(result) => Ended::Graph(result),
+                Err(_) => Ended::TimedOut,
+            },
+            _ = self.shutdown.cancelled() => Ended::ShuttingDown,
+        }
+    }
+
+    /// Records how the attempt ended, and its metrics.
+    async fn conclude(&self, attempt: &Attempt, ended: Ended) -> anyhow::Result<()> {
+        let Attempt {
+            plan_id,
+            lease,
+            created_at,
+            started,
+        } = *attempt;
+        let result = match self.record(plan_id, lease, ended).await {
+            Ok((true, outcome)) => Ok(outcome),
+            Ok((false, _)) => {
+                tracing::warn!("another run owns the plan now; this run's outcome is dropped");
+                Ok(Outcome::Lost)
+            }
+            Err(e) => Err(e),
+        };
         metrics::plans_in_flight(-1.0);
         let outcome = result.as_ref().map_or(Outcome::Aborted, |o| *o);
         metrics::graph_run(outcome.label(), started.elapsed());
@@ -130,25 +191,6 @@ impl Executor {
             metrics::plan_finished(status.as_str(), age(created_at));
         }
         result.map(|_| ())
-    }
-
-    /// Runs the graph and records how the attempt ended.
-    async fn attempt(&self, plan_id: Uuid, lease: Lease, input: &Value, resume: Resume) -> anyhow::Result<Outcome> {
-        tracing::info!(status = %PlanStatus::Running, "plan attempt started");
-        let run = self.graph.run(plan_id, lease.run, input, resume);
-        let ended = tokio::select! {
-            result = tokio::time::timeout(self.plan_timeout, run) => match result {
-                Ok(result) => Ended::Graph(result),
-                Err(_) => Ended::TimedOut,
-            },
-            _ = self.shutdown.cancelled() => Ended::ShuttingDown,
-        };
-        let (owned, outcome) = self.record(plan_id, lease, ended).await?;
-        if !owned {
-            tracing::warn!("another run owns the plan now; this run's outcome is dropped");
-            return Ok(Outcome::Lost);
-        }
-        Ok(outcome)
     }
 
     /// Writes the attempt's end; `false` with it when another run owns the plan now.

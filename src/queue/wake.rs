@@ -1,5 +1,5 @@
-//! What wakes an idle worker: a NOTIFY on `WAKE_CHANNEL` (a plan queued to run now), or the
-//! poll tick, which finds what NOTIFY never announces — plans due later (retries, scheduled
+//! What wakes an idle worker: a NOTIFY on `WAKE_CHANNEL` (a plan queued to run now), a
+//! nudge from inside the process (a result landed, freeing its owner's room), or the poll tick, which finds what NOTIFY never announces — plans due later (retries, scheduled
 //! plans, waits for an upstream) — and covers a NOTIFY missed while the listener reconnects.
 //!
 //! The tick polls its interval until it is pending again, which registers the waker for the
@@ -22,6 +22,7 @@ use crate::store::queue::WAKE_CHANNEL;
 
 pub struct Wake {
     notified: mpsc::Receiver<()>,
+    nudge: mpsc::Sender<()>,
     tick: Tick,
 }
 
@@ -29,11 +30,34 @@ impl Wake {
     /// Listens on its own connection until the `Wake` is dropped; ticks every `period`.
     pub fn listen(pool: &PgPool, period: Duration) -> Self {
         let (sender, notified) = mpsc::channel(1);
-        tokio::spawn(listen(pool.clone(), sender));
+        tokio::spawn(listen(pool.clone(), sender.clone()));
         Self {
             notified,
+            nudge: sender,
             tick: Tick::every(period),
         }
+    }
+
+    /// Wakes the worker from inside the process (a full channel already holds a wake-up).
+    pub fn nudger(&self) -> Nudge {
+        Nudge(self.nudge.clone())
+    }
+}
+
+/// A handle that wakes one worker.
+#[derive(Clone)]
+pub struct Nudge(mpsc::Sender<()>);
+
+impl Nudge {
+    pub fn wake(&self) {
+        let _ = self.0.try_send(());
+    }
+
+    /// A nudge and what it wakes, without a database.
+    #[cfg(test)]
+    pub fn channel() -> (Self, mpsc::Receiver<()>) {
+        let (sender, receiver) = mpsc::channel(1);
+        (Self(sender), receiver)
     }
 }
 

@@ -48,6 +48,7 @@ pub fn consumer(settings: &Settings, entry: &'static str) -> Consumer {
     Consumer {
         concurrency: settings.worker_concurrency.max(1),
         owner_cap: queue.owner_max_running,
+        prefetch: queue.prefetch,
         entry: Some(entry),
         heartbeat: queue.heartbeat_interval,
         silent_for: queue.heartbeat_interval * queue.missed_heartbeats.max(1) as u32,
@@ -80,8 +81,9 @@ pub async fn run(
             if restarts > 0 {
                 tokio::spawn(hand_back(pool.clone(), incarnation(&name, restarts - 1)));
             }
-            let backend =
-                PlanBackend::new(pool.clone(), consumer.clone()).poll_with_strategy(Wake::listen(&pool, poll_interval));
+            let wake = Wake::listen(&pool, poll_interval);
+            executor.finishing.wake(wake.nudger());
+            let backend = PlanBackend::new(pool.clone(), consumer.clone()).poll_with_strategy(wake);
             WorkerBuilder::new(incarnation(&name, restarts))
                 .backend(backend)
                 .data(executor.clone())
@@ -114,6 +116,14 @@ pub async fn run(
         .shutdown_timeout(grace + Duration::from_secs(10))
         .run_with_signal(signal)
         .await;
+    // Results on their way land before the worker says it has stopped.
+    let pending = executor.finishing.pending();
+    if !executor.finishing.drain(Duration::from_secs(10)).await {
+        tracing::warn!(
+            pending,
+            "results not all written; their plans will be rescued and run again"
+        );
+    }
     executor.shutdown.cancel();
     maintenance.abort();
     tracing::info!("worker stopped");

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::store::{
     approval::{Approval, Decision},
     events,
-    queue::{self, Delay, WAKE_CHANNEL},
+    queue::{self, Delay, QueueCounts, WAKE_CHANNEL, WaitReason},
     states::{EventKind, PlanStatus},
 };
 
@@ -126,23 +126,65 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<PlanRow>, sqlx::Error
         .await
 }
 
+/// A plan as a client reads it: the row, its `done_nodes` and, while it is queued, why.
+pub struct PlanRead {
+    pub plan: PlanRow,
+    pub done: Vec<String>,
+    pub wait: Option<WaitReason>,
+}
+
 #[derive(sqlx::FromRow)]
-struct WithProgress {
+struct ReadRow {
     #[sqlx(flatten)]
     plan: PlanRow,
     done: Vec<String>,
+    running: Option<i64>,
+    owners_before: Option<i64>,
+    ahead: Option<i64>,
 }
 
-/// The plan with its `done_nodes`, read in one round trip (the API's most frequent read).
-pub async fn get_with_progress(pool: &PgPool, id: Uuid) -> Result<Option<(PlanRow, Vec<String>)>, sqlx::Error> {
-    let row: Option<WithProgress> = sqlx::query_as(
-        "SELECT p.*, ARRAY(SELECT c.node FROM plan_checkpoints c WHERE c.plan_id = p.id ORDER BY c.created_at, c.node) AS done
-         FROM plans p WHERE p.id = $1",
+/// The plan, its progress and its wait reason in one round trip (the API's most frequent
+/// read; the counts are those of `queue::wait_reason`, made only for a due queued plan).
+pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
+    let row: Option<ReadRow> = sqlx::query_as(
+        "SELECT p.*,
+                ARRAY(SELECT c.node FROM plan_checkpoints c WHERE c.plan_id = p.id ORDER BY c.created_at, c.node) AS done,
+                w.running, w.owners_before, w.ahead
+         FROM plans p
+         LEFT JOIN LATERAL (
+            SELECT (SELECT count(*) FROM plans r WHERE r.owner = p.owner AND r.status = 'running') AS running,
+                   (SELECT count(*) FROM (SELECT 1 FROM plans q WHERE q.owner = p.owner AND q.status = 'queued'
+                        AND q.due_at <= now() AND (q.due_at, q.id) < (p.due_at, p.id) LIMIT $2) mine) AS owners_before,
+                   (SELECT count(*) FROM (SELECT 1 FROM plans q WHERE q.status = 'queued'
+                        AND q.due_at <= now() AND (q.due_at, q.id) < (p.due_at, p.id) LIMIT $3) before) AS ahead
+            WHERE p.status = 'queued' AND p.due_at <= now()
+         ) w ON true
+         WHERE p.id = $1",
     )
     .bind(id)
+    .bind(i64::from(owner_cap))
+    .bind(queue::AHEAD_COUNTED)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| (r.plan, r.done)))
+    Ok(row.map(|r| {
+        let wait = match (r.plan.status, r.running, r.owners_before, r.ahead) {
+            (PlanStatus::Queued, Some(running), Some(owners_before), Some(ahead)) => {
+                let counts = QueueCounts {
+                    running,
+                    owners_before,
+                    ahead,
+                };
+                Some(WaitReason::due(counts, owner_cap))
+            }
+            (PlanStatus::Queued, ..) => Some(WaitReason::delayed(r.plan.due_at, r.plan.delay_reason.as_deref())),
+            _ => None,
+        };
+        PlanRead {
+            plan: r.plan,
+            done: r.done,
+            wait,
+        }
+    }))
 }
 
 /// Newest first; `after` is the (created_at, id) of the last plan of the previous page.
@@ -327,17 +369,20 @@ pub async fn retry_failed(pool: &PgPool, id: Uuid) -> Result<Action, sqlx::Error
 /// Plans by open status (every open status listed, zeros included) and the age of the
 /// oldest plan that is due and still queued.
 pub async fn queue_depth(pool: &PgPool) -> Result<(Vec<(PlanStatus, i64)>, std::time::Duration), sqlx::Error> {
+    // The open statuses are written out (they are `PlanStatus::OPEN`): only then does the
+    // statement's cached plan read the partial index of open plans instead of every plan.
     let rows: Vec<(PlanStatus, i64)> = sqlx::query_as(
         "SELECT s.status, count(p.id) FROM unnest($1::text[]) AS s(status)
-         LEFT JOIN plans p ON p.status = s.status GROUP BY s.status ORDER BY s.status",
+         LEFT JOIN (SELECT id, status FROM plans WHERE status IN ('queued', 'running', 'awaiting_approval')) p
+             ON p.status = s.status
+         GROUP BY s.status ORDER BY s.status",
     )
     .bind(&PlanStatus::OPEN[..])
     .fetch_all(pool)
     .await?;
     let oldest: Option<f64> = sqlx::query_scalar(
-        "SELECT extract(epoch FROM now() - min(due_at))::float8 FROM plans WHERE status = $1 AND due_at <= now()",
+        "SELECT extract(epoch FROM now() - min(due_at))::float8 FROM plans WHERE status = 'queued' AND due_at <= now()",
     )
-    .bind(PlanStatus::Queued)
     .fetch_one(pool)
     .await?;
     Ok((rows, std::time::Duration::from_secs_f64(oldest.unwrap_or(0.0).max(0.0))))

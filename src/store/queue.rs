@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::store::{approval::Approval, states::PlanStatus};
+use crate::store::approval::Approval;
 
 /// LISTEN/NOTIFY channel: a plan is due now.
 pub const WAKE_CHANNEL: &str = "planner_plans";
@@ -178,17 +178,16 @@ pub async fn heartbeat(pool: &PgPool, worker: &str, concurrency: usize) -> Resul
 pub async fn forget_workers(conn: &mut PgConnection, older_than: Duration) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "DELETE FROM queue_workers w WHERE w.heartbeat_at < now() - make_interval(secs => $1)
-           AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.status = $2 AND p.worker = w.name)",
+           AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.status = 'running' AND p.worker = w.name)",
     )
     .bind(older_than.as_secs_f64())
-    .bind(PlanStatus::Running)
     .execute(conn)
     .await?
     .rows_affected())
 }
 
 /// `WaitReason::Queued::ahead` counts up to this many.
-pub const AHEAD_COUNTED: i64 = 1_000;
+pub const AHEAD_COUNTED: i64 = 100;
 
 /// Why a queued plan is not running yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,57 +222,83 @@ pub async fn wait_reason(
 ) -> Result<Option<WaitReason>, sqlx::Error> {
     let (id, owner, due_at, delay_reason) = plan;
     if due_at > Utc::now() {
-        let delay = delay_reason.and_then(|r| r.parse().ok()).unwrap_or(Delay::Scheduled);
-        return Ok(Some(WaitReason::Delayed { delay, until: due_at }));
+        return Ok(Some(WaitReason::delayed(due_at, delay_reason)));
     }
     // The owner's due plans before this one take the owner's free room first.
     // Counting stops where the answer cannot change: at the cap for the owner's plans, at
-    // `AHEAD_COUNTED` for the rest.
+    // `AHEAD_COUNTED` for the rest. The statuses are written out, not bound: only then may
+    // PostgreSQL's cached plan of the statement use the partial indexes of the queue.
     let row: Option<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM plans WHERE owner = $2 AND status = $4),
-                (SELECT count(*) FROM (SELECT 1 FROM plans WHERE owner = $2 AND status = $3 AND due_at <= now()
-                                         AND (due_at, id) < ($5, $1) LIMIT $6) mine),
-                (SELECT count(*) FROM (SELECT 1 FROM plans WHERE status = $3 AND due_at <= now()
-                                         AND (due_at, id) < ($5, $1) LIMIT $7) ahead)
-         FROM plans WHERE id = $1 AND status = $3",
+        "SELECT (SELECT count(*) FROM plans WHERE owner = $2 AND status = 'running'),
+                (SELECT count(*) FROM (SELECT 1 FROM plans WHERE owner = $2 AND status = 'queued' AND due_at <= now()
+                                         AND (due_at, id) < ($3, $1) LIMIT $4) mine),
+                (SELECT count(*) FROM (SELECT 1 FROM plans WHERE status = 'queued' AND due_at <= now()
+                                         AND (due_at, id) < ($3, $1) LIMIT $5) ahead)
+         FROM plans WHERE id = $1 AND status = 'queued'",
     )
     .bind(id)
     .bind(owner)
-    .bind(PlanStatus::Queued)
-    .bind(PlanStatus::Running)
     .bind(due_at)
     .bind(i64::from(owner_cap))
     .bind(AHEAD_COUNTED)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(running, owners_before, ahead)| {
-        if running + owners_before >= i64::from(owner_cap) {
+    Ok(row.map(|counts| WaitReason::due(counts.into(), owner_cap)))
+}
+
+/// What decides why a due plan waits: its owner's running plans, its owner's due plans
+/// before it, and every due plan before it (counted up to `AHEAD_COUNTED`).
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct QueueCounts {
+    pub running: i64,
+    pub owners_before: i64,
+    pub ahead: i64,
+}
+
+impl From<(i64, i64, i64)> for QueueCounts {
+    fn from((running, owners_before, ahead): (i64, i64, i64)) -> Self {
+        Self {
+            running,
+            owners_before,
+            ahead,
+        }
+    }
+}
+
+impl WaitReason {
+    pub fn delayed(until: DateTime<Utc>, delay_reason: Option<&str>) -> Self {
+        let delay = delay_reason.and_then(|r| r.parse().ok()).unwrap_or(Delay::Scheduled);
+        WaitReason::Delayed { delay, until }
+    }
+
+    /// A due plan waits for its owner's room first, then for a worker slot.
+    pub fn due(counts: QueueCounts, owner_cap: u32) -> Self {
+        if counts.running + counts.owners_before >= i64::from(owner_cap) {
             WaitReason::OwnerQuota {
-                running,
+                running: counts.running,
                 cap: owner_cap,
             }
         } else {
-            WaitReason::Queued { ahead }
+            WaitReason::Queued { ahead: counts.ahead }
         }
-    }))
+    }
 }
 
 /// Queued plans by wait reason (`WaitReason::code`), the figures of `planner_plans_waiting`.
+/// (Statuses written out so that the cached plan reads the queue's partial indexes.)
 pub async fn waiting(pool: &PgPool, owner_cap: u32) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "WITH due AS (SELECT owner, count(*) AS n FROM plans WHERE status = $1 AND due_at <= now() GROUP BY owner),
+        "WITH due AS (SELECT owner, count(*) AS n FROM plans WHERE status = 'queued' AND due_at <= now() GROUP BY owner),
               room AS (SELECT d.owner, d.n,
-                              greatest($3 - (SELECT count(*) FROM plans r WHERE r.owner = d.owner AND r.status = $2), 0) AS free
+                              greatest($1 - (SELECT count(*) FROM plans r WHERE r.owner = d.owner AND r.status = 'running'), 0) AS free
                        FROM due d)
          SELECT 'queued', coalesce(sum(least(n, free)), 0)::bigint FROM room
          UNION ALL
          SELECT 'owner_quota', coalesce(sum(n - least(n, free)), 0)::bigint FROM room
          UNION ALL
          SELECT coalesce(delay_reason, 'scheduled'), count(*) FROM plans
-         WHERE status = $1 AND due_at > now() GROUP BY 1",
+         WHERE status = 'queued' AND due_at > now() GROUP BY 1",
     )
-    .bind(PlanStatus::Queued)
-    .bind(PlanStatus::Running)
     .bind(i64::from(owner_cap))
     .fetch_all(pool)
     .await

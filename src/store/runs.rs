@@ -192,12 +192,11 @@ pub async fn rescue_orphans(pool: &PgPool, silent_for: Duration) -> Result<Rescu
     let mut tx = pool.begin().await?;
     let orphans: Vec<(Uuid, i32, i32, i32, Option<String>)> = sqlx::query_as(
         "SELECT p.id, p.runs, p.attempts, p.max_attempts, p.worker FROM plans p
-         WHERE p.status = $1
+         WHERE p.status = 'running'
            AND NOT EXISTS (SELECT 1 FROM queue_workers w
-                           WHERE w.name = p.worker AND w.heartbeat_at >= now() - make_interval(secs => $2))
+                           WHERE w.name = p.worker AND w.heartbeat_at >= now() - make_interval(secs => $1))
          FOR UPDATE OF p SKIP LOCKED",
     )
-    .bind(PlanStatus::Running)
     .bind(silent_for.as_secs_f64())
     .fetch_all(&mut *tx)
     .await?;

@@ -21,6 +21,9 @@ pub struct BenchArgs {
     /// Plans or jobs in flight in the worker; several (comma-separated) run one after another.
     #[arg(long, value_delimiter = ',', default_value = "16")]
     pub concurrency: Vec<usize>,
+    /// Jobs the `queue` section's worker claims beyond its free slots (QUEUE_PREFETCH).
+    #[arg(long, default_value_t = 0)]
+    pub prefetch: usize,
     /// Owners the plans are spread over, each capped at OWNER_MAX_RUNNING plans running.
     #[arg(long, default_value_t = 32)]
     pub owners: usize,

@@ -1,8 +1,9 @@
 //! No-op jobs through the queue core, measured the way `../shared/bench-peers/` measures
 //! graphile-worker and pg-boss: enqueue N jobs in bulk (1,000 per statement), then from the
 //! worker's start until every job is done and its completion committed. A job is a minimal
-//! plan; the worker claims it like any plan and the handler only writes its success (through
-//! the same batched write as a real plan's).
+//! plan; the worker claims it like any plan and the handler only writes its success as a
+//! succeeded plan's run does: through the same batched write, handed off the worker slot
+//! (`queue::finishing`).
 
 use std::{
     sync::{
@@ -23,6 +24,7 @@ use crate::{
     db,
     queue::{
         backend::PlanBackend,
+        finishing::Finishing,
         wake::Wake,
         worker::{consumer, unique_worker_name},
     },
@@ -33,6 +35,7 @@ const ENQUEUE_BATCH: usize = 1000;
 
 struct Done {
     checkpoints: PgCheckpoints,
+    finishing: Finishing,
     count: AtomicUsize,
 }
 
@@ -43,13 +46,21 @@ async fn noop(job: Claimed, done: Data<Arc<Done>>) -> Result<(), BoxDynError> {
         warnings: json!([]),
         token_usage: None,
     };
-    let owned = done
-        .checkpoints
-        .succeed(job.plan_id, job.lease.run, Arc::default(), Arc::new(success))
-        .await?;
-    if owned {
-        done.count.fetch_add(1, Ordering::Relaxed);
-    }
+    let writer = Arc::clone(&done);
+    let write = async move {
+        let written = writer
+            .checkpoints
+            .succeed(job.plan_id, job.lease.run, Arc::default(), Arc::new(success))
+            .await;
+        match written {
+            Ok(true) => {
+                writer.count.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(false) => eprintln!("bench: job {} lost to another run", job.plan_id),
+            Err(e) => eprintln!("bench: job {} not written: {e}", job.plan_id),
+        }
+    };
+    done.finishing.hand_off(write).await;
     Ok(())
 }
 
@@ -69,19 +80,22 @@ pub async fn run(
 
     let counted = Transactions::start(&url, &scratch.name).await?;
     let pool = db::connect(&url, concurrency as u32 + 8).await?;
-    let settings = Settings {
+    let mut settings = Settings {
         worker_concurrency: concurrency,
         ..settings.clone()
     };
+    settings.queue.prefetch = args.prefetch;
     let done = Arc::new(Done {
         checkpoints: PgCheckpoints::new(pool.clone()),
+        finishing: Finishing::new(concurrency * 8),
         count: AtomicUsize::new(0),
     });
     let mut consumer = consumer(&settings, "noop");
     // A no-op job has no graph: its claim records no node start.
     consumer.entry = None;
-    let backend =
-        PlanBackend::new(pool.clone(), consumer).poll_with_strategy(Wake::listen(&pool, settings.queue.poll_interval));
+    let wake = Wake::listen(&pool, settings.queue.poll_interval);
+    done.finishing.wake(wake.nudger());
+    let backend = PlanBackend::new(pool.clone(), consumer).poll_with_strategy(wake);
     let worker = WorkerBuilder::new(unique_worker_name())
         .backend(backend)
         .data(done.clone())
@@ -99,10 +113,12 @@ pub async fn run(
     let transactions = counted.since_start().await?;
     let finished = done.count.load(Ordering::Relaxed);
     println!(
-        "bench=queue concurrency={concurrency} jobs={} owners={} enqueue_jobs_per_s={:.0} process_jobs_per_s={:.0} done={finished} \
+        "bench=queue concurrency={concurrency} prefetch={} jobs={} owners={} owner_cap={} enqueue_jobs_per_s={:.0} process_jobs_per_s={:.0} done={finished} \
          transactions_per_job={:.3}",
+        args.prefetch,
         args.jobs,
         args.owners,
+        settings.queue.owner_max_running,
         args.jobs as f64 / enqueued.as_secs_f64(),
         finished as f64 / elapsed.as_secs_f64(),
         transactions as f64 / finished.max(1) as f64,

@@ -27,11 +27,10 @@ pub async fn rescue_stuck(pool: &PgPool, stale_after: Duration) -> Result<Option
     };
     let stuck: Vec<(Uuid, i32, Option<String>)> = sqlx::query_as(
         "SELECT p.id, p.attempts, p.worker FROM plans p
-         WHERE p.status = $2 AND p.updated_at < now() - make_interval(secs => $1)
+         WHERE p.status = 'running' AND p.updated_at < now() - make_interval(secs => $1)
          FOR UPDATE OF p SKIP LOCKED",
     )
     .bind(stale_after.as_secs_f64())
-    .bind(PlanStatus::Running)
     .fetch_all(&mut *tx)
     .await?;
     for (id, attempts, worker) in &stuck {
