@@ -142,7 +142,7 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
     assert_eq!(calls["b"], 1, "b ran again: {calls:?}");
     assert_eq!(calls["c"], 2);
     assert_eq!(calls["d"], 1);
-    assert_eq!(outputs["d"]["saw"], 3, "d sees every earlier output, replayed or fresh");
+    assert_eq!(outputs.value("d").unwrap()["saw"], 3, "d sees every earlier output, replayed or fresh");
     let checkpoints: Vec<(String, i32)> =
         sqlx::query_as("SELECT node, attempt FROM plan_checkpoints WHERE plan_id = $1 ORDER BY created_at")
             .bind(id)
@@ -185,7 +185,7 @@ async fn fan_out_runs_concurrently_and_loops_are_checkpointed_per_visit(pool: Pg
         .edge("z", &["join"])
         // Loop back to join until its third visit.
         .branch("join", |outputs| {
-            if outputs["join"]["visit"].as_u64() < Some(3) {
+            if outputs.value("join").and_then(|v| v["visit"].as_u64()) < Some(3) {
                 vec!["join"]
             } else {
                 vec![]

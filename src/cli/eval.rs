@@ -15,7 +15,6 @@
 //! makes the exit code 1.
 
 use std::{
-    collections::HashMap,
     path::PathBuf,
     process::ExitCode,
     time::{Duration, Instant},
@@ -31,7 +30,7 @@ use crate::{
     catalog,
     config::Settings,
     db,
-    graph::{NodeContext, node_of},
+    graph::{NodeContext, Outputs, node_of, output_of},
     queue::{executor::Executor, worker},
     store::{
         checkpoints,
@@ -232,9 +231,9 @@ async fn judge(
     v.delivered = true;
     let result = plan.result.context("a succeeded plan has a result")?;
     let itinerary: Itinerary = serde_json::from_value(result.clone())?;
-    let mut outputs = HashMap::new();
+    let mut outputs = Outputs::default();
     for (key, output) in checkpoints::in_order(pool, id).await? {
-        outputs.insert(node_of(&key).to_string(), std::sync::Arc::new(output));
+        outputs.insert(node_of(&key).to_string(), output_of(&output));
     }
     let ctx = NodeContext {
         plan_id: id,

@@ -2,11 +2,13 @@
 //! finished nodes' outputs, in order — as `Unsaved`, and hands it to the store in one write
 //! (see `Saving` for when). A write also answers whether the run still owns the plan.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+
+use crate::graph::node::Output;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -14,7 +16,7 @@ pub struct Checkpoint {
     /// The visit: `draft`, `draft#2`… (see `visit_key`).
     pub key: String,
     pub node: String,
-    pub output: Arc<Value>,
+    pub output: Output,
 }
 
 /// One step of a run, as its timeline records it.

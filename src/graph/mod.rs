@@ -12,7 +12,7 @@ mod runner;
 mod shape;
 
 pub use checkpoint::{Checkpoint, CheckpointStore, Ownership, Resume, RunStep, Unsaved};
-pub use node::{Node, NodeContext, NodeError, Saving, to_output};
+pub use node::{Node, NodeContext, NodeError, Output, Outputs, Saving, output_of, to_output};
 pub use progress::{Progress, node_of, visit_key};
 pub use runner::{Ran, RunError, Runner};
 pub use shape::{Branch, Edge, Graph};

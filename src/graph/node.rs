@@ -5,12 +5,50 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_trait::async_trait;
 use serde::{Serialize, de::DeserializeOwned};
-use serde_json::Value;
+use serde_json::{Value, value::RawValue};
 use uuid::Uuid;
 
-/// The latest output of every node so far, by node name. Shared, not copied: a wave's
-/// nodes, the run and its unsaved checkpoints hold the same outputs.
-pub type Outputs = HashMap<String, Arc<Value>>;
+/// A node's output as JSON text, shared, not copied, by a wave's nodes, the run and its
+/// unsaved checkpoint. Text, because a parsed `Value` takes five times the memory and a
+/// worker holds every output of a thousand plans in flight; readers deserialize from it.
+pub type Output = Arc<RawValue>;
+
+/// `value` as an `Output`.
+pub fn output_of(value: &Value) -> Output {
+    match serde_json::value::to_raw_value(value) {
+        Ok(raw) => Arc::from(raw),
+        // A `Value` always serializes; keep the function total anyway.
+        Err(_) => Arc::from(RawValue::NULL.to_owned()),
+    }
+}
+
+/// The latest output of every node so far, by node name.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs(HashMap<String, Output>);
+
+impl Outputs {
+    pub fn insert(&mut self, node: String, output: Output) {
+        self.0.insert(node, output);
+    }
+
+    pub fn get(&self, node: &str) -> Option<&Output> {
+        self.0.get(node)
+    }
+
+    /// The output of `node`, decoded; `None` when it has none.
+    pub fn read<T: DeserializeOwned>(&self, node: &str) -> Option<Result<T, serde_json::Error>> {
+        self.0.get(node).map(|raw| serde_json::from_str(raw.get()))
+    }
+
+    /// The output of `node` as a `Value`, for readers without a type.
+    pub fn value(&self, node: &str) -> Option<Value> {
+        self.read(node).and_then(Result::ok)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.keys()
+    }
+}
 
 /// What a node sees: the plan it works for and the latest output of every node so far.
 pub struct NodeContext {
@@ -37,7 +75,7 @@ impl NodeContext {
             .outputs
             .get(node)
             .ok_or_else(|| NodeError::permanent("graph", format!("node {node} has no output yet")))?;
-        T::deserialize(&**value)
+        serde_json::from_str(value.get())
             .map_err(|e| NodeError::permanent("graph", format!("output of {node} is malformed: {e}")))
     }
 }

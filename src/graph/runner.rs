@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::graph::{
     checkpoint::{Checkpoint, CheckpointStore, Ownership, Resume, Unsaved},
-    node::{NodeContext, NodeError, Outputs, Saving},
+    node::{NodeContext, NodeError, Outputs, Saving, output_of},
     progress::visit_key,
     shape::{Edge, Graph},
 };
@@ -69,7 +69,7 @@ impl Runner {
     pub async fn run(&self, plan_id: Uuid, run: i32, input: &Value, resume: Resume) -> Result<Ran, RunError> {
         let Resume { saved, entry_started } = resume;
         let input = Arc::new(input.clone());
-        let mut outputs = Outputs::new();
+        let mut outputs = Outputs::default();
         let mut visits: HashMap<&'static str, u32> = HashMap::new();
         let mut unsaved = Unsaved::default();
         let mut wave = visit(&[self.graph.entry], &mut visits);
@@ -85,7 +85,7 @@ impl Runner {
             for v in wave {
                 match saved.get(&v.key) {
                     Some(output) => {
-                        outputs.insert(v.name.to_string(), Arc::new(output.clone()));
+                        outputs.insert(v.name.to_string(), output_of(output));
                     }
                     None => jobs.push(v),
                 }
@@ -184,7 +184,7 @@ impl Runner {
                 Ok(Checkpoint {
                     key,
                     node: name.to_string(),
-                    output: Arc::new(output),
+                    output: output_of(&output),
                 })
             }
             Err(error) => {

@@ -12,7 +12,6 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -140,7 +139,10 @@ impl Executor {
             created_at,
             started: std::time::Instant::now(),
         };
-        let ended = self.attempt(&attempt, &input, resume).instrument(span.clone()).await;
+        // Boxed: a task waiting in the graph holds the run's state, not the recording's too.
+        let ended = Box::pin(self.attempt(&attempt, &input, resume))
+            .instrument(span.clone())
+            .await;
         if let Ended::Graph(Ok(ran)) = ended {
             let this = self.clone();
             let write = async move {
@@ -152,7 +154,7 @@ impl Executor {
             self.finishing.hand_off(write.instrument(span)).await;
             return Ok(());
         }
-        self.conclude(&attempt, ended).instrument(span).await
+        Box::pin(self.conclude(&attempt, ended)).instrument(span).await
     }
 
     /// Runs the graph, within the plan's timeout and until the worker's grace runs out.
@@ -245,21 +247,23 @@ impl Executor {
 
     /// Stores the plan `finalize` produced, with the run's last steps.
     async fn succeed(&self, plan_id: Uuid, lease: Lease, ran: Ran) -> anyhow::Result<bool> {
-        let finalized: Finalized = ran
-            .outputs
-            .get(Step::Finalize.as_str())
-            .map(|output| Finalized::deserialize(&**output))
+        // The outputs are let go before the write: only the unsaved steps and the result
+        // wait for the commit (with a thousand plans in flight, that is most of the memory).
+        let Ran { outputs, unsaved } = ran;
+        let finalized: Finalized = outputs
+            .read::<Finalized>(Step::Finalize.as_str())
             .transpose()?
             .ok_or_else(|| anyhow::anyhow!("graph ended without {}", Step::Finalize))?;
+        drop(outputs);
         let total = finalized.result.costs.total;
         let success = Success {
-            result: serde_json::to_value(&finalized.result)?,
+            result: serde_json::value::to_raw_value(&finalized.result)?,
             warnings: json!(finalized.result.warnings),
             markdown: finalized.markdown,
             token_usage: finalized.token_usage.map(|u| json!(u)),
         };
         // Shared by the tries of `durable`: a plan's result is not copied once per try.
-        let (unsaved, success) = (Arc::new(ran.unsaved), Arc::new(success));
+        let (unsaved, success) = (Arc::new(unsaved), Arc::new(success));
         let owned = durable("succeed", || {
             self.checkpoints
                 .succeed(plan_id, lease.run, unsaved.clone(), success.clone())

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use sqlx::PgPool;
+use serde_json::{Value, json, value::RawValue};
+use sqlx::{PgPool, types::Json};
 use uuid::Uuid;
 
 use crate::{
@@ -21,7 +21,8 @@ use crate::{
 /// The finished plan as it is stored.
 #[derive(Debug, Clone)]
 pub struct Success {
-    pub result: Value,
+    /// The plan as JSON text (a worker may hold many results waiting for their commit).
+    pub result: Box<RawValue>,
     pub markdown: String,
     pub warnings: Value,
     pub token_usage: Option<Value>,
@@ -57,13 +58,13 @@ struct Columns<'a> {
     plan: Vec<Uuid>,
     run: Vec<i32>,
     node: Vec<Option<&'a str>>,
-    result: Vec<Option<&'a Value>>,
+    result: Vec<Option<Json<&'a RawValue>>>,
     markdown: Vec<Option<&'a str>>,
     warnings: Vec<Option<&'a Value>>,
     usage: Vec<Option<&'a Value>>,
     checkpoint_plan: Vec<Uuid>,
     checkpoint_key: Vec<&'a str>,
-    checkpoint_output: Vec<&'a Value>,
+    checkpoint_output: Vec<Json<&'a RawValue>>,
     checkpoint_at: Vec<DateTime<Utc>>,
     event_plan: Vec<Uuid>,
     event_kind: Vec<EventKind>,
@@ -88,7 +89,7 @@ impl<'a> Columns<'a> {
         let last = write.unsaved.checkpoints().last().map(|(c, _)| c.node.as_str());
         self.node.push(last);
         let success = write.success.as_deref();
-        self.result.push(success.map(|s| &s.result));
+        self.result.push(success.map(|s| Json(&*s.result)));
         self.markdown.push(success.map(|s| s.markdown.as_str()));
         self.warnings.push(success.map(|s| &s.warnings));
         self.usage.push(success.and_then(|s| s.token_usage.as_ref()));
@@ -98,7 +99,7 @@ impl<'a> Columns<'a> {
                 RunStep::Finished { checkpoint, at } => {
                     self.checkpoint_plan.push(id);
                     self.checkpoint_key.push(&checkpoint.key);
-                    self.checkpoint_output.push(&checkpoint.output);
+                    self.checkpoint_output.push(Json(&*checkpoint.output));
                     self.checkpoint_at.push(*at);
                     self.event(id, EventKind::NodeFinished, Some(&checkpoint.key), json!({}), *at);
                 }

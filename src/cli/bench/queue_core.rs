@@ -41,7 +41,7 @@ struct Done {
 
 async fn noop(job: Claimed, done: Data<Arc<Done>>) -> Result<(), BoxDynError> {
     let success = Success {
-        result: json!({}),
+        result: serde_json::value::RawValue::from_string("{}".into())?,
         markdown: String::new(),
         warnings: json!([]),
         token_usage: None,

@@ -26,8 +26,6 @@ mod understand;
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use crate::{
     graph::{Graph, Node, NodeContext, NodeError},
     travel::{
@@ -59,9 +57,7 @@ pub fn planning_graph(sources: Sources, policy: PlannerPolicy) -> Graph {
         .edge(Step::Routes.as_str(), &[Step::Draft.as_str()])
         .edge(Step::Draft.as_str(), &[Step::Check.as_str()])
         .branch(Step::Check.as_str(), |outputs| {
-            let report: Option<CheckReport> = outputs
-                .get(Step::Check.as_str())
-                .and_then(|v| CheckReport::deserialize(&**v).ok());
+            let report: Option<CheckReport> = outputs.read(Step::Check.as_str()).and_then(Result::ok);
             match report {
                 Some(r) if !r.violations.is_empty() && r.round <= MAX_REVISIONS => vec![Step::Draft.as_str()],
                 _ => vec![Step::Approval.as_str()],
