@@ -142,7 +142,11 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
     assert_eq!(calls["b"], 1, "b ran again: {calls:?}");
     assert_eq!(calls["c"], 2);
     assert_eq!(calls["d"], 1);
-    assert_eq!(outputs.value("d").unwrap()["saw"], 3, "d sees every earlier output, replayed or fresh");
+    assert_eq!(
+        outputs.value("d").unwrap()["saw"],
+        3,
+        "d sees every earlier output, replayed or fresh"
+    );
     let checkpoints: Vec<(String, i32)> =
         sqlx::query_as("SELECT node, attempt FROM plan_checkpoints WHERE plan_id = $1 ORDER BY created_at")
             .bind(id)

@@ -167,6 +167,17 @@ async fn a_queued_plan_says_truly_why_it_waits(pool: PgPool) {
     // Another owner's plan, due after the ninth: one plan ahead of it.
     let other = plan_of(&pool, "other").await;
     assert_eq!(wait_reason(&pool, other).await, json!({"reason": "queued", "ahead": 1}));
+    // Submitted through the API and due now: the answer says why it waits (counted in the
+    // statement that inserts it), and a read says the same.
+    let body = json!({"destination": "成都", "start_date": in_days(20), "days": 2});
+    let reply = call(&router(&pool), "POST", "/v1/plans", Some(&body.to_string()), &[]).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    assert_eq!(reply.body["wait_reason"], json!({"reason": "queued", "ahead": 2}));
+    let submitted: Uuid = reply.body["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        wait_reason(&pool, submitted).await,
+        json!({"reason": "queued", "ahead": 2})
+    );
     // Scheduled through the API: not due, and not claimed, before `not_before`.
     let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     let body = json!({"destination": "成都", "start_date": in_days(20), "days": 2, "not_before": later});

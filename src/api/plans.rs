@@ -20,8 +20,7 @@ use crate::{
     },
     store::{
         approval::Decision,
-        plans::{self, Action, CancelOutcome, Created, NewPlan, PlanRow},
-        queue,
+        plans::{self, Action, CancelOutcome, Created, NewPlan, PlanRead},
         states::PlanStatus,
     },
     travel::request::{self, RequestErrorCode, SubmitRequest},
@@ -55,7 +54,9 @@ pub async fn submit(
         trace_context: trace.as_ref(),
         not_before,
     };
-    let (plan, replayed) = match plans::create(&state.pool, new).await? {
+    let owner_cap = state.settings.queue.owner_max_running;
+    let (created, wait) = plans::submit(&state.pool, new, owner_cap).await?;
+    let (plan, replayed) = match created {
         Created::New(plan) => {
             crate::metrics::plan_submitted();
             (plan, false)
@@ -71,13 +72,20 @@ pub async fn submit(
     };
     tracing::info!(plan_id = %plan.id, status = %plan.status, replayed, "plan submitted");
     let location = format!("/v1/plans/{}", plan.id);
-    // A new plan has done nothing yet; a replayed one may have.
-    let done = if replayed {
-        plans::done_nodes(&state.pool, plan.id).await?
+    // A new plan has done nothing yet and its wait was counted with it; a replayed one is
+    // read as it is now.
+    let view = if replayed {
+        let read = plans::read(&state.pool, plan.id, owner_cap)
+            .await?
+            .ok_or_else(|| ApiError::not_found("plan"))?;
+        read_view(read)
     } else {
-        Vec::new()
+        read_view(PlanRead {
+            plan,
+            done: Vec::new(),
+            wait,
+        })
     };
-    let view = full_view(&state, plan, done).await?;
     let mut response = (StatusCode::ACCEPTED, Json(view)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -140,23 +148,14 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Resul
     let read = plans::read(&state.pool, id, state.settings.queue.owner_max_running)
         .await?
         .ok_or_else(|| ApiError::not_found("plan"))?;
-    let mut view = plan_view(read.plan, read.done);
-    view.wait_reason = read.wait.as_ref().map(wait_view);
-    Ok(Json(view).into_response())
+    Ok(Json(read_view(read)).into_response())
 }
 
 /// The plan with its progress and, when it is queued, why it waits.
-async fn full_view(state: &AppState, plan: PlanRow, done: Vec<String>) -> Result<PlanView, ApiError> {
-    let wait = match plan.status {
-        PlanStatus::Queued => {
-            let key = (plan.id, plan.owner.as_str(), plan.due_at, plan.delay_reason.as_deref());
-            queue::wait_reason(&state.pool, key, state.settings.queue.owner_max_running).await?
-        }
-        _ => None,
-    };
-    let mut view = plan_view(plan, done);
-    view.wait_reason = wait.as_ref().map(wait_view);
-    Ok(view)
+fn read_view(read: PlanRead) -> PlanView {
+    let mut view = plan_view(read.plan, read.done);
+    view.wait_reason = read.wait.as_ref().map(wait_view);
+    view
 }
 
 #[derive(Debug, Deserialize)]

@@ -73,10 +73,29 @@ pub enum Created {
 /// Inserts the plan and its `queued` event, and wakes the workers when it is due now: one
 /// statement, one transaction.
 pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Error> {
+    Ok(submit(pool, new, 0).await?.0)
+}
+
+#[derive(sqlx::FromRow)]
+struct Inserted {
+    #[sqlx(flatten)]
+    plan: PlanRow,
+    running: Option<i64>,
+    owners_before: Option<i64>,
+    ahead: Option<i64>,
+}
+
+/// `create`, and why a new plan waits, counted in the same statement (as `read` counts it;
+/// the plans due before a new one are all the due plans): one round trip per submission.
+pub async fn submit(
+    pool: &PgPool,
+    new: NewPlan<'_>,
+    owner_cap: u32,
+) -> Result<(Created, Option<WaitReason>), sqlx::Error> {
     let scheduled = new.not_before.filter(|at| *at > Utc::now());
     let detail = scheduled.map_or_else(|| json!({}), |at| json!({"not_before": at}));
     // `woken` runs only because the final SELECT joins it; pg_notify is sent at commit.
-    let inserted: Option<PlanRow> = sqlx::query_as(
+    let inserted: Option<Inserted> = sqlx::query_as(
         "WITH plan AS (
             INSERT INTO plans (id, owner, idempotency_key, request, max_attempts, trace_context, due_at, delay_reason)
             VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8)
@@ -89,7 +108,17 @@ pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Er
          woken AS (
             SELECT pg_notify($11, '') FROM plan WHERE plan.delay_reason IS NULL
          )
-         SELECT plan.* FROM plan LEFT JOIN woken ON true",
+         SELECT plan.*, w.running, w.owners_before, w.ahead
+         FROM plan
+         LEFT JOIN woken ON true
+         LEFT JOIN LATERAL (
+            SELECT (SELECT count(*) FROM plans r WHERE r.owner = plan.owner AND r.status = 'running') AS running,
+                   (SELECT count(*) FROM (SELECT 1 FROM plans q WHERE q.owner = plan.owner AND q.status = 'queued'
+                        AND q.due_at <= now() LIMIT $12) mine) AS owners_before,
+                   (SELECT count(*) FROM (SELECT 1 FROM plans q WHERE q.status = 'queued'
+                        AND q.due_at <= now() LIMIT $13) before) AS ahead
+            WHERE plan.delay_reason IS NULL
+         ) w ON true",
     )
     .bind(Uuid::new_v4())
     .bind(new.owner)
@@ -102,21 +131,35 @@ pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Er
     .bind(EventKind::Queued)
     .bind(detail)
     .bind(WAKE_CHANNEL)
+    .bind(i64::from(owner_cap))
+    .bind(queue::AHEAD_COUNTED)
     .fetch_optional(pool)
     .await?;
-    if let Some(plan) = inserted {
-        return Ok(Created::New(plan));
+    if let Some(row) = inserted {
+        let wait = match (row.running, row.owners_before, row.ahead) {
+            (Some(running), Some(owners_before), Some(ahead)) => {
+                let counts = QueueCounts {
+                    running,
+                    owners_before,
+                    ahead,
+                };
+                WaitReason::due(counts, owner_cap)
+            }
+            _ => WaitReason::delayed(row.plan.due_at, row.plan.delay_reason.as_deref()),
+        };
+        return Ok((Created::New(row.plan), Some(wait)));
     }
     let existing: PlanRow = sqlx::query_as("SELECT * FROM plans WHERE owner = $1 AND idempotency_key = $2")
         .bind(new.owner)
         .bind(new.idempotency_key)
         .fetch_one(pool)
         .await?;
-    Ok(if &existing.request == new.request {
+    let created = if &existing.request == new.request {
         Created::Existing(existing)
     } else {
         Created::KeyReused(existing)
-    })
+    };
+    Ok((created, None))
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<PlanRow>, sqlx::Error> {
@@ -144,7 +187,10 @@ struct ReadRow {
 }
 
 /// The plan, its progress and its wait reason in one round trip (the API's most frequent
-/// read; the counts are those of `queue::wait_reason`, made only for a due queued plan).
+/// read). For a due queued plan it counts its owner's running plans, its owner's due plans
+/// before it (up to the cap: they take the owner's room first) and every due plan before it
+/// (up to `AHEAD_COUNTED`). The statuses are written out, not bound, so that the statement's
+/// cached plan uses the queue's partial indexes.
 pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
     let row: Option<ReadRow> = sqlx::query_as(
         "SELECT p.*,

@@ -213,56 +213,13 @@ impl WaitReason {
     }
 }
 
-/// Why the queued plan `id` of `owner`, due at `due_at`, is not running; `delay_reason` is
-/// its stored `Delay`. `None` when it is not queued any more.
-pub async fn wait_reason(
-    pool: &PgPool,
-    plan: (Uuid, &str, DateTime<Utc>, Option<&str>),
-    owner_cap: u32,
-) -> Result<Option<WaitReason>, sqlx::Error> {
-    let (id, owner, due_at, delay_reason) = plan;
-    if due_at > Utc::now() {
-        return Ok(Some(WaitReason::delayed(due_at, delay_reason)));
-    }
-    // The owner's due plans before this one take the owner's free room first.
-    // Counting stops where the answer cannot change: at the cap for the owner's plans, at
-    // `AHEAD_COUNTED` for the rest. The statuses are written out, not bound: only then may
-    // PostgreSQL's cached plan of the statement use the partial indexes of the queue.
-    let row: Option<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM plans WHERE owner = $2 AND status = 'running'),
-                (SELECT count(*) FROM (SELECT 1 FROM plans WHERE owner = $2 AND status = 'queued' AND due_at <= now()
-                                         AND (due_at, id) < ($3, $1) LIMIT $4) mine),
-                (SELECT count(*) FROM (SELECT 1 FROM plans WHERE status = 'queued' AND due_at <= now()
-                                         AND (due_at, id) < ($3, $1) LIMIT $5) ahead)
-         FROM plans WHERE id = $1 AND status = 'queued'",
-    )
-    .bind(id)
-    .bind(owner)
-    .bind(due_at)
-    .bind(i64::from(owner_cap))
-    .bind(AHEAD_COUNTED)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|counts| WaitReason::due(counts.into(), owner_cap)))
-}
-
 /// What decides why a due plan waits: its owner's running plans, its owner's due plans
 /// before it, and every due plan before it (counted up to `AHEAD_COUNTED`).
-#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+#[derive(Debug, Clone, Copy)]
 pub struct QueueCounts {
     pub running: i64,
     pub owners_before: i64,
     pub ahead: i64,
-}
-
-impl From<(i64, i64, i64)> for QueueCounts {
-    fn from((running, owners_before, ahead): (i64, i64, i64)) -> Self {
-        Self {
-            running,
-            owners_before,
-            ahead,
-        }
-    }
 }
 
 impl WaitReason {
