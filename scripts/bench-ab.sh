@@ -21,6 +21,6 @@ for round in $(seq 1 "$rounds"); do
   (( round % 2 == 0 )) && order=("$after" "$before")
   for bin in "${order[@]}"; do
     label=$([ "$bin" = "$before" ] && echo before || echo after)
-    "$bin" bench "${args[@]}" 2>&1 | grep -E "whole path|queue only" | sed "s/^/round $round $label: /"
+    "$bin" bench "${args[@]}" 2>&1 | grep "^bench=" | sed "s/^/round $round $label: /"
   done
 done
