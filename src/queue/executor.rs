@@ -92,7 +92,7 @@ impl Executor {
             retry_base: settings.queue.retry_base,
             plan_timeout: settings.plan_timeout,
             shutdown: CancellationToken::new(),
-            finishing: Finishing::new(settings.worker_concurrency * 8),
+            finishing: Finishing::for_concurrency(settings.worker_concurrency),
         })
     }
 

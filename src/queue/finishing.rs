@@ -21,6 +21,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::queue::wake::Nudge;
 
+/// Writes that may wait at once, per worker slot.
+const ROOM_PER_SLOT: usize = 8;
+
 #[derive(Clone)]
 pub struct Finishing {
     writes: TaskTracker,
@@ -30,6 +33,11 @@ pub struct Finishing {
 }
 
 impl Finishing {
+    /// Room for the writes of a worker running `concurrency` plans at once.
+    pub fn for_concurrency(concurrency: usize) -> Self {
+        Self::new(concurrency.max(1) * ROOM_PER_SLOT)
+    }
+
     pub fn new(room: usize) -> Self {
         Self {
             writes: TaskTracker::new(),

@@ -76,13 +76,40 @@ pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Er
     Ok(submit(pool, new, 0).await?.0)
 }
 
+/// The counts `submit` and `read` make for a due queued plan (NULL for any other).
+#[derive(sqlx::FromRow)]
+struct WaitCounts {
+    running: Option<i64>,
+    owners_before: Option<i64>,
+    ahead: Option<i64>,
+}
+
+impl WaitCounts {
+    /// Why `plan` waits: `None` unless it is queued.
+    fn reason(&self, plan: &PlanRow, owner_cap: u32) -> Option<WaitReason> {
+        if plan.status != PlanStatus::Queued {
+            return None;
+        }
+        Some(match (self.running, self.owners_before, self.ahead) {
+            (Some(running), Some(owners_before), Some(ahead)) => {
+                let counts = QueueCounts {
+                    running,
+                    owners_before,
+                    ahead,
+                };
+                WaitReason::due(counts, owner_cap)
+            }
+            _ => WaitReason::delayed(plan.due_at, plan.delay_reason.as_deref()),
+        })
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct Inserted {
     #[sqlx(flatten)]
     plan: PlanRow,
-    running: Option<i64>,
-    owners_before: Option<i64>,
-    ahead: Option<i64>,
+    #[sqlx(flatten)]
+    counts: WaitCounts,
 }
 
 /// `create`, and why a new plan waits, counted in the same statement (as `read` counts it;
@@ -136,18 +163,8 @@ pub async fn submit(
     .fetch_optional(pool)
     .await?;
     if let Some(row) = inserted {
-        let wait = match (row.running, row.owners_before, row.ahead) {
-            (Some(running), Some(owners_before), Some(ahead)) => {
-                let counts = QueueCounts {
-                    running,
-                    owners_before,
-                    ahead,
-                };
-                WaitReason::due(counts, owner_cap)
-            }
-            _ => WaitReason::delayed(row.plan.due_at, row.plan.delay_reason.as_deref()),
-        };
-        return Ok((Created::New(row.plan), Some(wait)));
+        let wait = row.counts.reason(&row.plan, owner_cap);
+        return Ok((Created::New(row.plan), wait));
     }
     let existing: PlanRow = sqlx::query_as("SELECT * FROM plans WHERE owner = $1 AND idempotency_key = $2")
         .bind(new.owner)
@@ -181,9 +198,8 @@ struct ReadRow {
     #[sqlx(flatten)]
     plan: PlanRow,
     done: Vec<String>,
-    running: Option<i64>,
-    owners_before: Option<i64>,
-    ahead: Option<i64>,
+    #[sqlx(flatten)]
+    counts: WaitCounts,
 }
 
 /// The plan, its progress and its wait reason in one round trip (the API's most frequent
@@ -213,18 +229,7 @@ pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<Plan
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|r| {
-        let wait = match (r.plan.status, r.running, r.owners_before, r.ahead) {
-            (PlanStatus::Queued, Some(running), Some(owners_before), Some(ahead)) => {
-                let counts = QueueCounts {
-                    running,
-                    owners_before,
-                    ahead,
-                };
-                Some(WaitReason::due(counts, owner_cap))
-            }
-            (PlanStatus::Queued, ..) => Some(WaitReason::delayed(r.plan.due_at, r.plan.delay_reason.as_deref())),
-            _ => None,
-        };
+        let wait = r.counts.reason(&r.plan, owner_cap);
         PlanRead {
             plan: r.plan,
             done: r.done,

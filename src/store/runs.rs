@@ -211,14 +211,7 @@ pub async fn rescue_orphans(pool: &PgPool, silent_for: Duration) -> Result<Rescu
             finish(&mut tx, id, attempts, PlanStatus::Failed, Some(&error), detail).await?;
             rescued.exhausted.push(id);
         } else {
-            sqlx::query(
-                "UPDATE plans SET status = $2, worker = NULL, current_node = NULL, due_at = now(), updated_at = now()
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(PlanStatus::Queued)
-            .execute(&mut *tx)
-            .await?;
+            back_in_queue(&mut tx, id).await?;
             let detail = json!({"worker": worker, "run": run});
             events::record(&mut tx, id, EventKind::Rescued, None, attempts, detail).await?;
             rescued.requeued.push(id);
@@ -229,6 +222,20 @@ pub async fn rescue_orphans(pool: &PgPool, silent_for: Duration) -> Result<Rescu
     }
     tx.commit().await?;
     Ok(rescued)
+}
+
+/// Puts a plan nobody is running back in the queue, due now, its attempt spent (the
+/// rescues of plans whose worker went silent or that stopped making progress).
+pub async fn back_in_queue(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE plans SET status = $2, worker = NULL, current_node = NULL, due_at = now(), updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(PlanStatus::Queued)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Hands back to the queue the plans `running` under `worker` — all of them, or only `ids` —

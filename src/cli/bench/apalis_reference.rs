@@ -7,13 +7,14 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 
 use crate::{
+    cli::bench::figures::until_done,
     config::Settings,
     db,
     queue::{wake::Tick, worker::unique_worker_name},
@@ -57,12 +58,8 @@ pub async fn run(scratch: &db::Scratch, settings: &Settings, jobs: usize, concur
         .data(done.clone())
         .concurrency(concurrency)
         .build(noop);
-    let started = Instant::now();
     let handle = tokio::spawn(worker.run());
-    while done.load(Ordering::Relaxed) < jobs && started.elapsed() < Duration::from_secs(600) {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let elapsed = started.elapsed();
+    let elapsed = until_done(&done, jobs).await;
     handle.abort();
     let finished = done.load(Ordering::Relaxed);
     println!(

@@ -1,4 +1,14 @@
-//! Small helpers the sections share: percentiles, and the owners plans are dealt to.
+//! Small helpers the sections share: percentiles, the owners plans are dealt to, how many
+//! plans are still open, and waiting for a count of jobs done.
+
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
+
+use sqlx::PgPool;
+
+use crate::store::states::PlanStatus;
 
 /// The `p`-th percentile (0–100) of sorted values.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -12,4 +22,21 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// Owner of the `i`-th plan: plans are dealt round-robin to `owners` owners.
 pub fn owner(i: usize, owners: usize) -> String {
     format!("bench-{}", i % owners.max(1))
+}
+
+/// Plans queued or running: a section's run is over at 0.
+pub async fn open_plans(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM plans WHERE status = ANY($1)")
+        .bind([PlanStatus::Queued, PlanStatus::Running].as_slice())
+        .fetch_one(pool)
+        .await
+}
+
+/// Waits (10 minutes at most) until `done` reaches `target`; how long that took.
+pub async fn until_done(done: &AtomicUsize, target: usize) -> Duration {
+    let started = Instant::now();
+    while done.load(Ordering::Relaxed) < target && started.elapsed() < Duration::from_secs(600) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    started.elapsed()
 }

@@ -24,7 +24,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    cli::bench::args::BenchArgs,
+    cli::bench::{args::BenchArgs, figures::open_plans},
     config::Settings,
     db,
     queue::{executor::Executor, worker},
@@ -219,13 +219,6 @@ async fn submit(pool: &PgPool, request: &Value) -> anyhow::Result<Uuid> {
     match plans::create(pool, new).await? {
         Created::New(row) | Created::Existing(row) | Created::KeyReused(row) => Ok(row.id),
     }
-}
-
-async fn open_plans(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM plans WHERE status = ANY($1)")
-        .bind([PlanStatus::Queued, PlanStatus::Running].as_slice())
-        .fetch_one(pool)
-        .await
 }
 
 async fn succeeded(pool: &PgPool) -> Result<i64, sqlx::Error> {

@@ -10,7 +10,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use apalis::prelude::*;
@@ -19,7 +19,11 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    cli::bench::{args::BenchArgs, figures::owner, transactions::Transactions},
+    cli::bench::{
+        args::BenchArgs,
+        figures::{owner, until_done},
+        transactions::Transactions,
+    },
     config::Settings,
     db,
     queue::{
@@ -87,7 +91,7 @@ pub async fn run(
     settings.queue.prefetch = args.prefetch;
     let done = Arc::new(Done {
         checkpoints: PgCheckpoints::new(pool.clone()),
-        finishing: Finishing::new(concurrency * 8),
+        finishing: Finishing::for_concurrency(concurrency),
         count: AtomicUsize::new(0),
     });
     let mut consumer = consumer(&settings, "noop");
@@ -101,12 +105,8 @@ pub async fn run(
         .data(done.clone())
         .concurrency(concurrency)
         .build(noop);
-    let started = Instant::now();
     let handle = tokio::spawn(worker.run());
-    while done.count.load(Ordering::Relaxed) < args.jobs && started.elapsed() < Duration::from_secs(600) {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let elapsed = started.elapsed();
+    let elapsed = until_done(&done.count, args.jobs).await;
     handle.abort();
     let _ = handle.await;
     pool.close().await;

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use crate::{
     cli::bench::{
         args::BenchArgs,
-        figures::{owner, percentile},
+        figures::{open_plans, owner, percentile},
         transactions::Transactions,
     },
     config::Settings,
@@ -100,13 +100,6 @@ async fn submit(pool: &PgPool, count: usize, owners: usize) -> anyhow::Result<()
         plans::create(pool, new).await?;
     }
     Ok(())
-}
-
-async fn open_plans(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM plans WHERE status = ANY($1)")
-        .bind([PlanStatus::Queued, PlanStatus::Running].as_slice())
-        .fetch_one(pool)
-        .await
 }
 
 /// Plans succeeded, and every plan's run time in seconds.

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{
     queue::maintenance::lock::exclusively,
     store::{
-        events, queue,
+        events, queue, runs,
         states::{EventKind, PlanStatus},
     },
 };
@@ -34,14 +34,7 @@ pub async fn rescue_stuck(pool: &PgPool, stale_after: Duration) -> Result<Option
     .fetch_all(&mut *tx)
     .await?;
     for (id, attempts, worker) in &stuck {
-        sqlx::query(
-            "UPDATE plans SET status = $2, worker = NULL, current_node = NULL, due_at = now(), updated_at = now()
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(PlanStatus::Queued)
-        .execute(&mut *tx)
-        .await?;
+        runs::back_in_queue(&mut tx, *id).await?;
         let detail = json!({"was": PlanStatus::Running, "worker": worker});
         events::record(&mut tx, *id, EventKind::RescuedStuck, None, *attempts, detail).await?;
         tracing::warn!(plan_id = %id, "stuck plan back in the queue");
