@@ -15,6 +15,9 @@ pub struct Settings {
     pub database_url: String,
     pub app_env: String,
     pub api_addr: String,
+    /// An api request answers within this long or gets a 408 (a live stream's body is not
+    /// bounded by it, only the wait for its first byte).
+    pub api_request_timeout: Duration,
     pub worker_addr: String,
     pub worker_concurrency: usize,
     pub plan_max_attempts: i32,
@@ -268,6 +271,7 @@ impl Settings {
             database_url: vars.text_or("DATABASE_URL", DEFAULT_DATABASE_URL),
             app_env: "dev".into(),
             api_addr: vars.text_or("API_ADDR", "0.0.0.0:8080"),
+            api_request_timeout: vars.millis("API_REQUEST_TIMEOUT_MS", 30_000)?,
             worker_addr: vars.text_or("WORKER_ADDR", "0.0.0.0:9091"),
             worker_concurrency: vars.parsed("WORKER_CONCURRENCY", 16)?,
             plan_max_attempts: vars.parsed("PLAN_MAX_ATTEMPTS", 5)?,

@@ -16,14 +16,51 @@ pub fn install() -> Option<PrometheusHandle> {
             let buckets = [
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
             ];
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
                 .ok()?
                 .install_recorder()
                 .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
-                .ok()
+                .ok()?;
+            known_series_at_zero();
+            Some(handle)
         })
         .clone()
+}
+
+/// Terminal statuses (`PlanStatus::TERMINAL`; tests/api_surface.rs checks the two agree).
+pub const FINISHED_STATUSES: [&str; 4] = ["succeeded", "failed", "cancelled", "rejected"];
+/// What `timeout` is called with: one node, or the whole plan.
+pub const TIMEOUT_SCOPES: [&str; 2] = ["node", "plan"];
+/// What `requeued` is called with.
+pub const REQUEUE_KINDS: [&str; 5] = ["retry", "wait", "hand_back", "rescued", "stuck"];
+/// What `provider_call` is called with: `ok` and `resilience::Failure::outcome`'s values.
+pub const PROVIDER_OUTCOMES: [&str; 5] = ["ok", "transient", "rate_limited", "permanent", "breaker_open"];
+
+/// Counters whose label sets are known are exported at 0 from the start, so that rates and
+/// alert rules have a series before the first event (a timeout may never have happened yet).
+fn known_series_at_zero() {
+    counter!("planner_plans_submitted_total").increment(0);
+    for status in FINISHED_STATUSES {
+        counter!("planner_plans_finished_total", "status" => status).increment(0);
+    }
+    for scope in TIMEOUT_SCOPES {
+        counter!("planner_timeouts_total", "scope" => scope).increment(0);
+    }
+    for kind in REQUEUE_KINDS {
+        counter!("planner_plan_requeues_total", "kind" => kind).increment(0);
+    }
+    for kind in ["prompt", "completion"] {
+        counter!("planner_llm_tokens_total", "kind" => kind).increment(0);
+    }
+    gauge!("planner_live_streams").set(0.0);
+}
+
+/// An upstream is guarded by a resilience policy: its call counters start at 0.
+pub fn provider_known(provider: &str) {
+    for outcome in PROVIDER_OUTCOMES {
+        counter!("planner_provider_calls_total", "provider" => provider.to_string(), "outcome" => outcome).increment(0);
+    }
 }
 
 pub fn render() -> String {
@@ -118,4 +155,13 @@ pub fn llm_tokens(kind: &str, tokens: u64) {
 /// reach) and the embedded planner used instead.
 pub fn llm_fallback(node: &str) {
     counter!("planner_llm_fallbacks_total", "node" => node.to_string()).increment(1);
+}
+
+/// Server-Sent Event streams open on this api process.
+pub fn live_stream_opened() {
+    gauge!("planner_live_streams").increment(1.0);
+}
+
+pub fn live_stream_closed() {
+    gauge!("planner_live_streams").decrement(1.0);
 }

@@ -142,6 +142,7 @@ impl Resilience {
             .open_wait(policy.breaker_open)
             .build();
         metrics::breaker_state(upstream, false);
+        metrics::provider_known(upstream);
         let limiter = NonZeroU32::new(policy.rate_per_sec)
             .map(|rate| RateLimiter::direct(Quota::per_second(rate).allow_burst(rate)));
         Arc::new(Self {

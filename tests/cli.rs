@@ -4,17 +4,12 @@
 mod common;
 
 use std::{
-    net::TcpListener,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{Proc, database_url, migrated};
+use common::{Proc, database_url, free_port, migrated};
 use sqlx::PgPool;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn plan_command(args: &[&str], url: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_planner"))

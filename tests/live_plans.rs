@@ -298,10 +298,7 @@ async fn plan_with_llm(pool: &PgPool, llm_url: &str, body: Value) -> (Uuid, Stri
     migrated(pool).await;
     let mut settings = Settings::for_database("postgres://unused").expect("settings from the environment");
     settings.live.openai_base_url = Some(llm_url.to_string());
-    let app = api::router(api::AppState {
-        pool: pool.clone(),
-        settings: Arc::new(settings.clone()),
-    });
+    let app = api::router(api::AppState::new(pool.clone(), Arc::new(settings.clone())));
     let policy = Policy {
         retries: 1,
         backoff_min: Duration::from_millis(10),

@@ -40,6 +40,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    refuse_nul(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(&mut de) {
         Ok(value) => Ok(value),
@@ -59,5 +60,75 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let message = message.split(" at line ").next().unwrap_or(&message).to_string();
             Err(ApiError::bad_request(&field, format!("{field}: {message}")))
         }
+    }
+}
+
+/// PostgreSQL keeps no NUL character in text or jsonb, and no traveller types one: a `\u0000`
+/// anywhere in the body is refused, naming the field that holds it. JSON can only carry NUL
+/// escaped, so bodies without that escape skip the walk.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match nul_at(&value, String::new()) {
+        Some(field) => {
+            let field = if field.is_empty() { "body".to_string() } else { field };
+            Err(ApiError::bad_request(
+                &field,
+                format!("{field}: a NUL character (\\u0000) is not allowed in text"),
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The path (as `serde_path_to_error` writes it: `a.b[0]`) of the first string or key
+/// holding a NUL.
+fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(here)
+            } else {
+                nul_at(item, here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_anywhere_is_refused_by_its_field() {
+        let refused = |body: &str| parse::<serde_json::Value>(body.as_bytes()).unwrap_err().field;
+        assert_eq!(refused(r#"{"query": "a\u0000b"}"#).as_deref(), Some("query"));
+        assert_eq!(
+            refused(r#"{"budget": {"currency": "\u0000"}}"#).as_deref(),
+            Some("budget.currency")
+        );
+        assert_eq!(
+            refused(r#"{"interests": ["food", "\u0000"]}"#).as_deref(),
+            Some("interests[1]")
+        );
+        assert_eq!(refused(r#"{"a\u0000": 1}"#).as_deref(), Some("a\u{0}"));
+        // An escaped backslash followed by "u0000" is text, not NUL.
+        assert!(parse::<serde_json::Value>(br#"{"query": "\\u0000"}"#).is_ok());
     }
 }

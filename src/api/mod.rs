@@ -3,9 +3,13 @@
 
 mod body;
 pub mod error;
+mod events;
 mod health;
+mod json_errors;
+mod params;
 mod plans;
 mod state;
+mod timeline_hub;
 pub mod view;
 
 use axum::{
@@ -16,6 +20,8 @@ use axum::{
 };
 use std::collections::HashSet;
 
+use tower_http::timeout::TimeoutLayer;
+
 use sqlx::PgPool;
 
 use crate::api::error::ApiError;
@@ -24,6 +30,7 @@ pub use body::MAX_BODY_BYTES;
 pub use state::AppState;
 
 pub fn router(state: AppState) -> Router {
+    let timeout = state.settings.api_request_timeout;
     Router::new()
         .route("/v1/plans", post(plans::submit).get(plans::list))
         .route("/v1/plans/{id}", get(plans::get))
@@ -32,11 +39,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/plans/{id}/reject", post(plans::reject))
         .route("/v1/plans/{id}/retry", post(plans::retry))
         .route("/v1/plans/{id}/itinerary.md", get(plans::itinerary_markdown))
+        .route("/v1/plans/{id}/events", get(events::stream))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(|| async { crate::metrics::render() }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn(json_errors::json_errors))
         .layer(axum::middleware::from_fn(track))
         .with_state(state)
 }

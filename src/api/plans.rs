@@ -15,6 +15,7 @@ use crate::{
     api::{
         body::JsonBody,
         error::ApiError,
+        params::plan_id,
         state::AppState,
         view::{PlanView, group_done, plan_view, wait_view},
     },
@@ -137,10 +138,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         ));
     }
     Ok(Some(key.to_string()))
-}
-
-fn plan_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::bad_request("id", format!("{raw:?} is not a plan id (a UUID)")))
 }
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {

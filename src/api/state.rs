@@ -1,13 +1,25 @@
-//! What every handler shares: the database pool and the settings.
+//! What every handler shares: the database pool, the settings, and the process's one
+//! listener for live timelines.
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::config::Settings;
+use crate::{api::timeline_hub::TimelineHub, config::Settings};
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
+    pub timeline: TimelineHub,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
+        Self {
+            timeline: TimelineHub::new(pool.clone()),
+            pool,
+            settings,
+        }
+    }
 }

@@ -24,10 +24,7 @@ pub async fn api(settings: Settings) -> anyhow::Result<ExitCode> {
         GAUGE_PERIOD,
     ));
     let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
-    let state = AppState {
-        pool,
-        settings: Arc::new(settings),
-    };
+    let state = AppState::new(pool, Arc::new(settings));
     api::serve(listener, state, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -72,10 +69,7 @@ pub async fn dev(settings: Settings) -> anyhow::Result<ExitCode> {
         "travel-planner dev: API on http://{} ({described})",
         listener.local_addr()?
     );
-    let state = AppState {
-        pool,
-        settings: Arc::new(settings.clone()),
-    };
+    let state = AppState::new(pool, Arc::new(settings.clone()));
     let api = api::serve(listener, state, shutdown_signal());
     tokio::try_join!(api, worker)?;
     Ok(ExitCode::SUCCESS)

@@ -159,6 +159,27 @@ impl EventKind {
     }
 }
 
+impl EventKind {
+    /// The status a plan has just after this event, when the event says: a node step means
+    /// running, a retry or hand-back means queued again; a timeout or a cancel request alone
+    /// does not tell.
+    pub fn status_after(self) -> Option<PlanStatus> {
+        use EventKind::*;
+        match self {
+            Queued | RescuedStuck | RetryScheduled | WaitingForUpstream | HandedBack | Approved | RetryRequested => {
+                Some(PlanStatus::Queued)
+            }
+            Started | Rescued | NodeStarted | NodeFinished => Some(PlanStatus::Running),
+            AwaitingApproval => Some(PlanStatus::AwaitingApproval),
+            Succeeded => Some(PlanStatus::Succeeded),
+            Failed => Some(PlanStatus::Failed),
+            Cancelled => Some(PlanStatus::Cancelled),
+            Rejected => Some(PlanStatus::Rejected),
+            Timeout | CancelRequested => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,10 +37,7 @@ pub async fn migrated(pool: &PgPool) {
 
 pub fn router(pool: &PgPool) -> Router {
     let settings = Settings::for_database("postgres://unused").expect("settings from the environment");
-    api::router(api::AppState {
-        pool: pool.clone(),
-        settings: Arc::new(settings),
-    })
+    api::router(api::AppState::new(pool.clone(), Arc::new(settings)))
 }
 
 pub struct Reply {
@@ -172,6 +169,38 @@ pub async fn wait_for(pool: &PgPool, id: Uuid, limit: Duration, done: impl Fn(&s
     }
 }
 
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `planner api` process (or `dev`, by `command`) on a free port, once it answers
+/// `/ready`; returns it with its base URL.
+pub async fn api_process(command: &str, url: &str, env: &[(&str, &str)]) -> (Proc, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut env = env.to_vec();
+    env.push(("API_ADDR", &addr));
+    let process = Proc::spawn(&[command], url, &env);
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/ready")).send().await
+            && r.status() == 200
+        {
+            return (process, base);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{command} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn in_days(days: i64) -> String {
     (chrono::Local::now().date_naive() + chrono::Duration::days(days)).to_string()
 }
@@ -234,3 +263,4 @@ impl Outage {
     }
 }
 pub mod fakes;
+pub mod sse;

@@ -31,10 +31,7 @@ struct Seen {
 }
 
 pub async fn run(scratch: &db::Scratch, settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
-    let state = AppState {
-        pool: scratch.pool.clone(),
-        settings: Arc::new(settings.clone()),
-    };
+    let state = AppState::new(scratch.pool.clone(), Arc::new(settings.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
