@@ -8,6 +8,7 @@ pub enum Section {
     Submit,
     Poll,
     Memory,
+    Streams,
 }
 
 #[derive(clap::Args, Debug)]
@@ -41,7 +42,7 @@ pub struct BenchArgs {
         long,
         value_delimiter = ',',
         value_enum,
-        default_value = "whole,queue,apalis,submit,poll,memory"
+        default_value = "whole,queue,apalis,submit,poll,memory,streams"
     )]
     pub only: Vec<Section>,
     /// Plans in flight at once in one worker process for `memory`.
@@ -50,6 +51,9 @@ pub struct BenchArgs {
     /// How long the stand-in LLM takes to answer each call, for `memory`.
     #[arg(long, default_value_t = 2000)]
     pub llm_delay_ms: u64,
+    /// Live event streams held open on one api process, for `streams`.
+    #[arg(long, default_value_t = 1000)]
+    pub streams: usize,
     /// Keep the scratch databases afterwards, to study their plans and events.
     #[arg(long)]
     pub keep_database: bool,

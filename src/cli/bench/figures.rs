@@ -1,5 +1,5 @@
 //! Small helpers the sections share: percentiles, the owners plans are dealt to, how many
-//! plans are still open, and waiting for a count of jobs done.
+//! plans are still open, waiting for a count of jobs done, and a process's memory.
 
 use std::{
     sync::atomic::{AtomicUsize, Ordering},
@@ -39,4 +39,11 @@ pub async fn until_done(done: &AtomicUsize, target: usize) -> Duration {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     started.elapsed()
+}
+
+/// A `kB` line of /proc/PID/status, such as `VmHWM:` (peak resident set).
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

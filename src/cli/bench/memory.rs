@@ -24,7 +24,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    cli::bench::{args::BenchArgs, figures::open_plans},
+    cli::bench::{
+        args::BenchArgs,
+        figures::{open_plans, status_kib},
+    },
     config::Settings,
     db,
     queue::{executor::Executor, worker},
@@ -226,11 +229,4 @@ async fn succeeded(pool: &PgPool) -> Result<i64, sqlx::Error> {
         .bind(PlanStatus::Succeeded)
         .fetch_one(pool)
         .await
-}
-
-/// A `kB` line of /proc/PID/status, such as `VmHWM:` (peak resident set).
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

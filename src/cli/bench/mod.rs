@@ -6,7 +6,9 @@
 //!   nothing, the success written;
 //! - `apalis`: the same no-op jobs through apalis-postgres, for reference;
 //! - `submit` and `poll`: HTTP submissions and plan reads against the API (`http`);
-//! - `memory`: a worker process's peak memory with many plans in flight on a slow LLM.
+//! - `memory`: a worker process's peak memory with many plans in flight on a slow LLM;
+//! - `streams`: many live event streams on one api process: its memory, and each event's
+//!   time from its commit to its arrival at the client.
 //!
 //! Every line is `bench=NAME key=value…`, for `scripts/bench-peers.sh` to read.
 
@@ -16,6 +18,7 @@ mod figures;
 mod http;
 mod memory;
 mod queue_core;
+mod streams;
 mod transactions;
 mod whole;
 
@@ -59,6 +62,12 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     if args.only.contains(&Section::Memory) {
         let scratch = scratch(&settings, "memory", 8).await?;
         let result = memory::run(&scratch, &settings, &args).await;
+        scratch.finish(args.keep_database).await?;
+        result?;
+    }
+    if args.only.contains(&Section::Streams) {
+        let scratch = scratch(&settings, "streams", 8).await?;
+        let result = streams::run(&scratch, &args).await;
         scratch.finish(args.keep_database).await?;
         result?;
     }
