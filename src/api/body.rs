@@ -39,6 +39,45 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// PostgreSQL stores no NUL character in text or jsonb: a string holding one (`\u0000`) is
+/// refused here, naming where it is, before it could reach the database.
+pub fn reject_nul(value: &serde_json::Value) -> Result<(), ApiError> {
+    match nul_at(value, String::new()) {
+        Some(path) => {
+            let field = if path.is_empty() { "body".to_string() } else { path };
+            Err(ApiError::bad_request(
+                &field,
+                format!("{field} contains a NUL character (\\u0000)"),
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The path (`interests[1]`, `budget.currency`) of the first string or key with a NUL in it.
+fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let inner = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                return Some(inner);
+            }
+            nul_at(item, inner)
+        }),
+        _ => None,
+    }
+}
+
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(&mut de) {

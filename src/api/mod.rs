@@ -2,9 +2,11 @@
 //! call the store, and shape the answer (`view`).
 
 mod body;
+mod destinations;
 pub mod error;
 mod health;
 mod plans;
+mod prototype;
 mod state;
 pub mod view;
 
@@ -32,6 +34,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/plans/{id}/reject", post(plans::reject))
         .route("/v1/plans/{id}/retry", post(plans::retry))
         .route("/v1/plans/{id}/itinerary.md", get(plans::itinerary_markdown))
+        .route("/v1/destinations", get(destinations::list))
+        .route("/plan", post(prototype::plan))
+        .route("/status/{task_id}", get(prototype::status))
+        .route("/download/{task_id}", get(prototype::download))
+        .route("/tasks", get(prototype::tasks))
+        .route("/chat", post(prototype::chat))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(|| async { crate::metrics::render() }))
