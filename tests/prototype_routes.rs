@@ -7,13 +7,19 @@ mod common;
 
 use std::{
     collections::BTreeSet,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use axum::Router;
-use common::{Reply, call, in_days, migrated, router, wait_for};
+use common::{
+    Reply, call,
+    fakes::{self, LlmReply, OPENAI_KEY},
+    in_days, migrated, router, wait_for,
+};
 use planner::{
-    config::Settings,
+    api,
+    config::{Secret, Settings},
     queue::{executor::Executor, worker},
     travel::sources::Sources,
 };
@@ -239,6 +245,18 @@ async fn the_status_of_a_plan_awaiting_approval_then_rejected(pool: PgPool) {
     let reply = call(&app, "GET", "/tasks", None, &[]).await;
     assert_eq!(reply.body["tasks"][0]["status"], "failed");
     assert_eq!(reply.body["tasks"][0]["destination"], "Chengdu");
+
+    // A cancelled plan has failed too, and says so in the request's language.
+    let body = json!({"destination": "杭州", "start_date": in_days(2), "days": 2});
+    let reply = call(&app, "POST", "/v1/plans", Some(&body.to_string()), &[]).await;
+    let id = reply.body["id"].as_str().unwrap().to_string();
+    let reply = call(&app, "POST", &format!("/v1/plans/{id}/cancel"), None, &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let reply = call(&app, "GET", &format!("/status/{id}"), None, &[]).await;
+    assert_eq!(reply.body["status"], "failed");
+    assert_eq!(reply.body["message"], "任务已取消");
+    let reply = call(&app, "GET", &format!("/download/{id}"), None, &[]).await;
+    assert_error(&reply, 409, "task_id");
 }
 
 #[sqlx::test(migrations = false)]
@@ -353,6 +371,77 @@ async fn chat_submits_a_complete_message_and_asks_for_what_is_missing(pool: PgPo
         let reply = call(&app, "POST", "/chat", Some(&body.to_string()), &[]).await;
         assert_error(&reply, 400, field);
     }
+    assert_eq!(plans_count(&pool).await, 2);
+}
+
+#[sqlx::test(migrations = false)]
+async fn with_an_llm_chat_asks_it_for_a_destination_the_rules_cannot_place(pool: PgPool) {
+    migrated(&pool).await;
+    let llm = fakes::openai(Arc::new(|req| {
+        let destination = if fakes::last_user_message(req).contains("terracotta") {
+            json!("xian")
+        } else {
+            Value::Null
+        };
+        LlmReply::Content(
+            json!({"destination": destination, "start_date": null, "days": null, "travelers": null,
+                   "budget_amount": null, "budget_currency": null, "interests": [], "pace": null})
+            .to_string(),
+        )
+    }))
+    .await;
+    let mut settings = Settings::for_database("postgres://unused").expect("settings from the environment");
+    settings.live.openai_base_url = Some(llm.url.clone());
+    settings.live.openai_api_key = Some(Secret(OPENAI_KEY.into()));
+    let app = api::router(api::AppState {
+        pool: pool.clone(),
+        settings: Arc::new(settings),
+    });
+
+    // The rules find two days and no city; the LLM names Xi'an: planned.
+    let message = "Take my wife and me to see the terracotta warriors, two days";
+    let reply = call(
+        &app,
+        "POST",
+        "/chat",
+        Some(&json!({"message": message}).to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body["extracted_info"]["destination"], "Xi'an", "{}", reply.text);
+    assert_eq!(reply.body["extracted_info"]["days"], 2);
+    assert_eq!(reply.body["can_proceed"], true);
+    let id = reply.body["task_id"].as_str().unwrap().to_string();
+    assert_eq!(stored_request(&pool, &id).await["destination"], "Xi'an");
+    assert_eq!(llm.count("/v1/chat/completions"), 1);
+
+    // The LLM cannot place it either: asked for, in English.
+    let reply = call(
+        &app,
+        "POST",
+        "/chat",
+        Some(&json!({"message": "somewhere nice for two days"}).to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(reply.body["missing_info"], json!(["destination"]), "{}", reply.text);
+    assert_eq!(reply.body["task_id"], Value::Null);
+    // Asked, and asked again to repair an answer that does not validate.
+    let asked = llm.count("/v1/chat/completions");
+    assert!(asked > 1, "{asked}");
+
+    // A city the rules know needs no LLM.
+    let reply = call(
+        &app,
+        "POST",
+        "/chat",
+        Some(&json!({"message": "3 days in Chengdu"}).to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(reply.body["can_proceed"], true, "{}", reply.text);
+    assert_eq!(llm.count("/v1/chat/completions"), asked);
     assert_eq!(plans_count(&pool).await, 2);
 }
 

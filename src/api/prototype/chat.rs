@@ -1,9 +1,9 @@
-//! `POST /chat`: one message read by the rules (`travel::prototype::chat`). When it names a
-//! destination and a date or a number of days, the plan is submitted as `POST /v1/plans`
-//! would submit it and its id returned; otherwise the answer asks for what is missing, in
-//! the message's language. The LLM, when one is configured, reads the message in the
-//! worker's `understand` node once the plan is submitted; here the rules decide whether it
-//! says enough, so that the answer is immediate and works with no keys.
+//! `POST /chat`: one message read by the rules (`travel::prototype::chat`) and, when they
+//! find no destination and an LLM is configured, by the LLM for the destination. When it
+//! names a destination and a date or a number of days, the plan is submitted as
+//! `POST /v1/plans` would submit it and its id returned (the worker's `understand` node then
+//! reads the whole message, with the LLM when there is one); otherwise the answer asks for
+//! what is missing, in the message's language. With no keys the rules alone answer.
 
 use axum::{
     Json,
@@ -20,7 +20,8 @@ use crate::{
         plans::{Submitted, enqueue},
         state::AppState,
     },
-    travel::prototype::chat::read_message,
+    llm::Llm,
+    travel::prototype::chat::{read_message, with_llm_destination},
 };
 
 /// The longest message read, as for a v1 `query`.
@@ -50,7 +51,15 @@ pub async fn chat(State(state): State<AppState>, JsonBody(body): JsonBody<ChatMe
             format!("message is longer than {MAX_MESSAGE_CHARS} characters"),
         ));
     }
-    let reading = read_message(message, chrono::Local::now().date_naive());
+    let today = chrono::Local::now().date_naive();
+    let mut reading = read_message(message, today);
+    if reading.lacks_destination() {
+        match Llm::from_settings(&state.settings) {
+            Ok(Some(llm)) => reading = with_llm_destination(&llm, reading, message, today).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "no LLM client for the chat; the rules answer alone"),
+        }
+    }
     let task_id = match &reading.request {
         Some(input) => {
             let Submitted { view, .. } = enqueue(&state, input, None).await?;

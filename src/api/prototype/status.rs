@@ -110,6 +110,9 @@ fn message(plan: &PlanRow, language: Language) -> String {
             "任务已提交，正在排队等待规划".into(),
             "submitted; waiting in the queue to be planned".into(),
         ),
+        PlanStatus::Queued if reason.is_empty() => {
+            pick("正在排队，稍后继续规划".into(), "queued to continue planning".into())
+        }
         PlanStatus::Queued => pick(
             format!("上次尝试未完成（{reason}），稍后重试"),
             format!("the last attempt did not finish ({reason}); it will be tried again"),

@@ -1,7 +1,8 @@
-//! The prototype's chat: one message read by the rule parser. It says what it found, what
-//! is still missing (a destination, and a date or a number of days), and asks for it in the
+//! The prototype's chat: one message read by the rule parser (and, for a destination the
+//! rules cannot place, by the LLM when one is configured). It says what it found, what is
+//! still missing (a destination, and a date or a number of days), and asks for it in the
 //! message's language; once both are known the message is a request to plan (`query`, as
-//! `POST /v1/plans` takes it, with the destination the rules found).
+//! `POST /v1/plans` takes it, with the destination found).
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -10,10 +11,12 @@ use serde_json::{Value, json};
 use crate::{
     catalog,
     domain::City,
+    llm::Llm,
     travel::{
         language::Language,
         parse::{ParsedQuery, parse_query},
         preferences::Pace,
+        prompts,
         request::{self, SubmitRequest, TripRequest},
     },
 };
@@ -75,9 +78,37 @@ pub fn language_of(message: &str) -> Language {
 }
 
 pub fn read_message(message: &str, today: NaiveDate) -> ChatReading {
+    read(message, today, None)
+}
+
+impl ChatReading {
+    pub fn lacks_destination(&self) -> bool {
+        self.missing.contains(&Missing::Destination)
+    }
+}
+
+/// The rules' reading of a message, with the destination the LLM reads in it when the rules
+/// found none (the rest stays the rules': dates and numbers must be stated plainly). An LLM
+/// that cannot answer leaves the rules' reading as it was.
+pub async fn with_llm_destination(llm: &Llm, ruled: ChatReading, message: &str, today: NaiveDate) -> ChatReading {
+    if !ruled.lacks_destination() {
+        return ruled;
+    }
+    let input = SubmitRequest {
+        query: Some(message.to_string()),
+        ..SubmitRequest::default()
+    };
+    let answer = prompts::understand::read_query(llm, &input, message, today).await;
+    match answer.value.and_then(|read| catalog::city(&read.request.city)) {
+        Some(city) => read(message, today, Some(city)),
+        None => ruled,
+    }
+}
+
+fn read(message: &str, today: NaiveDate, llm_city: Option<&'static City>) -> ChatReading {
     let language = language_of(message);
     let parsed = parse_query(message, today);
-    let city = parsed.city.as_deref().and_then(catalog::city);
+    let city = parsed.city.as_deref().and_then(catalog::city).or(llm_city);
     let extracted = extracted(&parsed, city, language);
     let mut missing = Vec::new();
     if city.is_none() {
