@@ -39,6 +39,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// PostgreSQL stores no NUL character in text or jsonb: a string holding one (`\u0000`) is
+/// refused here, naming where it is, before it could reach the database.
+pub fn reject_nul(value: &serde_json::Value) -> Result<(), ApiError> {
+    match nul_at(value, String::new()) {
+        Some(path) => {
+            let field = if path.is_empty() { "body".to_string() } else { path };
+            Err(ApiError::bad_request(
+                &field,
+                format!("{field} contains a NUL character (\\u0000)"),
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     refuse_nul(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -70,18 +85,9 @@ fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
     if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
         return Ok(());
     }
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        return Ok(());
-    };
-    match nul_at(&value, String::new()) {
-        Some(field) => {
-            let field = if field.is_empty() { "body".to_string() } else { field };
-            Err(ApiError::bad_request(
-                &field,
-                format!("{field}: a NUL character (\\u0000) is not allowed in text"),
-            ))
-        }
-        None => Ok(()),
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) => reject_nul(&value),
+        Err(_) => Ok(()),
     }
 }
 

@@ -2,12 +2,14 @@
 //! call the store, and shape the answer (`view`).
 
 mod body;
+mod destinations;
 pub mod error;
 mod events;
 mod health;
 mod json_errors;
 mod params;
 mod plans;
+mod prototype;
 mod state;
 mod timeline_hub;
 pub mod view;
@@ -40,6 +42,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/plans/{id}/retry", post(plans::retry))
         .route("/v1/plans/{id}/itinerary.md", get(plans::itinerary_markdown))
         .route("/v1/plans/{id}/events", get(events::stream))
+        .route("/v1/destinations", get(destinations::list))
+        .route("/plan", post(prototype::plan))
+        .route("/status/{task_id}", get(prototype::status))
+        .route("/download/{task_id}", get(prototype::download))
+        .route("/tasks", get(prototype::tasks))
+        .route("/chat", post(prototype::chat))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(|| async { crate::metrics::render() }))

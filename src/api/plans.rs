@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     api::{
-        body::JsonBody,
+        body::{self, JsonBody},
         error::ApiError,
         params::plan_id,
         state::AppState,
@@ -36,8 +36,34 @@ pub async fn submit(
     JsonBody(input): JsonBody<SubmitRequest>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
+    let Submitted { view, replayed } = enqueue(&state, &input, key.as_deref()).await?;
+    let location = format!("/v1/plans/{}", view.id);
+    let mut response = (StatusCode::ACCEPTED, Json(view)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// What a submission made: the plan as it is now, and whether the idempotency key had
+/// made it before.
+pub struct Submitted {
+    pub view: PlanView,
+    pub replayed: bool,
+}
+
+/// Validates a request and queues its plan: `POST /v1/plans` and every other route that
+/// submits (the prototype's) go through here.
+pub async fn enqueue(state: &AppState, input: &SubmitRequest, key: Option<&str>) -> Result<Submitted, ApiError> {
+    let stored = serde_json::to_value(input).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    body::reject_nul(&stored)?;
     // Validate now, so that a request that can never be planned never reaches the queue.
-    match request::resolve(&input, chrono::Local::now().date_naive()) {
+    match request::resolve(input, chrono::Local::now().date_naive()) {
         Ok(_) => {}
         // Free text the rules cannot read is the LLM's to understand, when there is one: the
         // worker's understand node asks it, and fails the plan if it cannot either.
@@ -45,11 +71,10 @@ pub async fn submit(
         Err(e) => return Err(e.into()),
     }
     let not_before = not_before(input.not_before.as_deref())?;
-    let stored = serde_json::to_value(&input).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
     let trace = serde_json::to_value(crate::telemetry::current_trace_context()).ok();
     let new = NewPlan {
         owner: ANONYMOUS,
-        idempotency_key: key.as_deref(),
+        idempotency_key: key,
         request: &stored,
         max_attempts: state.settings.plan_max_attempts,
         trace_context: trace.as_ref(),
@@ -72,7 +97,6 @@ pub async fn submit(
         }
     };
     tracing::info!(plan_id = %plan.id, status = %plan.status, replayed, "plan submitted");
-    let location = format!("/v1/plans/{}", plan.id);
     // A new plan has done nothing yet and its wait was counted with it; a replayed one is
     // read as it is now.
     let view = if replayed {
@@ -87,16 +111,7 @@ pub async fn submit(
             wait,
         })
     };
-    let mut response = (StatusCode::ACCEPTED, Json(view)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    if replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(response)
+    Ok(Submitted { view, replayed })
 }
 
 /// How far ahead a plan may be scheduled.
@@ -123,7 +138,7 @@ fn not_before(raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     Ok(Some(at))
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(raw) = headers.get("idempotency-key") else {
         return Ok(None);
     };

@@ -78,6 +78,28 @@ pub fn interest_tag(raw: &str) -> Option<&'static str> {
         .map(|(tag, _)| *tag)
 }
 
+/// Interest tags whose words a text uses: English as whole words (plurals too), Chinese
+/// anywhere (`历史文化` names both history and culture).
+pub fn interests_named_in(text: &str) -> Vec<&'static str> {
+    let lower = text.to_lowercase();
+    let mut out = Vec::new();
+    for (tag, words) in INTEREST_WORDS {
+        let hit = words.iter().any(|w| {
+            if w.is_ascii() {
+                lower
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|token| token == *w || token.strip_suffix('s') == Some(w))
+            } else {
+                text.contains(w)
+            }
+        });
+        if hit {
+            out.push(*tag);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

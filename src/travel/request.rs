@@ -13,6 +13,7 @@ use crate::{
         language::Language,
         parse::{self, ParsedQuery},
         preferences::{INTERESTS, Pace, interest_tag},
+        unhonoured::Unhonoured,
     },
 };
 
@@ -45,6 +46,10 @@ pub struct SubmitRequest {
     /// the weather forecast). The queue's business, not the planner's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<String>,
+    /// What the client asked for that the planner cannot act on (the prototype's dietary
+    /// restrictions, say), as it was sent: kept with the request, named in a plan warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhonoured: Option<Unhonoured>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

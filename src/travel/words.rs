@@ -275,6 +275,16 @@ impl Words {
         self.pick(format!("数据降级：{why}"), format!("degraded data: {why}"))
     }
 
+    /// Preferences the planner cannot act on, as (field, value): kept with the request.
+    pub fn unhonoured(self, items: &[(String, String)]) -> String {
+        let zh: Vec<String> = items.iter().map(|(f, v)| format!("{f}（{v}）")).collect();
+        let en: Vec<String> = items.iter().map(|(f, v)| format!("{f} ({v})")).collect();
+        self.pick(
+            format!("以下偏好暂无法在行程中体现，已随请求保存：{}", zh.join("；")),
+            format!("not planned for, kept with the request: {}", en.join("; ")),
+        )
+    }
+
     /// A request field by name: `destination`, `days`, `travelers`, `budget`, `start_date`.
     fn field(self, field: &str) -> String {
         let zh = match field {

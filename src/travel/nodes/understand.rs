@@ -1,6 +1,7 @@
 //! `understand`: the submitted request made complete and valid. The structured fields win;
 //! free text is read by the LLM when one is configured, by the rule parser otherwise (and
-//! whenever the LLM's reading never validates).
+//! whenever the LLM's reading never validates). What the request asks for that the planner
+//! cannot act on is named in a warning here, once.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use crate::{
         nodes::{outputs::Understood, plan_input::plan_input, step::Step},
         prompts, request,
         sources::Sources,
+        unhonoured,
     },
 };
 
@@ -27,7 +29,7 @@ impl Node for Understand {
         // The rules' reading: the fallback when the LLM gives none.
         let ruled = request::resolve(&submitted, today).map_err(|e| NodeError::permanent(e.code.as_str(), e.message));
         let query = submitted.query.as_deref().map(str::trim).filter(|q| !q.is_empty());
-        let understood = match (&self.0.llm, query) {
+        let mut understood = match (&self.0.llm, query) {
             (Some(llm), Some(query)) => {
                 let answer = prompts::understand::read_query(llm, &submitted, query, today).await;
                 let (request, warnings) = match answer.value {
@@ -49,6 +51,8 @@ impl Node for Understand {
                 warnings: Vec::new(),
             },
         };
+        let unhonoured = unhonoured::warning(submitted.unhonoured.as_ref(), understood.request.language);
+        understood.warnings.extend(unhonoured);
         to_output(&understood)
     }
 }

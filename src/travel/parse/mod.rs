@@ -20,7 +20,7 @@ use regex::Regex;
 
 use crate::{
     catalog,
-    travel::preferences::{INTEREST_WORDS, Pace},
+    travel::preferences::{Pace, interests_named_in},
 };
 
 use text::Remaining;
@@ -86,26 +86,9 @@ fn unknown_place(text: &str) -> Option<String> {
         .filter(|p| !matches!(p.as_str(), "旅游" | "旅行" | "玩" | "December" | "January"))
 }
 
-/// Interest tags whose words the text uses: English as whole words (plurals too), Chinese
-/// anywhere.
+/// Interest tags whose words the text uses.
 fn interests(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase();
-    let mut out = Vec::new();
-    for (tag, words) in INTEREST_WORDS {
-        let hit = words.iter().any(|w| {
-            if w.is_ascii() {
-                lower
-                    .split(|c: char| !c.is_ascii_alphanumeric())
-                    .any(|token| token == *w || token.strip_suffix('s') == Some(w))
-            } else {
-                text.contains(w)
-            }
-        });
-        if hit {
-            out.push(tag.to_string());
-        }
-    }
-    out
+    interests_named_in(text).into_iter().map(str::to_string).collect()
 }
 
 fn pace(text: &str) -> Option<Pace> {

@@ -1,0 +1,123 @@
+//! The Python prototype's routes, so that its Streamlit page and scripts keep working:
+//! `POST /plan`, `GET /status/{task_id}`, `GET /download/{task_id}`, `GET /tasks` and
+//! `POST /chat`. A task is a plan (`task_id` is its id), submitted through the same
+//! validation and store function as `POST /v1/plans`; the mapping of the prototype's
+//! fields is the travel layer's (`travel::prototype`).
+
+mod chat;
+mod status;
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    api::{
+        body::{self, JsonBody},
+        error::ApiError,
+        plans::{ANONYMOUS, Submitted, enqueue, idempotency_key},
+        state::AppState,
+    },
+    store::{plans, states::PlanStatus},
+    travel::prototype::travel_request::{self, TravelRequest},
+};
+
+pub use chat::chat;
+use status::{TaskStatus, task_view};
+
+/// How many tasks `GET /tasks` lists, newest first.
+const TASKS_LISTED: i64 = 100;
+
+pub async fn plan(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(form): JsonBody<TravelRequest>,
+) -> Result<Response, ApiError> {
+    let sent = serde_json::to_value(&form).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    body::reject_nul(&sent)?;
+    let input = travel_request::to_submit(&form, chrono::Local::now().date_naive())?;
+    let key = idempotency_key(&headers)?;
+    let Submitted { view, .. } = enqueue(&state, &input, key.as_deref()).await?;
+    let message = status::submitted_message(&input);
+    Ok(Json(json!({"task_id": view.id, "status": TaskStatus::Started, "message": message})).into_response())
+}
+
+fn task_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::bad_request("task_id", format!("{raw:?} is not a task id (a UUID)")))
+}
+
+pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = task_id(&id)?;
+    let read = plans::read(&state.pool, id, state.settings.queue.owner_max_running)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task").field("task_id"))?;
+    Ok(Json(task_view(read.plan, read.done)).into_response())
+}
+
+/// The finished plan as a JSON file.
+pub async fn download(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = task_id(&id)?;
+    let plan = plans::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task").field("task_id"))?;
+    let result = match plan.result {
+        Some(result) if plan.status == PlanStatus::Succeeded => result,
+        _ => {
+            return Err(ApiError::conflict(
+                "not_finished",
+                format!(
+                    "the plan is {}; it can be downloaded once it has succeeded",
+                    plan.status
+                ),
+            )
+            .field("task_id"));
+        }
+    };
+    let text = serde_json::to_string_pretty(&result).unwrap_or_else(|_| result.to_string());
+    let disposition = format!("attachment; filename=\"travel_plan_{id}.json\"");
+    let mut response = text.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Serialize)]
+struct TaskSummary {
+    task_id: Uuid,
+    status: TaskStatus,
+    created_at: String,
+    destination: Option<String>,
+}
+
+/// The caller's tasks, newest first.
+pub async fn tasks(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let rows = plans::list(&state.pool, ANONYMOUS, None, None, TASKS_LISTED).await?;
+    let tasks: Vec<TaskSummary> = rows
+        .iter()
+        .map(|plan| TaskSummary {
+            task_id: plan.id,
+            status: TaskStatus::of(plan),
+            created_at: plan.created_at.to_rfc3339(),
+            destination: destination(&plan.request, plan.result.as_ref()),
+        })
+        .collect();
+    Ok(Json(json!({ "tasks": tasks })).into_response())
+}
+
+/// The destination the request names, else the one the finished plan went to.
+fn destination(request: &Value, result: Option<&Value>) -> Option<String> {
+    [Some(request), result]
+        .into_iter()
+        .flatten()
+        .find_map(|v| v.get("destination").and_then(Value::as_str))
+        .map(str::to_string)
+}
