@@ -119,3 +119,9 @@ pub fn llm_tokens(kind: &str, tokens: u64) {
 pub fn llm_fallback(node: &str) {
     counter!("planner_llm_fallbacks_total", "node" => node.to_string()).increment(1);
 }
+
+/// A webhook delivery's try ended: `delivered`, `retry` (due again later) or `failed` (given
+/// up on after 24 h, or refused: a forbidden address).
+pub fn webhook_delivery(outcome: &str) {
+    counter!("planner_webhook_deliveries_total", "outcome" => outcome.to_string()).increment(1);
+}

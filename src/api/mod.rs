@@ -2,6 +2,7 @@
 //! call the store, and shape the answer (`view`).
 
 mod body;
+mod callback;
 pub mod error;
 mod health;
 mod plans;

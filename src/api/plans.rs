@@ -14,9 +14,10 @@ use uuid::Uuid;
 use crate::{
     api::{
         body::JsonBody,
+        callback,
         error::ApiError,
         state::AppState,
-        view::{PlanView, group_done, plan_view, wait_view},
+        view::{PlanView, group_done, plan_view, wait_view, webhook_view},
     },
     store::{
         approval::Decision,
@@ -44,6 +45,9 @@ pub async fn submit(
         Err(e) => return Err(e.into()),
     }
     let not_before = not_before(input.not_before.as_deref())?;
+    if let Some(url) = input.callback_url.as_deref() {
+        callback::check(&state.settings.webhook, url).await?;
+    }
     let stored = serde_json::to_value(&input).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
     let trace = serde_json::to_value(crate::telemetry::current_trace_context()).ok();
     let new = NewPlan {
@@ -84,6 +88,7 @@ pub async fn submit(
             plan,
             done: Vec::new(),
             wait,
+            webhooks: Vec::new(),
         })
     };
     let mut response = (StatusCode::ACCEPTED, Json(view)).into_response();
@@ -151,10 +156,11 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Resul
     Ok(Json(read_view(read)).into_response())
 }
 
-/// The plan with its progress and, when it is queued, why it waits.
+/// The plan with its progress, its webhook deliveries and, when it is queued, why it waits.
 fn read_view(read: PlanRead) -> PlanView {
     let mut view = plan_view(read.plan, read.done);
     view.wait_reason = read.wait.as_ref().map(wait_view);
+    view.webhooks = Some(read.webhooks.iter().map(webhook_view).collect());
     view
 }
 

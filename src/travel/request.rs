@@ -45,6 +45,10 @@ pub struct SubmitRequest {
     /// the weather forecast). The queue's business, not the planner's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<String>,
+    /// An http(s) URL the plan's summary is POSTed to, signed, when it reaches
+    /// `awaiting_approval` or a terminal status. The API's business, not the planner's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -99,6 +99,7 @@ fn merge(input: &SubmitRequest, reading: Reading) -> SubmitRequest {
         query: input.query.clone(),
         language: input.language.clone(),
         not_before: input.not_before.clone(),
+        callback_url: input.callback_url.clone(),
     }
 }
 
