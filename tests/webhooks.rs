@@ -62,9 +62,7 @@ struct Inbox {
 /// A receiver on loopback: its URL and what it has received.
 async fn receiver() -> (String, Arc<Inbox>) {
     let inbox = Arc::new(Inbox::default());
-    let app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(inbox.clone());
+    let app = Router::new().route("/hook", post(receive)).with_state(inbox.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -210,8 +208,16 @@ async fn each_status_change_is_delivered_once_signed_with_its_delivery_id(pool: 
     let url = database_url(&pool).await;
     let (hook, inbox) = receiver().await;
     let app = app(&pool, Some(SECRET), true);
-    let approved = submit(&app, trip("杭州", json!({"require_approval": true, "callback_url": hook}))).await;
-    let rejected = submit(&app, trip("成都", json!({"require_approval": true, "callback_url": hook}))).await;
+    let approved = submit(
+        &app,
+        trip("杭州", json!({"require_approval": true, "callback_url": hook})),
+    )
+    .await;
+    let rejected = submit(
+        &app,
+        trip("成都", json!({"require_approval": true, "callback_url": hook})),
+    )
+    .await;
     let failed = submit(
         &app,
         json!({"destination": "上海", "start_date": in_days(5), "days": 5, "budget": {"amount": 100},
@@ -259,11 +265,7 @@ async fn each_status_change_is_delivered_once_signed_with_its_delivery_id(pool: 
         let recorded: Vec<(&str, String)> = rows.iter().map(|r| (r.0.as_str(), r.3.to_string())).collect();
         assert_eq!(sent, recorded, "{id}");
         for r in &received {
-            assert!(
-                signature_verifies(SECRET, &r.signature, &r.body),
-                "{}",
-                r.signature
-            );
+            assert!(signature_verifies(SECRET, &r.signature, &r.body), "{}", r.signature);
             assert!(!signature_verifies("another secret", &r.signature, &r.body));
             let body = r.json();
             assert_eq!(body["delivery_id"], r.delivery);
@@ -317,11 +319,18 @@ async fn a_receiver_failing_three_times_gets_the_same_delivery_on_the_fourth_try
     let _worker = Proc::worker(&url, &WORKER_ENV);
     wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "succeeded").await;
     let rows = wait_settled(&pool, id, 1).await;
-    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str(), rows[0].2), ("succeeded", "delivered", 4));
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str(), rows[0].2),
+        ("succeeded", "delivered", 4)
+    );
     let received = inbox.of_plan(id);
     assert_eq!(received.len(), 4);
     for r in &received {
-        assert_eq!(r.delivery, rows[0].3.to_string(), "the delivery id is stable across tries");
+        assert_eq!(
+            r.delivery,
+            rows[0].3.to_string(),
+            "the delivery id is stable across tries"
+        );
         assert!(signature_verifies(SECRET, &r.signature, &r.body));
         assert_eq!(r.body, received[0].body, "the same body every try");
     }
@@ -406,7 +415,12 @@ async fn callback_urls_to_private_addresses_or_other_schemes_are_refused(pool: P
     let reply = call(&unsigned, "POST", "/v1/plans", Some(&body), &[]).await;
     assert_eq!(reply.status, 422, "{}", reply.text);
     assert_eq!(reply.body["error"]["field"], "callback_url");
-    assert!(reply.body["error"]["message"].as_str().unwrap().contains("WEBHOOK_SECRET"));
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("WEBHOOK_SECRET")
+    );
     let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans")
         .fetch_one(&pool)
         .await
@@ -433,7 +447,11 @@ async fn a_forbidden_address_at_delivery_fails_the_delivery_for_good(pool: PgPoo
     assert_eq!(state, "failed");
     assert!(error.contains("loopback"), "{error}");
     assert!(inbox.all().is_empty());
-    assert_eq!(webhook_sender::send_due(&pool, &strict).await.unwrap(), 0, "never tried again");
+    assert_eq!(
+        webhook_sender::send_due(&pool, &strict).await.unwrap(),
+        0,
+        "never tried again"
+    );
     assert!(
         plan(&open, id).await["webhooks"][0]["last_error"]
             .as_str()

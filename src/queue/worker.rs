@@ -73,10 +73,7 @@ pub async fn run(
         pool.clone(),
         maintenance::Schedule::from_settings(settings),
     ));
-    let webhook_sender = tokio::spawn(maintenance::webhook_sender::run(
-        pool.clone(),
-        settings.webhook.clone(),
-    ));
+    let webhook_sender = tokio::spawn(maintenance::webhook_sender::run(pool.clone(), settings.webhook.clone()));
     let factory = {
         let executor = executor.clone();
         move |restarts: usize| {

@@ -10,9 +10,9 @@ use uuid::Uuid;
 use crate::store::{
     approval::{Approval, Decision},
     events,
-    webhooks::DeliveryStatus,
     queue::{self, Delay, QueueCounts, WAKE_CHANNEL, WaitReason},
     states::{EventKind, PlanStatus},
+    webhooks::DeliveryStatus,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -139,7 +139,12 @@ mod tests {
         ] {
             assert!(refused(ip), "{ip} must be refused");
         }
-        for ip in ["2606:4700:4700::1111", "2a00:1450:4001:80b::200e", "::ffff:8.8.8.8", "64:ff9b::8.8.8.8"] {
+        for ip in [
+            "2606:4700:4700::1111",
+            "2a00:1450:4001:80b::200e",
+            "::ffff:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+        ] {
             assert!(!refused(ip), "{ip} is public");
         }
     }
