@@ -390,6 +390,7 @@ async fn callback_urls_to_private_addresses_or_other_schemes_are_refused(pool: P
         "ftp://example.com/hook",
         "hooks.example.com/no-scheme",
         "https://user:pass@example.com/",
+        "http://no-such-host.invalid/hook",
     ] {
         let body = trip("杭州", json!({"callback_url": bad})).to_string();
         let reply = call(&strict, "POST", "/v1/plans", Some(&body), &[]).await;
@@ -512,4 +513,42 @@ async fn a_delivery_failing_past_a_day_is_given_up_and_a_status_change_enqueues_
     let received = inbox.of_plan(id);
     assert_eq!(received.len(), 2);
     assert_eq!(received[0].delivery, received[1].delivery);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_receiver_too_slow_or_a_host_that_does_not_resolve_is_tried_again_later(pool: PgPool) {
+    migrated(&pool).await;
+    let (hook, inbox) = receiver().await;
+    inbox.hang_first.store(1, Ordering::SeqCst);
+    let open = app(&pool, Some(SECRET), true);
+    let slow = submit(&open, scheduled(&hook)).await;
+    call(&open, "POST", &format!("/v1/plans/{slow}/cancel"), None, &[]).await;
+    let mut sender = settings(Some(SECRET), true).webhook;
+    sender.timeout = Duration::from_secs(1);
+    assert_eq!(webhook_sender::send_due(&pool, &sender).await.unwrap(), 1);
+    let shown = &plan(&open, slow).await["webhooks"][0];
+    assert_eq!(shown["state"], "pending", "{shown}");
+    assert!(
+        shown["last_error"].as_str().unwrap().contains("no answer within"),
+        "{shown}"
+    );
+    assert_eq!(shown["last_status_code"], Value::Null);
+
+    // Accepted while private targets were allowed (no resolution), then sent by a strict
+    // sender: the name does not resolve, which may pass, so it is tried again.
+    let lost = submit(&open, scheduled("http://no-such-host.invalid/hook")).await;
+    call(&open, "POST", &format!("/v1/plans/{lost}/cancel"), None, &[]).await;
+    sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = now() + interval '1 hour' WHERE plan_id = $1")
+        .bind(slow)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let strict = settings(Some(SECRET), false).webhook;
+    assert_eq!(webhook_sender::send_due(&pool, &strict).await.unwrap(), 1);
+    let shown = &plan(&open, lost).await["webhooks"][0];
+    assert_eq!(shown["state"], "pending", "{shown}");
+    assert!(
+        shown["last_error"].as_str().unwrap().contains("no-such-host.invalid"),
+        "{shown}"
+    );
 }
