@@ -396,6 +396,9 @@ mod tests {
         unsafe { std::env::set_var("CONFIG_DIR", &tmp) };
         let err = load_profile("staging").unwrap_err().to_string();
         assert!(err.contains("secrets come only from the environment"), "{err}");
+        std::fs::write(tmp.join("dev.toml"), "WEBHOOK_SECRET = \"leaked\"\n").unwrap();
+        let err = load_profile("dev").unwrap_err().to_string();
+        assert!(err.contains("WEBHOOK_SECRET"), "{err}");
         std::fs::write(
             tmp.join("prod.toml"),
             "WORKER_CONCURRENCY = 3\nLOG_FORMAT = \"pretty\"\n",
