@@ -46,6 +46,34 @@ pub struct Settings {
     pub weather_mcp_url: Option<String>,
     /// Live upstreams: each is used only when configured; embedded sources otherwise.
     pub live: LiveSettings,
+    pub webhook: WebhookSettings,
+}
+
+/// Completion webhooks: how deliveries are signed and sent.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Signs every delivery. Without it no `callback_url` is accepted and no worker sends.
+    pub secret: Option<Secret>,
+    /// Callbacks to loopback, private and link-local addresses (tests, closed networks).
+    pub allow_private: bool,
+    /// One try's HTTP timeout.
+    pub timeout: Duration,
+    /// The first delay between tries; doubles each try, with jitter, capped at an hour.
+    pub retry_base: Duration,
+    /// How often an idle sender looks for due deliveries besides LISTEN/NOTIFY.
+    pub poll_interval: Duration,
+}
+
+impl WebhookSettings {
+    fn read(vars: &Vars) -> anyhow::Result<Self> {
+        Ok(Self {
+            secret: vars.text("WEBHOOK_SECRET").map(Secret),
+            allow_private: vars.parsed("WEBHOOK_ALLOW_PRIVATE", false)?,
+            timeout: vars.secs("WEBHOOK_TIMEOUT_SECS", 10)?,
+            retry_base: vars.millis("WEBHOOK_RETRY_BASE_MS", 1000)?,
+            poll_interval: vars.millis("WEBHOOK_POLL_MS", 1000)?,
+        })
+    }
 }
 
 /// The outside services a worker calls, each under a resilience policy of its own.
@@ -178,8 +206,9 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/plann
 static PROFILE: OnceLock<HashMap<String, String>> = OnceLock::new();
 
 /// Names that must come from the environment, never from a file in the repository or image.
-const SECRETS: [&str; 5] = [
+const SECRETS: [&str; 6] = [
     "DATABASE_URL",
+    "WEBHOOK_SECRET",
     "OPENAI_API_KEY",
     "QWEATHER_API_KEY",
     "AMAP_API_KEY",
@@ -297,6 +326,7 @@ impl Settings {
             resilience,
             weather_mcp_url: vars.text("WEATHER_MCP_URL"),
             live: LiveSettings::read(vars)?,
+            webhook: WebhookSettings::read(vars)?,
         })
     }
 }
@@ -370,6 +400,9 @@ mod tests {
         unsafe { std::env::set_var("CONFIG_DIR", &tmp) };
         let err = load_profile("staging").unwrap_err().to_string();
         assert!(err.contains("secrets come only from the environment"), "{err}");
+        std::fs::write(tmp.join("dev.toml"), "WEBHOOK_SECRET = \"leaked\"\n").unwrap();
+        let err = load_profile("dev").unwrap_err().to_string();
+        assert!(err.contains("WEBHOOK_SECRET"), "{err}");
         std::fs::write(
             tmp.join("prod.toml"),
             "WORKER_CONCURRENCY = 3\nLOG_FORMAT = \"pretty\"\n",

@@ -2,7 +2,7 @@
 //! See the README for the design; each module's header says what it owns. Imports run down
 //! the layers (`tests/layering.rs` holds the list and checks it):
 //! cli → api, queue → travel, weather_mcp → llm → providers → store, catalog, telemetry →
-//! graph, config → resilience → domain, db, metrics.
+//! graph, config → resilience → domain, db, metrics, webhook.
 
 pub mod api;
 pub mod catalog;
@@ -20,3 +20,4 @@ pub mod store;
 pub mod telemetry;
 pub mod travel;
 pub mod weather_mcp;
+pub mod webhook;

@@ -53,6 +53,9 @@ fn known_series_at_zero() {
     for kind in ["prompt", "completion"] {
         counter!("planner_llm_tokens_total", "kind" => kind).increment(0);
     }
+    for outcome in ["delivered", "retry", "failed"] {
+        counter!("planner_webhook_deliveries_total", "outcome" => outcome).increment(0);
+    }
     gauge!("planner_live_streams").set(0.0);
 }
 
@@ -164,4 +167,10 @@ pub fn live_stream_opened() {
 
 pub fn live_stream_closed() {
     gauge!("planner_live_streams").decrement(1.0);
+}
+
+/// A webhook delivery's try ended: `delivered`, `retry` (due again later) or `failed` (given
+/// up on after 24 h, or refused: a forbidden address).
+pub fn webhook_delivery(outcome: &str) {
+    counter!("planner_webhook_deliveries_total", "outcome" => outcome.to_string()).increment(1);
 }

@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["store", "catalog", "telemetry"],
     &["graph", "config"],
     &["resilience"],
-    &["domain", "db", "metrics"],
+    &["domain", "db", "metrics", "webhook"],
 ];
 
 type Module = Vec<String>;

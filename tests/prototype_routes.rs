@@ -393,10 +393,7 @@ async fn with_an_llm_chat_asks_it_for_a_destination_the_rules_cannot_place(pool:
     let mut settings = Settings::for_database("postgres://unused").expect("settings from the environment");
     settings.live.openai_base_url = Some(llm.url.clone());
     settings.live.openai_api_key = Some(Secret(OPENAI_KEY.into()));
-    let app = api::router(api::AppState {
-        pool: pool.clone(),
-        settings: Arc::new(settings),
-    });
+    let app = api::router(api::AppState::new(pool.clone(), Arc::new(settings)));
 
     // The rules find two days and no city; the LLM names Xi'an: planned.
     let message = "Take my wife and me to see the terracotta warriors, two days";

@@ -2,6 +2,7 @@
 //! call the store, and shape the answer (`view`).
 
 mod body;
+mod callback;
 mod destinations;
 pub mod error;
 mod events;

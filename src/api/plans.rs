@@ -14,10 +14,11 @@ use uuid::Uuid;
 use crate::{
     api::{
         body::{self, JsonBody},
+        callback,
         error::ApiError,
         params::plan_id,
         state::AppState,
-        view::{PlanView, group_done, plan_view, wait_view},
+        view::{PlanView, group_done, plan_view, wait_view, webhook_view},
     },
     store::{
         approval::Decision,
@@ -71,6 +72,9 @@ pub async fn enqueue(state: &AppState, input: &SubmitRequest, key: Option<&str>)
         Err(e) => return Err(e.into()),
     }
     let not_before = not_before(input.not_before.as_deref())?;
+    if let Some(url) = input.callback_url.as_deref() {
+        callback::check(&state.settings.webhook, url).await?;
+    }
     let trace = serde_json::to_value(crate::telemetry::current_trace_context()).ok();
     let new = NewPlan {
         owner: ANONYMOUS,
@@ -109,6 +113,7 @@ pub async fn enqueue(state: &AppState, input: &SubmitRequest, key: Option<&str>)
             plan,
             done: Vec::new(),
             wait,
+            webhooks: Vec::new(),
         })
     };
     Ok(Submitted { view, replayed })
@@ -163,10 +168,11 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Resul
     Ok(Json(read_view(read)).into_response())
 }
 
-/// The plan with its progress and, when it is queued, why it waits.
+/// The plan with its progress, its webhook deliveries and, when it is queued, why it waits.
 fn read_view(read: PlanRead) -> PlanView {
     let mut view = plan_view(read.plan, read.done);
     view.wait_reason = read.wait.as_ref().map(wait_view);
+    view.webhooks = Some(read.webhooks.iter().map(webhook_view).collect());
     view
 }
 

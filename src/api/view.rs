@@ -8,7 +8,12 @@ use uuid::Uuid;
 
 use crate::{
     graph::Progress,
-    store::{plans::PlanRow, queue::WaitReason, states::PlanStatus},
+    store::{
+        plans::PlanRow,
+        queue::WaitReason,
+        states::{DeliveryState, PlanStatus},
+        webhooks::DeliveryStatus,
+    },
     travel::nodes::STEPS,
 };
 
@@ -34,6 +39,42 @@ pub struct PlanView {
     pub token_usage: Option<Value>,
     /// Why a queued plan is not running yet (`GET /v1/plans/{id}`); `null` otherwise.
     pub wait_reason: Option<WaitView>,
+    /// The deliveries to the request's `callback_url`, oldest first (`GET /v1/plans/{id}`
+    /// and the submit's answer; left out elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<Vec<WebhookView>>,
+}
+
+/// One webhook delivery: one status change sent to the callback URL.
+#[derive(Debug, Serialize)]
+pub struct WebhookView {
+    /// The receiver's idempotency key (`X-Planner-Delivery`), the same on every try.
+    pub delivery_id: Uuid,
+    /// The status the plan reached.
+    pub event: PlanStatus,
+    pub state: DeliveryState,
+    /// Tries so far.
+    pub attempts: i32,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    /// The next try of a pending delivery.
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+pub fn webhook_view(d: &DeliveryStatus) -> WebhookView {
+    WebhookView {
+        delivery_id: d.id,
+        event: d.event,
+        state: d.state,
+        attempts: d.attempts,
+        last_status_code: d.last_status_code,
+        last_error: d.last_error.clone(),
+        next_attempt_at: d.next_attempt_at.map(|t| t.to_rfc3339()),
+        created_at: d.created_at.to_rfc3339(),
+        delivered_at: d.delivered_at.map(|t| t.to_rfc3339()),
+    }
 }
 
 /// A `WaitReason` as clients read it: `reason` is its code, the rest its particulars.
@@ -93,6 +134,7 @@ pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
         result: row.result,
         token_usage: row.token_usage,
         wait_reason: None,
+        webhooks: None,
     }
 }
 

@@ -73,6 +73,7 @@ pub async fn run(
         pool.clone(),
         maintenance::Schedule::from_settings(settings),
     ));
+    let webhook_sender = tokio::spawn(maintenance::webhook_sender::run(pool.clone(), settings.webhook.clone()));
     let factory = {
         let executor = executor.clone();
         move |restarts: usize| {
@@ -126,6 +127,8 @@ pub async fn run(
     }
     executor.shutdown.cancel();
     maintenance.abort();
+    // A try cut short stays claimed until its lease ends, then another sender makes it.
+    webhook_sender.abort();
     tracing::info!("worker stopped");
     result.map_err(Into::into)
 }

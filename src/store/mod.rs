@@ -1,9 +1,9 @@
 //! Everything the service keeps in PostgreSQL, one file per table's concern: plans as
 //! clients change them (`plans`) and as workers run them (`runs`), their timeline
 //! (`events`, read live by `timeline`), their checkpoints and the run's writes (`progress`, batched by `batch`),
-//! the queue the plans table also is (`queue`), the provider cache, and the typed states all
-//! of these write (`states`). Nothing here decides policy: callers say what
-//! happened, the store records it atomically.
+//! the queue the plans table also is (`queue`), the provider cache, the webhook outbox
+//! (`webhooks`), and the typed states all of these write (`states`). Nothing here decides
+//! policy: callers say what happened, the store records it atomically.
 
 pub mod approval;
 pub mod batch;
@@ -17,3 +17,4 @@ pub mod queue;
 pub mod runs;
 pub mod states;
 pub mod timeline;
+pub mod webhooks;

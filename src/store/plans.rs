@@ -12,6 +12,7 @@ use crate::store::{
     events,
     queue::{self, Delay, QueueCounts, WAKE_CHANNEL, WaitReason},
     states::{EventKind, PlanStatus},
+    webhooks::DeliveryStatus,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -186,11 +187,13 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<PlanRow>, sqlx::Error
         .await
 }
 
-/// A plan as a client reads it: the row, its `done_nodes` and, while it is queued, why.
+/// A plan as a client reads it: the row, its `done_nodes`, while it is queued why, and its
+/// webhook deliveries.
 pub struct PlanRead {
     pub plan: PlanRow,
     pub done: Vec<String>,
     pub wait: Option<WaitReason>,
+    pub webhooks: Vec<DeliveryStatus>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -200,18 +203,29 @@ struct ReadRow {
     done: Vec<String>,
     #[sqlx(flatten)]
     counts: WaitCounts,
+    webhooks: sqlx::types::Json<Vec<DeliveryStatus>>,
 }
 
 /// The plan, its progress and its wait reason in one round trip (the API's most frequent
 /// read). For a due queued plan it counts its owner's running plans, its owner's due plans
 /// before it (up to the cap: they take the owner's room first) and every due plan before it
 /// (up to `AHEAD_COUNTED`). The statuses are written out, not bound, so that the statement's
-/// cached plan uses the queue's partial indexes.
+/// cached plan uses the queue's partial indexes. The webhook deliveries are looked up only
+/// for a plan whose request has a `callback_url`.
 pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
     let row: Option<ReadRow> = sqlx::query_as(
         "SELECT p.*,
                 ARRAY(SELECT c.node FROM plan_checkpoints c WHERE c.plan_id = p.id ORDER BY c.created_at, c.node) AS done,
-                w.running, w.owners_before, w.ahead
+                w.running, w.owners_before, w.ahead,
+                CASE WHEN p.request ? 'callback_url' THEN (
+                    SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'id', d.id, 'event', d.event, 'state', d.state, 'attempts', d.attempts,
+                        'last_status_code', d.last_status_code, 'last_error', d.last_error,
+                        'next_attempt_at', CASE WHEN d.state = 'pending' THEN d.next_attempt_at END,
+                        'created_at', d.created_at, 'delivered_at', d.delivered_at) ORDER BY d.created_at, d.id),
+                        '[]'::jsonb)
+                    FROM webhook_deliveries d WHERE d.plan_id = p.id)
+                ELSE '[]'::jsonb END AS webhooks
          FROM plans p
          LEFT JOIN LATERAL (
             SELECT (SELECT count(*) FROM plans r WHERE r.owner = p.owner AND r.status = 'running') AS running,
@@ -234,6 +248,7 @@ pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<Plan
             plan: r.plan,
             done: r.done,
             wait,
+            webhooks: r.webhooks.0,
         }
     }))
 }

@@ -180,6 +180,16 @@ impl EventKind {
     }
 }
 
+text_enum! {
+    /// Where a webhook delivery is (`webhook_deliveries.state`): `pending` until the
+    /// receiver answers 2xx (`delivered`) or it is given up on (`failed`).
+    DeliveryState {
+        Pending => "pending",
+        Delivered => "delivered",
+        Failed => "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +202,9 @@ mod tests {
         }
         for kind in EventKind::ALL {
             assert_eq!(kind.as_str().parse::<EventKind>(), Ok(*kind));
+        }
+        for state in DeliveryState::ALL {
+            assert_eq!(state.as_str().parse::<DeliveryState>(), Ok(*state));
         }
         assert!("done".parse::<PlanStatus>().unwrap_err().contains("awaiting_approval"));
     }

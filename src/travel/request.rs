@@ -50,6 +50,10 @@ pub struct SubmitRequest {
     /// restrictions, say), as it was sent: kept with the request, named in a plan warning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unhonoured: Option<Unhonoured>,
+    /// An http(s) URL the plan's summary is POSTed to, signed, when it reaches
+    /// `awaiting_approval` or a terminal status. The API's business, not the planner's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -118,7 +118,11 @@ pub async fn run(scratch: &db::Scratch, args: &BenchArgs) -> anyhow::Result<()> 
     let arrived = lock(&arrivals).clone();
     let mut latencies: Vec<f64> = committed
         .iter()
-        .filter_map(|(id, at)| arrived.get(id).map(|got| got.saturating_duration_since(*at).as_secs_f64() * 1000.0))
+        .filter_map(|(id, at)| {
+            arrived
+                .get(id)
+                .map(|got| got.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+        })
         .collect();
     latencies.sort_by(f64::total_cmp);
     let lost = committed.len() - latencies.len();
@@ -161,7 +165,10 @@ async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> 
         {
             return Ok(());
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "the api never became ready");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "the api never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -174,7 +181,11 @@ async fn read_stream(mut response: reqwest::Response, arrivals: Arrivals) {
         pending.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = pending.find("\n\n") {
             let block: String = pending.drain(..end + 2).collect();
-            if let Some(id) = block.lines().find_map(|l| l.strip_prefix("id:")).and_then(|v| v.trim().parse().ok()) {
+            if let Some(id) = block
+                .lines()
+                .find_map(|l| l.strip_prefix("id:"))
+                .and_then(|v| v.trim().parse().ok())
+            {
                 lock(&arrivals).entry(id).or_insert(now);
             }
         }

@@ -100,6 +100,7 @@ fn merge(input: &SubmitRequest, reading: Reading) -> SubmitRequest {
         language: input.language.clone(),
         not_before: input.not_before.clone(),
         unhonoured: input.unhonoured.clone(),
+        callback_url: input.callback_url.clone(),
     }
 }
 
