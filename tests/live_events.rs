@@ -189,3 +189,53 @@ async fn streams_of_unknown_plans_and_bad_resume_points_are_json_errors(pool: Pg
         assert_eq!(reply.body["error"]["field"], field, "{uri}");
     }
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_stopping_api_process_ends_its_streams_and_exits(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let (mut api, base) = api_process("api", &url, &[]).await;
+    let client = reqwest::Client::new();
+    // No worker: the plan stays queued, and its stream would wait for it indefinitely.
+    let plan = submit(
+        &client,
+        &base,
+        json!({"destination": "厦门", "start_date": in_days(6), "days": 2}),
+    )
+    .await;
+    let mut stream = open(&client, &format!("{base}/v1/plans/{plan}/events"), None).await;
+    let queued = stream.next(PATIENCE).await.expect("the queued event");
+
+    api.sigterm();
+    let rest = stream.rest(PATIENCE).await;
+    assert!(rest.is_empty(), "{rest:?}");
+    let exit = tokio::task::spawn_blocking(move || api.child.wait())
+        .await
+        .unwrap()
+        .expect("the api process exits");
+    assert!(exit.success(), "{exit:?}");
+
+    // Its client resumes on another process from where it was.
+    let (_other, other) = api_process("api", &url, &[]).await;
+    let plan_url = format!("{other}/v1/plans/{plan}/events");
+    let resumed = client
+        .get(&plan_url)
+        .header("Last-Event-ID", queued.seq().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    sqlx::query("UPDATE plans SET status = 'cancelled', finished_at = now() WHERE id = $1")
+        .bind(plan)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO plan_events (plan_id, kind) VALUES ($1, 'cancelled')")
+        .bind(plan)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let after = SseReader::new(resumed).rest(PATIENCE).await;
+    let kinds: Vec<_> = after.iter().map(|e| e.event.clone().unwrap()).collect();
+    assert_eq!(kinds, ["cancelled"], "only what came after the last event seen");
+}

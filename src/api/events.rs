@@ -18,6 +18,7 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
@@ -84,6 +85,7 @@ pub async fn stream(
         more: false,
         ended: false,
         watch,
+        closing: state.timeline.closing(),
         _open: Open::counted(),
     };
     live.take(first);
@@ -134,6 +136,7 @@ struct Live {
     /// The plan is finished and every event is queued for sending.
     ended: bool,
     watch: Watch,
+    closing: CancellationToken,
     _open: Open,
 }
 
@@ -172,6 +175,9 @@ impl Live {
                 }
                 if !live.more {
                     live.wait().await;
+                    if live.ended {
+                        return None;
+                    }
                 }
                 live.read().await;
             }
@@ -179,7 +185,9 @@ impl Live {
     }
 
     async fn wait(&mut self) {
+        let closing = self.closing.clone();
         tokio::select! {
+            _ = closing.cancelled() => self.ended = true,
             changed = self.watch.news.changed() => {
                 // The hub is gone (the process is stopping): fall back to the timer.
                 if changed.is_err() {

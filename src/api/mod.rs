@@ -119,6 +119,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "api listening");
+    // Live streams would hold the graceful shutdown open until their plans finish: they end
+    // first, and their clients resume on another process.
+    let timeline = state.timeline.clone();
+    let shutdown = async move {
+        shutdown.await;
+        timeline.close();
+    };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;

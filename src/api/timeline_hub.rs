@@ -13,6 +13,7 @@ use std::{
 
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::store::timeline::CHANNEL;
@@ -24,6 +25,9 @@ pub struct TimelineHub {
 
 struct Inner {
     pool: PgPool,
+    /// Cancelled when the process stops serving: every stream ends, and its client
+    /// reconnects (with `Last-Event-ID`) to another api process.
+    closing: CancellationToken,
     listening: AtomicBool,
     plans: Mutex<HashMap<Uuid, Watched>>,
 }
@@ -45,6 +49,7 @@ impl TimelineHub {
         Self {
             inner: Arc::new(Inner {
                 pool,
+                closing: CancellationToken::new(),
                 listening: AtomicBool::new(false),
                 plans: Mutex::new(HashMap::new()),
             }),
@@ -67,6 +72,15 @@ impl TimelineHub {
             plan,
             news: watched.news.subscribe(),
         }
+    }
+
+    /// Ends every stream: the process is shutting down.
+    pub fn close(&self) {
+        self.inner.closing.cancel();
+    }
+
+    pub fn closing(&self) -> CancellationToken {
+        self.inner.closing.clone()
     }
 
     /// Streams open on this process.
