@@ -33,6 +33,10 @@ async fn what_the_router_refuses_by_itself_is_json_too(pool: PgPool) {
     assert_json_error(&bad_query, 400, "invalid_request");
     assert_eq!(bad_query.body["error"]["field"], "query");
 
+    let bad_path = call(&app, "GET", "/v1/plans/%FF%FE", None, &[]).await;
+    assert_json_error(&bad_path, 400, "invalid_request");
+    assert_eq!(bad_path.body["error"]["field"], "path");
+
     let no_route = call(&app, "GET", "/v2/nothing", None, &[]).await;
     assert_json_error(&no_route, 404, "not_found");
 
