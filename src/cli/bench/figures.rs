@@ -47,3 +47,25 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// `planner COMMAND` of this same binary on `database_url`, logging only warnings, killed
+/// when dropped.
+pub fn spawn_planner(
+    command: &str,
+    database_url: &str,
+    env: &[(&str, String)],
+) -> anyhow::Result<tokio::process::Child> {
+    let mut child = tokio::process::Command::new(std::env::current_exe()?);
+    child
+        .arg(command)
+        .env("DATABASE_URL", database_url)
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true);
+    for (name, value) in env {
+        child.env(name, value);
+    }
+    Ok(child.spawn()?)
+}

@@ -9,7 +9,6 @@
 //! round and no fallback. Each plan thus waits for two calls (understand, draft).
 
 use std::{
-    process::Stdio,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -26,7 +25,7 @@ use uuid::Uuid;
 use crate::{
     cli::bench::{
         args::BenchArgs,
-        figures::{open_plans, status_kib},
+        figures::{open_plans, spawn_planner, status_kib},
     },
     config::Settings,
     db,
@@ -79,23 +78,17 @@ pub async fn run(scratch: &db::Scratch, settings: &Settings, args: &BenchArgs) -
     for _ in 0..args.memory_plans {
         submit(&scratch.pool, &request).await?;
     }
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .arg("worker")
-        .env("DATABASE_URL", &url)
-        .env("WORKER_CONCURRENCY", args.memory_plans.to_string())
-        .env("OWNER_MAX_RUNNING", args.memory_plans.to_string())
-        .env("WORKER_ADDR", "127.0.0.1:0")
-        .env("OPENAI_BASE_URL", &llm_url)
-        .env("OPENAI_API_KEY", API_KEY)
+    let plans = args.memory_plans.to_string();
+    let env = [
+        ("WORKER_CONCURRENCY", plans.clone()),
+        ("OWNER_MAX_RUNNING", plans),
+        ("WORKER_ADDR", "127.0.0.1:0".to_string()),
+        ("OPENAI_BASE_URL", llm_url.clone()),
+        ("OPENAI_API_KEY", API_KEY.to_string()),
         // The default of 50 calls/s per upstream would pace 2,000 calls over 40 s.
-        .env("RESILIENCE_LLM_RATE_PER_SEC", (4 * args.memory_plans).to_string())
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting the worker")?;
+        ("RESILIENCE_LLM_RATE_PER_SEC", (4 * args.memory_plans).to_string()),
+    ];
+    let mut child = spawn_planner("worker", &url, &env).context("starting the worker")?;
     let pid = child.id().context("the worker has no pid")?;
     let started = Instant::now();
     let mut peak_rss_kib = 0;

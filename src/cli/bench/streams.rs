@@ -6,7 +6,6 @@
 
 use std::{
     collections::HashMap,
-    process::Stdio,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -19,7 +18,7 @@ use uuid::Uuid;
 use crate::{
     cli::bench::{
         args::BenchArgs,
-        figures::{percentile, status_kib},
+        figures::{percentile, spawn_planner, status_kib},
     },
     db,
     store::plans::{self, Created, NewPlan},
@@ -42,17 +41,7 @@ pub async fn run(scratch: &db::Scratch, args: &BenchArgs) -> anyhow::Result<()> 
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .arg("api")
-        .env("DATABASE_URL", scratch.url())
-        .env("API_ADDR", &addr)
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting the api")?;
+    let mut child = spawn_planner("api", &scratch.url(), &[("API_ADDR", addr.clone())]).context("starting the api")?;
     let pid = child.id().context("the api has no pid")?;
     let base = format!("http://{addr}");
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
