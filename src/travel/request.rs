@@ -17,7 +17,7 @@ use crate::{
     },
 };
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25,8 +25,10 @@ pub struct SubmitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 30)]
     pub days: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 20)]
     pub travelers: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetInput>,
@@ -49,6 +51,7 @@ pub struct SubmitRequest {
     /// What the client asked for that the planner cannot act on (the prototype's dietary
     /// restrictions, say), as it was sent: kept with the request, named in a plan warning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub unhonoured: Option<Unhonoured>,
     /// An http(s) URL the plan's summary is POSTed to, signed, when it reaches
     /// `awaiting_approval` or a terminal status. The API's business, not the planner's.
@@ -56,11 +59,12 @@ pub struct SubmitRequest {
     pub callback_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetInput {
     pub amount: f64,
     #[serde(default = "default_currency")]
+    #[schema(default = "CNY")]
     pub currency: String,
 }
 
