@@ -26,7 +26,7 @@ pub struct Destination {
 }
 
 #[utoipa::path(
-    get, path = "/v1/destinations", tag = "plans",
+    get, path = "/v1/destinations", operation_id = "list_destinations", tag = "plans",
     summary = "The destinations there is data for, sorted by id",
     responses((status = 200, description = "The destinations", body = DestinationList))
 )]

@@ -23,7 +23,8 @@ use uuid::Uuid;
 use crate::{
     api::{
         error::{ApiError, ErrorBody},
-        params::{PlanId, plan_id}, state::AppState,
+        params::{PlanId, plan_id},
+        state::AppState,
         timeline_hub::Watch,
     },
     graph::Progress,
@@ -80,7 +81,7 @@ pub struct EventData {
 }
 
 #[utoipa::path(
-    get, path = "/v1/plans/{id}/events", tag = "plans",
+    get, path = "/v1/plans/{id}/events", operation_id = "plan_events", tag = "plans",
     summary = "The plan's timeline as Server-Sent Events, live until the plan is finished",
     description = "Each event: `id` its sequence number, `event` its kind, `data` an `EventData` JSON \
         object. Replays from the start (or after `Last-Event-ID` / `after`), follows live, and closes \

@@ -18,7 +18,7 @@ pub struct Liveness {
 }
 
 #[utoipa::path(
-    get, path = "/health", tag = "operations",
+    get, path = "/health", operation_id = "health", tag = "operations",
     summary = "Liveness: the process answers",
     responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Liveness))
 )]
@@ -27,7 +27,7 @@ pub async fn health() -> impl IntoResponse {
 }
 
 #[utoipa::path(
-    get, path = "/ready", tag = "operations",
+    get, path = "/ready", operation_id = "ready", tag = "operations",
     summary = "Readiness: the database answers and every migration is applied",
     responses(
         (status = 200, description = "`{\"status\": \"ready\"}`", body = Liveness),

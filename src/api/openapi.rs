@@ -1,20 +1,17 @@
 //! The OpenAPI 3.1 document of the api (`GET /openapi.json`, Swagger UI at `/docs`): every
 //! route's `#[utoipa::path]` gathered here. Every operation may also time out (`408`, the
 //! router's timeout layer), and that answer is added to each one below rather than
-//! repeated on every handler.
+//! repeated on every handler. Links say which id a submission's answer gives the routes of
+//! that plan (and let schemathesis follow them).
 
 use utoipa::{
     Modify, OpenApi,
-    openapi::{
-        OpenApi as Document, RefOr, ResponseBuilder,
-        content::ContentBuilder,
-        schema::Ref,
-    },
+    openapi::{OpenApi as Document, RefOr, ResponseBuilder, content::ContentBuilder, schema::Ref},
 };
 
-use crate::api::{
-    destinations, error::ErrorBody, events, health, plans, prometheus, prototype,
-};
+use serde_json::{Value, json};
+
+use crate::api::{destinations, error::ErrorBody, events, health, plans, prometheus, prototype};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -54,10 +51,56 @@ use crate::api::{
 )]
 pub struct ApiDoc;
 
-/// The document, built once per call (it is small; `/openapi.json` is served from a copy).
-pub fn document() -> Document {
-    ApiDoc::openapi()
+/// The document as served. Links are written as JSON: utoipa 5 spells the Link object's
+/// fields `operation_id`, not `operationId`.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    for (path, status, field, parameter, operations) in LINKS {
+        let Some(response) = doc.pointer_mut(&format!("/paths/{}/post/responses/{status}", path.replace('/', "~1")))
+        else {
+            continue;
+        };
+        let links: serde_json::Map<String, Value> = operations
+            .iter()
+            .map(|op| {
+                let link = json!({
+                    "operationId": op,
+                    "parameters": { *parameter: format!("$response.body#/{field}") },
+                });
+                (op.to_string(), link)
+            })
+            .collect();
+        response["links"] = Value::Object(links);
+    }
+    doc
 }
+
+/// From a submission's answer to the routes that take the plan (or task) it made:
+/// `(submitting path, its answer's status, the id in its body, the parameter, the operations)`.
+const LINKS: &[(&str, &str, &str, &str, &[&str])] = &[
+    (
+        "/v1/plans",
+        "202",
+        "id",
+        "id",
+        &[
+            "get_plan",
+            "plan_events",
+            "plan_itinerary_markdown",
+            "cancel_plan",
+            "approve_plan",
+            "reject_plan",
+            "retry_plan",
+        ],
+    ),
+    (
+        "/plan",
+        "200",
+        "task_id",
+        "task_id",
+        &["prototype_status", "prototype_download"],
+    ),
+];
 
 /// Adds the timeout answer every route may give.
 struct RequestTimeout;
@@ -77,7 +120,9 @@ impl Modify for RequestTimeout {
                     .description("The request took longer than `API_REQUEST_TIMEOUT`")
                     .content(
                         "application/json",
-                        ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
                     )
                     .build();
                 operation

@@ -31,7 +31,7 @@ use crate::{
 pub const ANONYMOUS: &str = "anonymous";
 
 #[utoipa::path(
-    post, path = "/v1/plans", tag = "plans",
+    post, path = "/v1/plans", operation_id = "submit_plan", tag = "plans",
     summary = "Submit a trip request; the plan is queued",
     params(IdempotencyKey),
     request_body = SubmitRequest,
@@ -189,7 +189,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
 }
 
 #[utoipa::path(
-    get, path = "/v1/plans/{id}", tag = "plans",
+    get, path = "/v1/plans/{id}", operation_id = "get_plan", tag = "plans",
     summary = "A plan: status, progress, why it waits, webhook deliveries, result",
     params(PlanId),
     responses(
@@ -229,7 +229,7 @@ pub struct ListQuery {
 }
 
 #[utoipa::path(
-    get, path = "/v1/plans", tag = "plans",
+    get, path = "/v1/plans", operation_id = "list_plans", tag = "plans",
     summary = "The caller's plans, newest first, a page at a time",
     params(ListQuery),
     responses(
@@ -239,15 +239,16 @@ pub struct ListQuery {
     )
 )]
 pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+    // An empty `status=` or `limit=` is no status or number: refused, as the document says.
     let status = match q.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(s) => Some(s.parse::<PlanStatus>().map_err(|_| {
             let all: Vec<&str> = PlanStatus::ALL.iter().map(|s| s.as_str()).collect();
             ApiError::bad_request("status", format!("unknown status {s:?}; one of {}", all.join(", ")))
         })?),
     };
     let limit = match q.limit.as_deref() {
-        None | Some("") => 20,
+        None => 20,
         Some(raw) => match raw.parse::<i64>() {
             Ok(n) if (1..=100).contains(&n) => n,
             _ => {
@@ -297,7 +298,7 @@ fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
 }
 
 #[utoipa::path(
-    post, path = "/v1/plans/{id}/cancel", tag = "plans",
+    post, path = "/v1/plans/{id}/cancel", operation_id = "cancel_plan", tag = "plans",
     summary = "Cancel a plan",
     params(PlanId),
     responses(
@@ -331,7 +332,7 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
 }
 
 #[utoipa::path(
-    get, path = "/v1/plans/{id}/itinerary.md", tag = "plans",
+    get, path = "/v1/plans/{id}/itinerary.md", operation_id = "plan_itinerary_markdown", tag = "plans",
     summary = "The finished plan as Markdown",
     params(PlanId),
     responses(
@@ -385,7 +386,7 @@ async fn decide(state: &AppState, id: &str, decision: Decision) -> Result<Respon
 }
 
 #[utoipa::path(
-    post, path = "/v1/plans/{id}/approve", tag = "plans",
+    post, path = "/v1/plans/{id}/approve", operation_id = "approve_plan", tag = "plans",
     summary = "Approve a plan awaiting approval: it resumes from its checkpoints",
     params(PlanId),
     responses(
@@ -401,7 +402,7 @@ pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> R
 }
 
 #[utoipa::path(
-    post, path = "/v1/plans/{id}/reject", tag = "plans",
+    post, path = "/v1/plans/{id}/reject", operation_id = "reject_plan", tag = "plans",
     summary = "Reject a plan awaiting approval: it ends `rejected`",
     params(PlanId),
     responses(
@@ -418,7 +419,7 @@ pub async fn reject(State(state): State<AppState>, Path(id): Path<String>) -> Re
 
 /// Runs a failed plan again from its checkpoints, with a fresh set of attempts.
 #[utoipa::path(
-    post, path = "/v1/plans/{id}/retry", tag = "plans",
+    post, path = "/v1/plans/{id}/retry", operation_id = "retry_plan", tag = "plans",
     summary = "Run a failed plan again, from its checkpoints, with fresh attempts",
     params(PlanId),
     responses(

@@ -49,7 +49,7 @@ pub struct ChatReply {
 }
 
 #[utoipa::path(
-    post, path = "/chat", tag = "prototype",
+    post, path = "/chat", operation_id = "prototype_chat", tag = "prototype",
     summary = "Read one message; submit its plan when it names a destination and dates",
     request_body = ChatMessage,
     responses(

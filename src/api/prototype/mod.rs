@@ -29,8 +29,8 @@ use crate::{
 };
 
 pub use chat::chat;
-pub use status::{TaskStatus, TaskView};
 use status::task_view;
+pub use status::{TaskStatus, TaskView};
 
 /// How many tasks `GET /tasks` lists, newest first.
 const TASKS_LISTED: i64 = 100;
@@ -46,7 +46,7 @@ pub struct TaskAccepted {
 }
 
 #[utoipa::path(
-    post, path = "/plan", tag = "prototype",
+    post, path = "/plan", operation_id = "prototype_plan", tag = "prototype",
     summary = "Submit the prototype's TravelRequest; the task is a plan",
     params(IdempotencyKey),
     request_body = TravelRequest,
@@ -92,7 +92,7 @@ pub struct TaskId {
 }
 
 #[utoipa::path(
-    get, path = "/status/{task_id}", tag = "prototype",
+    get, path = "/status/{task_id}", operation_id = "prototype_status", tag = "prototype",
     summary = "A task's status, progress and, once completed, its result",
     params(TaskId),
     responses(
@@ -112,7 +112,7 @@ pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> Re
 
 /// The finished plan as a JSON file.
 #[utoipa::path(
-    get, path = "/download/{task_id}", tag = "prototype",
+    get, path = "/download/{task_id}", operation_id = "prototype_download", tag = "prototype",
     summary = "The completed task's plan as a JSON file (`Content-Disposition: attachment`)",
     params(TaskId),
     responses(
@@ -169,7 +169,7 @@ pub struct TaskList {
 
 /// The caller's tasks, newest first.
 #[utoipa::path(
-    get, path = "/tasks", tag = "prototype",
+    get, path = "/tasks", operation_id = "prototype_tasks", tag = "prototype",
     summary = "The caller's latest 100 tasks, newest first",
     responses(
         (status = 200, description = "The tasks", body = TaskList),
