@@ -19,6 +19,7 @@ use crate::{
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"destination": "杭州", "days": 2, "travelers": 2, "interests": ["food"]}))]
 pub struct SubmitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
