@@ -1,6 +1,8 @@
 //! What every client meets whatever it sends: every non-2xx is the JSON error body (a 405, a
 //! path or query the router cannot read, a timeout, a NUL character in any text field), and
-//! a fresh process exports its counters at 0 before anything has happened.
+//! a fresh process exports its counters at 0 before anything has happened. The OpenAPI
+//! document names every route of the router, and Swagger UI at `/docs` is served whole from
+//! the binary.
 
 mod common;
 
@@ -143,4 +145,179 @@ async fn a_fresh_api_process_exports_its_counters_at_zero(pool: PgPool) {
     }
     let terminal: Vec<&str> = PlanStatus::TERMINAL.iter().map(|s| s.as_str()).collect();
     assert_eq!(terminal, planner::metrics::FINISHED_STATUSES);
+}
+
+/// The router's routes, read from `api::router`'s `.route(…)` calls: `(path, method)`.
+fn routes_in_the_router() -> Vec<(String, String)> {
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs")).unwrap();
+    let body = source
+        .split("pub fn router(")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}\n").next())
+        .expect("api::router is in src/api/mod.rs");
+    let route = regex::Regex::new(r#"\.route\(\s*"([^"]+)",\s*(.+)\)\s*$"#).unwrap();
+    let method = regex::Regex::new(r"\b(get|post|put|delete|patch)\(").unwrap();
+    let mut routes = Vec::new();
+    for line in body.lines() {
+        if let Some(found) = route.captures(line.trim()) {
+            for m in method.captures_iter(&found[2]) {
+                routes.push((found[1].to_string(), m[1].to_string()));
+            }
+        }
+    }
+    routes
+}
+
+fn document() -> Value {
+    api::openapi::document()
+}
+
+#[test]
+fn every_route_of_the_router_is_in_the_openapi_document_and_no_other() {
+    let routes = routes_in_the_router();
+    assert!(routes.len() >= 18, "the route table was not read: {routes:?}");
+    let doc = document();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in &routes {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{} {path} is routed but not in the OpenAPI document",
+            method.to_uppercase()
+        );
+    }
+    let documented: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| ["get", "post", "put", "delete", "patch"].contains(&k.as_str()))
+                .map(move |m| (path.clone(), m.clone()))
+        })
+        .collect();
+    for operation in &documented {
+        assert!(routes.contains(operation), "{operation:?} is documented but not routed");
+    }
+    for (path, _) in routes
+        .iter()
+        .filter(|(p, _)| ["/plan", "/status/{task_id}", "/download/{task_id}", "/tasks", "/chat"].contains(&p.as_str()))
+    {
+        let tags = paths[path].as_object().unwrap().values().next().unwrap()["tags"].clone();
+        assert_eq!(tags, json!(["prototype"]), "{path}");
+    }
+}
+
+#[test]
+fn every_operation_documents_a_4xx_with_the_error_body() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let error = &doc["components"]["schemas"]["ErrorBody"];
+    assert_eq!(error["required"], json!(["error"]), "{error}");
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let errors: Vec<&Value> = operation["responses"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(status, _)| status.starts_with('4'))
+                .map(|(_, response)| &response["content"]["application/json"]["schema"]["$ref"])
+                .collect();
+            assert!(!errors.is_empty(), "{method} {path} documents no 4xx");
+            for schema in errors {
+                assert_eq!(schema, "#/components/schemas/ErrorBody", "{method} {path}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_event_stream_documents_its_data_its_resume_header_and_query() {
+    let doc = document();
+    let stream = &doc["paths"]["/v1/plans/{id}/events"]["get"];
+    assert_eq!(
+        stream["responses"]["200"]["content"]["text/event-stream"]["schema"]["$ref"],
+        "#/components/schemas/PlanEvent"
+    );
+    let event = &doc["components"]["schemas"]["PlanEvent"]["properties"];
+    assert_eq!(event["data"]["contentMediaType"], "application/json");
+    assert!(doc["components"]["schemas"]["EventData"]["properties"]["percent"].is_object());
+    let params: Vec<(&str, &str)> = stream["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
+        .collect();
+    for expected in [("id", "path"), ("after", "query"), ("Last-Event-ID", "header")] {
+        assert!(params.contains(&expected), "{expected:?} in {params:?}");
+    }
+    let mut ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operation ids are unique: {ids:?}");
+    let submit = &doc["paths"]["/v1/plans"]["post"];
+    assert_eq!(
+        submit["responses"]["202"]["links"]["get_plan"]["parameters"]["id"],
+        "$response.body#/id"
+    );
+    assert!(
+        submit["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "Idempotency-Key")
+    );
+    assert!(submit["responses"]["202"]["headers"]["Location"].is_object());
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_document_and_swagger_ui_are_served_from_the_binary(pool: PgPool) {
+    migrated(&pool).await;
+    let app = common::router(&pool);
+
+    let served = call(&app, "GET", "/openapi.json", None, &[]).await;
+    assert_eq!(served.status, 200, "{}", served.text);
+    assert_eq!(served.body, document());
+
+    let page = call(&app, "GET", "/docs/", None, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    let asset = regex::Regex::new(r#"(?:src|href)="([^"]+)""#).unwrap();
+    let assets: Vec<String> = asset.captures_iter(&page.text).map(|c| c[1].to_string()).collect();
+    assert!(assets.iter().any(|a| a.ends_with(".js")), "{assets:?}");
+    assert!(assets.iter().any(|a| a.ends_with(".css")), "{assets:?}");
+    for asset in &assets {
+        assert!(
+            !asset.contains("://") && !asset.starts_with("//"),
+            "{asset} is not on this server"
+        );
+        let path = format!("/docs/{}", asset.trim_start_matches("./"));
+        let fetched = call(&app, "GET", &path, None, &[]).await;
+        assert_eq!(fetched.status, 200, "{path}");
+        assert!(!fetched.text.is_empty(), "{path}");
+    }
+    let initializer = call(&app, "GET", "/docs/swagger-initializer.js", None, &[]).await;
+    assert_eq!(initializer.status, 200);
+    assert!(initializer.text.contains("/openapi.json"), "{}", initializer.text);
+}
+
+/// Found by schemathesis: `?status=` listed every plan although the document allows only a
+/// status there.
+#[sqlx::test(migrations = false)]
+async fn an_empty_status_or_limit_is_a_400_as_documented(pool: PgPool) {
+    migrated(&pool).await;
+    let app = common::router(&pool);
+    for (query, field) in [("status=", "status"), ("limit=", "limit")] {
+        let reply = call(&app, "GET", &format!("/v1/plans?{query}"), None, &[]).await;
+        assert_json_error(&reply, 400, "invalid_request");
+        assert_eq!(reply.body["error"]["field"], field, "{query}");
+    }
+    let first_page = call(&app, "GET", "/v1/plans?cursor=", None, &[]).await;
+    assert_eq!(first_page.status, 200, "{}", first_page.text);
 }

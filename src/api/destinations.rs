@@ -6,12 +6,17 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
-use serde_json::json;
 
 use crate::catalog;
 
-#[derive(Debug, Serialize)]
-struct Destination {
+/// `GET /v1/destinations`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DestinationList {
+    pub destinations: Vec<Destination>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Destination {
     id: &'static str,
     name_zh: &'static str,
     name_en: &'static str,
@@ -20,6 +25,11 @@ struct Destination {
     longitude: f64,
 }
 
+#[utoipa::path(
+    get, path = "/v1/destinations", operation_id = "list_destinations", tag = "plans",
+    summary = "The destinations there is data for, sorted by id",
+    responses((status = 200, description = "The destinations", body = DestinationList))
+)]
 pub async fn list() -> Response {
     let mut destinations: Vec<Destination> = catalog::catalog()
         .cities
@@ -34,5 +44,5 @@ pub async fn list() -> Response {
         })
         .collect();
     destinations.sort_by(|a, b| a.id.cmp(b.id));
-    Json(json!({ "destinations": destinations })).into_response()
+    Json(DestinationList { destinations }).into_response()
 }

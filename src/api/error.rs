@@ -6,9 +6,31 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
+use serde::Serialize;
 use serde_json::json;
 
 use crate::travel::request::InvalidRequest;
+
+/// Every error answer's body, as the OpenAPI document describes it (`IntoResponse` below
+/// writes it).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// What went wrong, for programs: `invalid_request`, `not_found`, `unknown_destination`, …
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The request field (or header, or `query`, `path`, `body`) at fault; `null` when none is.
+    #[schema(required = true)]
+    pub field: Option<String>,
+    /// `unknown_destination`: the destinations there is data for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supported: Option<Vec<String>>,
+}
 
 #[derive(Debug)]
 pub struct ApiError {

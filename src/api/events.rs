@@ -22,7 +22,12 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
-    api::{error::ApiError, params::plan_id, state::AppState, timeline_hub::Watch},
+    api::{
+        error::{ApiError, ErrorBody},
+        params::{PlanId, plan_id},
+        state::AppState,
+        timeline_hub::Watch,
+    },
     graph::Progress,
     store::{
         states::{EventKind, PlanStatus},
@@ -38,13 +43,30 @@ const RESYNC: Duration = Duration::from_secs(15);
 /// Wait after a failed read (the database restarting) before reading again.
 const RETRY_READ: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
+    /// Resume after this event id (ignored when `Last-Event-ID` is sent).
+    #[param(value_type = Option<i64>, minimum = 0)]
     after: Option<String>,
 }
 
+/// One event of the stream as it arrives (the document's schema of `text/event-stream`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PlanEvent {
+    /// The event's sequence number: `Last-Event-ID` and `after` resume after it.
+    id: String,
+    /// The event's kind.
+    #[schema(value_type = EventKind)]
+    event: String,
+    /// An `EventData` object, as JSON text.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
 /// One event's `data`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventData {
     pub id: i64,
     pub kind: EventKind,
@@ -59,6 +81,26 @@ pub struct EventData {
     pub detail: Value,
 }
 
+#[utoipa::path(
+    get, path = "/v1/plans/{id}/events", operation_id = "plan_events", tag = "plans",
+    summary = "The plan's timeline as Server-Sent Events, live until the plan is finished",
+    description = "Each event: `id` its sequence number, `event` its kind, `data` an `EventData` JSON \
+        object. Replays from the start (or after `Last-Event-ID` / `after`), follows live, and closes \
+        once the plan is finished. A `heartbeat` comment comes every 15 s.",
+    params(
+        PlanId,
+        StreamQuery,
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0,
+            description = "Resume after this event id (an `EventSource` reconnecting sends it)"),
+    ),
+    responses(
+        (status = 200, description = "The event stream; each event's `data` is an `EventData`",
+            body = PlanEvent, content_type = "text/event-stream"),
+        (status = 400, description = "The id is not a UUID, or `after` / `Last-Event-ID` is not an event id", body = ErrorBody),
+        (status = 404, description = "No such plan", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn stream(
     State(state): State<AppState>,
     Path(id): Path<String>,

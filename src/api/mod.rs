@@ -8,8 +8,10 @@ pub mod error;
 mod events;
 mod health;
 mod json_errors;
+pub mod openapi;
 mod params;
 mod plans;
+mod prometheus;
 mod prototype;
 mod state;
 mod timeline_hub;
@@ -24,6 +26,7 @@ use axum::{
 use std::collections::HashSet;
 
 use tower_http::timeout::TimeoutLayer;
+use utoipa_swagger_ui::SwaggerUi;
 
 use sqlx::PgPool;
 
@@ -51,7 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/chat", post(prototype::chat))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .route("/metrics", get(|| async { crate::metrics::render() }))
+        .route("/metrics", get(prometheus::metrics))
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi::document()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
@@ -109,7 +113,7 @@ pub async fn queue_gauges(pool: PgPool, owner_cap: u32, period: std::time::Durat
 /// orchestrator's liveness probe.
 pub fn worker_router() -> Router {
     Router::new()
-        .route("/metrics", get(|| async { crate::metrics::render() }))
+        .route("/metrics", get(prometheus::metrics))
         .route("/health", get(health::health))
 }
 

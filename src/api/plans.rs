@@ -8,17 +8,16 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
     api::{
         body::{self, JsonBody},
         callback,
-        error::ApiError,
-        params::plan_id,
+        error::{ApiError, ErrorBody},
+        params::{PlanId, plan_id},
         state::AppState,
-        view::{PlanView, group_done, plan_view, wait_view, webhook_view},
+        view::{PlanList, PlanView, group_done, plan_view, wait_view, webhook_view},
     },
     store::{
         approval::Decision,
@@ -31,6 +30,24 @@ use crate::{
 /// Until API keys arrive, every caller is the same owner.
 pub const ANONYMOUS: &str = "anonymous";
 
+#[utoipa::path(
+    post, path = "/v1/plans", operation_id = "submit_plan", tag = "plans",
+    summary = "Submit a trip request; the plan is queued",
+    params(IdempotencyKey),
+    request_body = SubmitRequest,
+    responses(
+        (status = 202, description = "Queued (or, with a repeated `Idempotency-Key`, the plan it made)", body = PlanView,
+            headers(
+                ("Location" = String, description = "`/v1/plans/{id}`"),
+                ("idempotent-replayed" = String, description = "`true` when the `Idempotency-Key` had made this plan before"),
+            )),
+        (status = 400, description = "Malformed or out-of-range input, naming the field", body = ErrorBody),
+        (status = 409, description = "The `Idempotency-Key` came back with another request", body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
+        (status = 422, description = "No destination the planner has data for, or webhooks unavailable", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -143,6 +160,17 @@ fn not_before(raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     Ok(Some(at))
 }
 
+/// The `Idempotency-Key` request header, as documented.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKey {
+    /// 1–255 visible ASCII characters: a repeat with the same body answers the plan the first
+    /// made.
+    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 255)]
+    idempotency_key: Option<String>,
+}
+
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(raw) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -160,6 +188,17 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
     Ok(Some(key.to_string()))
 }
 
+#[utoipa::path(
+    get, path = "/v1/plans/{id}", operation_id = "get_plan", tag = "plans",
+    summary = "A plan: status, progress, why it waits, webhook deliveries, result",
+    params(PlanId),
+    responses(
+        (status = 200, description = "The plan", body = PlanView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such plan", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
     let read = plans::read(&state.pool, id, state.settings.queue.owner_max_running)
@@ -176,23 +215,40 @@ fn read_view(read: PlanRead) -> PlanView {
     view
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only plans in this status.
+    #[param(value_type = Option<PlanStatus>)]
     status: Option<String>,
+    /// Plans per page, 1–100 (20 by default).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/plans", operation_id = "list_plans", tag = "plans",
+    summary = "The caller's plans, newest first, a page at a time",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of plans", body = PlanList),
+        (status = 400, description = "An unknown status, a limit out of range, a cursor this API did not return", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+    // An empty `status=` or `limit=` is no status or number: refused, as the document says.
     let status = match q.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(s) => Some(s.parse::<PlanStatus>().map_err(|_| {
             let all: Vec<&str> = PlanStatus::ALL.iter().map(|s| s.as_str()).collect();
             ApiError::bad_request("status", format!("unknown status {s:?}; one of {}", all.join(", ")))
         })?),
     };
     let limit = match q.limit.as_deref() {
-        None | Some("") => 20,
+        None => 20,
         Some(raw) => match raw.parse::<i64>() {
             Ok(n) if (1..=100).contains(&n) => n,
             _ => {
@@ -222,7 +278,7 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
             plan_view(r, d)
         })
         .collect();
-    Ok(Json(json!({ "plans": plans, "next_cursor": next_cursor })).into_response())
+    Ok(Json(PlanList { plans, next_cursor }).into_response())
 }
 
 fn plans_owner() -> &'static str {
@@ -241,6 +297,19 @@ fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
     ))
 }
 
+#[utoipa::path(
+    post, path = "/v1/plans/{id}/cancel", operation_id = "cancel_plan", tag = "plans",
+    summary = "Cancel a plan",
+    params(PlanId),
+    responses(
+        (status = 200, description = "A queued or waiting plan, cancelled at once", body = PlanView),
+        (status = 202, description = "A running plan: it stops at the next node boundary", body = PlanView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such plan", body = ErrorBody),
+        (status = 409, description = "The plan is already finished", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
     let (status, plan) = match plans::cancel(&state.pool, id).await? {
@@ -262,6 +331,18 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
     Ok((status, Json(plan_view(plan, done))).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/v1/plans/{id}/itinerary.md", operation_id = "plan_itinerary_markdown", tag = "plans",
+    summary = "The finished plan as Markdown",
+    params(PlanId),
+    responses(
+        (status = 200, description = "The itinerary", body = String, content_type = "text/markdown"),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such plan", body = ErrorBody),
+        (status = 409, description = "The plan has not succeeded", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn itinerary_markdown(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
     let plan = plans::get(&state.pool, id)
@@ -304,15 +385,51 @@ async fn decide(state: &AppState, id: &str, decision: Decision) -> Result<Respon
     }
 }
 
+#[utoipa::path(
+    post, path = "/v1/plans/{id}/approve", operation_id = "approve_plan", tag = "plans",
+    summary = "Approve a plan awaiting approval: it resumes from its checkpoints",
+    params(PlanId),
+    responses(
+        (status = 200, description = "The plan, queued again", body = PlanView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such plan", body = ErrorBody),
+        (status = 409, description = "The plan is not awaiting approval", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     decide(&state, &id, Decision::Approved).await
 }
 
+#[utoipa::path(
+    post, path = "/v1/plans/{id}/reject", operation_id = "reject_plan", tag = "plans",
+    summary = "Reject a plan awaiting approval: it ends `rejected`",
+    params(PlanId),
+    responses(
+        (status = 200, description = "The plan, rejected", body = PlanView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such plan", body = ErrorBody),
+        (status = 409, description = "The plan is not awaiting approval", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn reject(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     decide(&state, &id, Decision::Rejected).await
 }
 
 /// Runs a failed plan again from its checkpoints, with a fresh set of attempts.
+#[utoipa::path(
+    post, path = "/v1/plans/{id}/retry", operation_id = "retry_plan", tag = "plans",
+    summary = "Run a failed plan again, from its checkpoints, with fresh attempts",
+    params(PlanId),
+    responses(
+        (status = 202, description = "The plan, queued again", body = PlanView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such plan", body = ErrorBody),
+        (status = 409, description = "The plan has not failed", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
     match plans::retry_failed(&state.pool, id).await? {

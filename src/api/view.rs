@@ -17,7 +17,7 @@ use crate::{
     travel::nodes::STEPS,
 };
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PlanView {
     pub id: Uuid,
     pub status: PlanStatus,
@@ -29,11 +29,16 @@ pub struct PlanView {
     pub max_attempts: i32,
     pub next_attempt_at: Option<String>,
     pub cancel_requested: bool,
+    /// Why the plan waits for approval, and the decision once made; `null` when it never waited.
     pub approval: Option<Value>,
     pub progress: Progress,
+    /// The request as it was submitted.
     pub request: Value,
+    /// What the plan could not honour, in the plan's language.
     pub warnings: Value,
+    /// Why the plan failed: `{"code", "message", …}`.
     pub error: Option<Value>,
+    /// The finished itinerary (`succeeded` plans).
     pub result: Option<Value>,
     /// LLM tokens the plan took: prompt, completion, total, calls. `null` without an LLM.
     pub token_usage: Option<Value>,
@@ -46,7 +51,7 @@ pub struct PlanView {
 }
 
 /// One webhook delivery: one status change sent to the callback URL.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     /// The receiver's idempotency key (`X-Planner-Delivery`), the same on every try.
     pub delivery_id: Uuid,
@@ -61,6 +66,14 @@ pub struct WebhookView {
     pub next_attempt_at: Option<String>,
     pub created_at: String,
     pub delivered_at: Option<String>,
+}
+
+/// `GET /v1/plans`: a page of plans, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlanList {
+    pub plans: Vec<PlanView>,
+    /// The `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
 }
 
 pub fn webhook_view(d: &DeliveryStatus) -> WebhookView {
@@ -78,7 +91,7 @@ pub fn webhook_view(d: &DeliveryStatus) -> WebhookView {
 }
 
 /// A `WaitReason` as clients read it: `reason` is its code, the rest its particulars.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WaitView {
     pub reason: String,
     /// When a delayed plan is due.

@@ -20,7 +20,7 @@ pub fn node_of(key: &str) -> &str {
     key.split('#').next().unwrap_or(key)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Progress {
     /// The node running, or the last one saved.
     pub node: Option<String>,

@@ -17,16 +17,19 @@ use crate::{
     },
 };
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"destination": "杭州", "days": 2, "travelers": 2, "interests": ["food"]}))]
 pub struct SubmitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 30)]
     pub days: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 20)]
     pub travelers: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetInput>,
@@ -49,6 +52,7 @@ pub struct SubmitRequest {
     /// What the client asked for that the planner cannot act on (the prototype's dietary
     /// restrictions, say), as it was sent: kept with the request, named in a plan warning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub unhonoured: Option<Unhonoured>,
     /// An http(s) URL the plan's summary is POSTed to, signed, when it reaches
     /// `awaiting_approval` or a terminal status. The API's business, not the planner's.
@@ -56,11 +60,12 @@ pub struct SubmitRequest {
     pub callback_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetInput {
     pub amount: f64,
     #[serde(default = "default_currency")]
+    #[schema(default = "CNY")]
     pub currency: String,
 }
 

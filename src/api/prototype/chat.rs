@@ -10,30 +10,56 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::{
     api::{
         body::JsonBody,
-        error::ApiError,
+        error::{ApiError, ErrorBody},
         plans::{Submitted, enqueue},
         state::AppState,
     },
     llm::Llm,
-    travel::prototype::chat::{read_message, with_llm_destination},
+    travel::prototype::chat::{Extracted, Missing, read_message, with_llm_destination},
 };
 
 /// The longest message read, as for a v1 `query`.
 const MAX_MESSAGE_CHARS: usize = 2000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatMessage {
+    /// 1–2,000 characters, Chinese or English.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 2000)]
     message: Option<String>,
 }
 
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChatReply {
+    pub understood: bool,
+    pub extracted_info: Extracted,
+    pub missing_info: Vec<Missing>,
+    /// Asks for what is missing, in the message's language.
+    pub clarification: String,
+    pub can_proceed: bool,
+    /// The submitted plan's id, when the message said enough.
+    pub task_id: Option<Uuid>,
+}
+
+#[utoipa::path(
+    post, path = "/chat", operation_id = "prototype_chat", tag = "prototype",
+    summary = "Read one message; submit its plan when it names a destination and dates",
+    request_body = ChatMessage,
+    responses(
+        (status = 200, description = "What the message said, and the task when one was submitted", body = ChatReply),
+        (status = 400, description = "No message, a message too long, malformed JSON", body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
+        (status = 422, description = "The message's request cannot be planned", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn chat(State(state): State<AppState>, JsonBody(body): JsonBody<ChatMessage>) -> Result<Response, ApiError> {
     let message = body.message.as_deref().map(str::trim).unwrap_or_default();
     if message.is_empty() {
@@ -67,13 +93,13 @@ pub async fn chat(State(state): State<AppState>, JsonBody(body): JsonBody<ChatMe
         }
         None => None,
     };
-    Ok(Json(json!({
-        "understood": reading.understood,
-        "extracted_info": reading.extracted,
-        "missing_info": reading.missing,
-        "clarification": reading.clarification,
-        "can_proceed": task_id.is_some(),
-        "task_id": task_id,
-    }))
+    Ok(Json(ChatReply {
+        understood: reading.understood,
+        extracted_info: reading.extracted,
+        missing_info: reading.missing,
+        clarification: reading.clarification,
+        can_proceed: task_id.is_some(),
+        task_id,
+    })
     .into_response())
 }

@@ -4,7 +4,7 @@
 //! validation and store function as `POST /v1/plans`; the mapping of the prototype's
 //! fields is the travel layer's (`travel::prototype`).
 
-mod chat;
+pub mod chat;
 mod status;
 
 use axum::{
@@ -14,14 +14,14 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
     api::{
         body::{self, JsonBody},
-        error::ApiError,
-        plans::{ANONYMOUS, Submitted, enqueue, idempotency_key},
+        error::{ApiError, ErrorBody},
+        plans::{ANONYMOUS, IdempotencyKey, Submitted, enqueue, idempotency_key},
         state::AppState,
     },
     store::{plans, states::PlanStatus},
@@ -29,11 +29,36 @@ use crate::{
 };
 
 pub use chat::chat;
-use status::{TaskStatus, task_view};
+use status::task_view;
+pub use status::{TaskStatus, TaskView};
 
 /// How many tasks `GET /tasks` lists, newest first.
 const TASKS_LISTED: i64 = 100;
 
+/// `POST /plan`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskAccepted {
+    pub task_id: Uuid,
+    /// Always `started`.
+    pub status: TaskStatus,
+    /// In the request's language, naming what is kept but not planned for.
+    pub message: String,
+}
+
+#[utoipa::path(
+    post, path = "/plan", operation_id = "prototype_plan", tag = "prototype",
+    summary = "Submit the prototype's TravelRequest; the task is a plan",
+    params(IdempotencyKey),
+    request_body = TravelRequest,
+    responses(
+        (status = 200, description = "Queued", body = TaskAccepted),
+        (status = 400, description = "Malformed or out-of-range input, naming the prototype's field", body = ErrorBody),
+        (status = 409, description = "The `Idempotency-Key` came back with another request", body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
+        (status = 422, description = "A destination the planner has no data for", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn plan(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -45,13 +70,38 @@ pub async fn plan(
     let key = idempotency_key(&headers)?;
     let Submitted { view, .. } = enqueue(&state, &input, key.as_deref()).await?;
     let message = status::submitted_message(&input);
-    Ok(Json(json!({"task_id": view.id, "status": TaskStatus::Started, "message": message})).into_response())
+    Ok(Json(TaskAccepted {
+        task_id: view.id,
+        status: TaskStatus::Started,
+        message,
+    })
+    .into_response())
 }
 
 fn task_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::bad_request("task_id", format!("{raw:?} is not a task id (a UUID)")))
 }
 
+/// The `{task_id}` path parameter, as documented.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct TaskId {
+    /// The task's id: its plan's id.
+    task_id: Uuid,
+}
+
+#[utoipa::path(
+    get, path = "/status/{task_id}", operation_id = "prototype_status", tag = "prototype",
+    summary = "A task's status, progress and, once completed, its result",
+    params(TaskId),
+    responses(
+        (status = 200, description = "The task", body = TaskView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = task_id(&id)?;
     let read = plans::read(&state.pool, id, state.settings.queue.owner_max_running)
@@ -61,6 +111,19 @@ pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> Re
 }
 
 /// The finished plan as a JSON file.
+#[utoipa::path(
+    get, path = "/download/{task_id}", operation_id = "prototype_download", tag = "prototype",
+    summary = "The completed task's plan as a JSON file (`Content-Disposition: attachment`)",
+    params(TaskId),
+    responses(
+        (status = 200, description = "The plan's result", body = Object,
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"travel_plan_<id>.json\"`"))),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "The plan has not succeeded", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn download(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = task_id(&id)?;
     let plan = plans::get(&state.pool, id)
@@ -90,15 +153,29 @@ pub async fn download(State(state): State<AppState>, Path(id): Path<String>) -> 
     Ok(response)
 }
 
-#[derive(Debug, Serialize)]
-struct TaskSummary {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskSummary {
     task_id: Uuid,
     status: TaskStatus,
     created_at: String,
     destination: Option<String>,
 }
 
+/// `GET /tasks`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskList {
+    pub tasks: Vec<TaskSummary>,
+}
+
 /// The caller's tasks, newest first.
+#[utoipa::path(
+    get, path = "/tasks", operation_id = "prototype_tasks", tag = "prototype",
+    summary = "The caller's latest 100 tasks, newest first",
+    responses(
+        (status = 200, description = "The tasks", body = TaskList),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 pub async fn tasks(State(state): State<AppState>) -> Result<Response, ApiError> {
     let rows = plans::list(&state.pool, ANONYMOUS, None, None, TASKS_LISTED).await?;
     let tasks: Vec<TaskSummary> = rows
@@ -110,7 +187,7 @@ pub async fn tasks(State(state): State<AppState>) -> Result<Response, ApiError> 
             destination: destination(&plan.request, plan.result.as_ref()),
         })
         .collect();
-    Ok(Json(json!({ "tasks": tasks })).into_response())
+    Ok(Json(TaskList { tasks }).into_response())
 }
 
 /// The destination the request names, else the one the finished plan went to.

@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// What a message must say before it can be planned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Missing {
     Destination,
@@ -31,7 +31,7 @@ pub enum Missing {
 }
 
 /// What the rules found in the message, each field only when found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Extracted {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,

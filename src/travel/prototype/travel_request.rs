@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// A preference as the prototype's form sends it: a text or a list of texts.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Preference {
     Text(String),
@@ -49,7 +49,7 @@ impl Preference {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TravelRequest {
     #[serde(default)]
