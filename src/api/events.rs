@@ -140,27 +140,31 @@ pub async fn stream(
 /// Where a stream resumes: `Last-Event-ID` (an `EventSource` reconnecting), else `?after=`,
 /// else the start.
 fn resume_after(headers: &HeaderMap, query: Option<&str>) -> Result<i64, ApiError> {
-    let (field, raw) = match headers.get("last-event-id") {
-        Some(value) => (
-            "Last-Event-ID",
-            value
+    // Both are checked even when both are sent: a bad `after` is refused, not ignored.
+    let after = query.map(|raw| event_id("after", raw)).transpose()?.flatten();
+    let header = match headers.get("last-event-id") {
+        Some(value) => {
+            let raw = value
                 .to_str()
-                .map_err(|_| ApiError::bad_request("Last-Event-ID", "Last-Event-ID must be an event id"))?,
-        ),
-        None => match query {
-            Some(raw) => ("after", raw),
-            None => return Ok(0),
-        },
+                .map_err(|_| ApiError::bad_request("Last-Event-ID", "Last-Event-ID must be an event id"))?;
+            event_id("Last-Event-ID", raw)?
+        }
+        None => None,
     };
+    Ok(header.or(after).unwrap_or(0))
+}
+
+/// An event id as a client sends it; blank means none.
+fn event_id(field: &str, raw: &str) -> Result<Option<i64>, ApiError> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Ok(0);
+        return Ok(None);
     }
     match raw.parse::<i64>() {
-        Ok(n) if n >= 0 => Ok(n),
+        Ok(n) if n >= 0 => Ok(Some(n)),
         _ => Err(ApiError::bad_request(
             field,
-            format!("{field} must be an event id (a whole number ≥ 0), not {raw:?}"),
+            format!("{field} must be an event id (a whole number from 0 to 2^63 − 1), not {raw:?}"),
         )),
     }
 }
