@@ -154,12 +154,10 @@ fn resume_after(headers: &HeaderMap, query: Option<&str>) -> Result<i64, ApiErro
     Ok(header.or(after).unwrap_or(0))
 }
 
-/// An event id as a client sends it; blank means none.
+/// An event id as a client sends it. A blank one is refused like any other non-number (an
+/// `EventSource` with no id to resume from sends no header at all).
 fn event_id(field: &str, raw: &str) -> Result<Option<i64>, ApiError> {
     let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(None);
-    }
     match raw.parse::<i64>() {
         Ok(n) if n >= 0 => Ok(Some(n)),
         _ => Err(ApiError::bad_request(
