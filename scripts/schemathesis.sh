@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 SERVER_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 VENV=${SCHEMATHESIS_VENV:-/tmp/schemathesis-venv}
-MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-30}
+MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-100}
 
 if [ ! -x "$VENV/bin/schemathesis" ]; then
   python3 -m venv "$VENV"
