@@ -117,7 +117,7 @@ impl Modify for RequestTimeout {
             ];
             for operation in operations.into_iter().flatten() {
                 let timeout = ResponseBuilder::new()
-                    .description("The request took longer than `API_REQUEST_TIMEOUT`")
+                    .description("The request took longer than `API_REQUEST_TIMEOUT_MS`")
                     .content(
                         "application/json",
                         ContentBuilder::new()
