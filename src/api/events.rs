@@ -8,7 +8,7 @@ use std::{collections::VecDeque, convert::Infallible, time::Duration};
 
 use axum::{
     extract::{Path, Query, State},
-    http::HeaderMap,
+    http::{HeaderMap, StatusCode},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -96,6 +96,7 @@ pub struct EventData {
     responses(
         (status = 200, description = "The event stream; each event's `data` is an `EventData`",
             body = PlanEvent, content_type = "text/event-stream"),
+        (status = 204, description = "The plan is finished and no event follows the one resumed from: nothing more will come (an `EventSource` stops reconnecting)"),
         (status = 400, description = "The id is not a UUID, or `after` / `Last-Event-ID` is not an event id", body = ErrorBody),
         (status = 404, description = "No such plan", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
@@ -113,6 +114,10 @@ pub async fn stream(
     let first = timeline::after(&state.pool, plan, after)
         .await?
         .ok_or_else(|| ApiError::not_found("plan"))?;
+    // Nothing will ever follow: `204` is what tells an `EventSource` to stop reconnecting.
+    if first.is_last() && first.events.is_empty() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
     let finished = if after > 0 {
         timeline::nodes_finished(&state.pool, plan, after).await?
     } else {
@@ -232,12 +237,8 @@ impl Live {
         let closing = self.closing.clone();
         tokio::select! {
             _ = closing.cancelled() => self.ended = true,
-            changed = self.watch.news.changed() => {
-                // The hub is gone (the process is stopping): fall back to the timer.
-                if changed.is_err() {
-                    tokio::time::sleep(RESYNC).await;
-                }
-            }
+            // Cannot fail: this stream's `Watch` keeps its plan's sender in the hub.
+            _ = self.watch.news.changed() => {}
             _ = tokio::time::sleep(RESYNC) => {}
         }
     }
@@ -250,7 +251,11 @@ impl Live {
             Ok(None) => self.ended = true,
             Err(e) => {
                 tracing::debug!(plan_id = %self.plan, error = %e, "live stream read failed; retrying");
-                tokio::time::sleep(RETRY_READ).await;
+                let closing = self.closing.clone();
+                tokio::select! {
+                    _ = closing.cancelled() => self.ended = true,
+                    _ = tokio::time::sleep(RETRY_READ) => {}
+                }
             }
         }
     }

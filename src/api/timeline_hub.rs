@@ -143,15 +143,23 @@ async fn listen(pool: PgPool, hub: Weak<Inner>) {
             }
             continue;
         };
-        match active.recv().await {
-            Ok(notification) => {
+        // `try_recv` says when the connection was lost (`Ok(None)`; the next call
+        // reconnects): whatever was announced meanwhile reached nobody.
+        match active.try_recv().await {
+            Ok(Some(notification)) => {
                 let Some(hub) = hub.upgrade() else { return };
                 hub.announce(notification.payload());
             }
+            Ok(None) => {
+                tracing::warn!("plan-events LISTEN connection lost; reconnecting");
+                let Some(hub) = hub.upgrade() else { return };
+                hub.announce_all();
+            }
             Err(sqlx::Error::PoolClosed) => return,
             Err(e) => {
-                tracing::warn!(error = %e, "plan-events LISTEN connection lost; reconnecting");
+                tracing::warn!(error = %e, "plan-events LISTEN failed; reconnecting");
                 listener = None;
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }

@@ -126,7 +126,9 @@ async fn listen(pool: PgPool, wake: mpsc::Sender<()>) {
         };
         tokio::select! {
             _ = wake.closed() => return,
-            received = active.recv() => match received {
+            // `try_recv` says when the connection was lost (`Ok(None)`; the next call
+            // reconnects): plans queued meanwhile were announced to nobody.
+            received = active.try_recv() => match received {
                 // A full channel already holds a wake-up: this one adds nothing.
                 Ok(_) => { let _ = wake.try_send(()); }
                 Err(sqlx::Error::PoolClosed) => return,

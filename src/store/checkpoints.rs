@@ -100,9 +100,11 @@ async fn record(
     node: &str,
     detail: Value,
 ) -> anyhow::Result<()> {
+    // Under the plan row's lock, like every other timeline write: a plan's events then take
+    // their ids in commit order, which live streams rely on (they read `id > last`).
     sqlx::query(
         "INSERT INTO plan_events (plan_id, kind, node, attempt, detail)
-         SELECT id, $2, $3, attempts, $5 FROM plans WHERE id = $1 AND runs = $4",
+         SELECT id, $2, $3, attempts, $5 FROM plans WHERE id = $1 AND runs = $4 FOR NO KEY UPDATE",
     )
     .bind(plan_id)
     .bind(kind)

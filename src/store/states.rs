@@ -182,10 +182,9 @@ impl EventKind {
     pub fn status_after(self) -> Option<PlanStatus> {
         use EventKind::*;
         match self {
-            Queued | RescuedStuck | RetryScheduled | WaitingForUpstream | HandedBack | Approved | RetryRequested => {
-                Some(PlanStatus::Queued)
-            }
-            Started | Rescued | NodeStarted | NodeFinished => Some(PlanStatus::Running),
+            Queued | Rescued | RescuedStuck | RetryScheduled | WaitingForUpstream | HandedBack | Approved
+            | RetryRequested => Some(PlanStatus::Queued),
+            Started | NodeStarted | NodeFinished => Some(PlanStatus::Running),
             AwaitingApproval => Some(PlanStatus::AwaitingApproval),
             Succeeded => Some(PlanStatus::Succeeded),
             Failed => Some(PlanStatus::Failed),
@@ -223,5 +222,9 @@ mod tests {
             assert_eq!(state.as_str().parse::<DeliveryState>(), Ok(*state));
         }
         assert!("done".parse::<PlanStatus>().unwrap_err().contains("awaiting_approval"));
+        // A rescued plan is back in the queue; a node step means it runs.
+        assert_eq!(EventKind::Rescued.status_after(), Some(PlanStatus::Queued));
+        assert_eq!(EventKind::NodeStarted.status_after(), Some(PlanStatus::Running));
+        assert_eq!(EventKind::Timeout.status_after(), None);
     }
 }

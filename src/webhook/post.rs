@@ -89,7 +89,8 @@ pub async fn post(delivery: &Delivery<'_>, sending: &Sending<'_>) -> Sent {
         },
         Err(e) => Sent::Failed {
             status: None,
-            error: format!("not sent: {e}"),
+            // Callback URLs often carry their receiver's secret: never in an error or a log.
+            error: format!("not sent: {}", e.without_url()),
         },
     }
 }

@@ -88,10 +88,13 @@ pub async fn check(raw: &str, allow_private: bool) -> Result<Target, Refused> {
     };
     for a in &addresses {
         if let Some(why) = address::forbidden(a.ip()) {
-            return Err(Refused::Forbidden(format!(
-                "host {host} resolves to {}, a {why} address",
-                a.ip()
-            )));
+            // A name's addresses are not told: the check must not map internal names.
+            let message = if host.parse::<std::net::IpAddr>().is_ok() {
+                format!("host {host} is a {why} address")
+            } else {
+                format!("host {host} does not resolve to public addresses only")
+            };
+            return Err(Refused::Forbidden(message));
         }
     }
     Ok(Target {

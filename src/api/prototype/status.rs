@@ -28,7 +28,7 @@ impl TaskStatus {
     /// A plan queued again for a retry is still being processed; only a first wait is `started`.
     pub fn of(plan: &PlanRow) -> Self {
         match plan.status {
-            PlanStatus::Queued if plan.attempts == 0 => TaskStatus::Started,
+            PlanStatus::Queued if plan.runs == 0 => TaskStatus::Started,
             PlanStatus::Queued | PlanStatus::Running | PlanStatus::AwaitingApproval => TaskStatus::Processing,
             PlanStatus::Succeeded => TaskStatus::Completed,
             PlanStatus::Failed | PlanStatus::Cancelled | PlanStatus::Rejected => TaskStatus::Failed,
@@ -106,7 +106,7 @@ fn message(plan: &PlanRow, language: Language) -> String {
         .and_then(Value::as_str)
         .unwrap_or("");
     match plan.status {
-        PlanStatus::Queued if plan.attempts == 0 => pick(
+        PlanStatus::Queued if plan.runs == 0 => pick(
             "任务已提交，正在排队等待规划".into(),
             "submitted; waiting in the queue to be planned".into(),
         ),

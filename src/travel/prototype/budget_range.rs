@@ -27,10 +27,7 @@ static SINGLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d+(?:\.\d+)?)")
 
 /// Tiers named by word alone, with the prototype's daily bounds.
 const TIERS: &[(&[&str], DailyBudget)] = &[
-    (
-        &["经济", "穷游", "budget", "economy", "cheap"],
-        DailyBudget::Capped(800.0),
-    ),
+    (&["经济", "穷游", "economy", "cheap"], DailyBudget::Capped(800.0)),
     (
         &["中等", "中档", "适中", "舒适", "moderate", "mid", "medium", "standard"],
         DailyBudget::Capped(1500.0),
@@ -43,6 +40,9 @@ const TIERS: &[(&[&str], DailyBudget)] = &[
 
 /// `None` when the label says no amount and names no tier.
 pub fn read(label: &str) -> Option<DailyBudget> {
+    // "800-1,500": thousands separators are not decimal points.
+    let cleaned = label.replace(',', "");
+    let label = cleaned.as_str();
     if let Some(c) = RANGE.captures(label) {
         let (low, high) = (c[1].parse::<f64>().ok()?, c[2].parse::<f64>().ok()?);
         return Some(DailyBudget::Capped(low.max(high)));
@@ -54,8 +54,10 @@ pub fn read(label: &str) -> Option<DailyBudget> {
         return c[1].parse::<f64>().ok().map(DailyBudget::Capped);
     }
     let lower = label.to_lowercase();
+    // The most generous tier a label names wins ("high budget" is not economy).
     TIERS
         .iter()
+        .rev()
         .find(|(words, _)| words.iter().any(|w| lower.contains(w)))
         .map(|(_, daily)| *daily)
 }
@@ -75,5 +77,14 @@ mod tests {
         assert_eq!(read("500元/天"), Some(DailyBudget::Capped(500.0)));
         assert_eq!(read("Budget ($50 - $120/day)"), Some(DailyBudget::Capped(120.0)));
         assert_eq!(read("随便"), None);
+    }
+
+    #[test]
+    fn english_tiers_by_their_own_word_and_separated_thousands() {
+        assert_eq!(read("Economy"), Some(DailyBudget::Capped(800.0)));
+        assert_eq!(read("Medium budget"), Some(DailyBudget::Capped(1500.0)));
+        assert_eq!(read("High budget"), Some(DailyBudget::Uncapped));
+        assert_eq!(read("Luxury budget"), Some(DailyBudget::Uncapped));
+        assert_eq!(read("800-1,500元/天"), Some(DailyBudget::Capped(1500.0)));
     }
 }
