@@ -228,16 +228,19 @@ async fn a_stopping_api_process_ends_its_streams_and_exits(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(resumed.status(), 200);
+    // As every status change is written: the status and its event in one transaction.
+    let mut tx = pool.begin().await.unwrap();
     sqlx::query("UPDATE plans SET status = 'cancelled', finished_at = now() WHERE id = $1")
         .bind(plan)
-        .execute(&pool)
+        .execute(&mut *tx)
         .await
         .unwrap();
     sqlx::query("INSERT INTO plan_events (plan_id, kind) VALUES ($1, 'cancelled')")
         .bind(plan)
-        .execute(&pool)
+        .execute(&mut *tx)
         .await
         .unwrap();
+    tx.commit().await.unwrap();
     let after = SseReader::new(resumed).rest(PATIENCE).await;
     let kinds: Vec<_> = after.iter().map(|e| e.event.clone().unwrap()).collect();
     assert_eq!(kinds, ["cancelled"], "only what came after the last event seen");
