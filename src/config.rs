@@ -18,6 +18,7 @@ pub struct Settings {
     /// An api request answers within this long or gets a 408 (a live stream's body is not
     /// bounded by it, only the wait for its first byte).
     pub api_request_timeout: Duration,
+    pub auth_mode: AuthMode,
     pub worker_addr: String,
     pub worker_concurrency: usize,
     pub plan_max_attempts: i32,
@@ -194,6 +195,15 @@ pub struct QueueSettings {
     pub prefetch: usize,
 }
 
+/// Whether callers must present an API key (`AUTH_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Every caller is `anonymous` and may do everything: a laptop.
+    Off,
+    /// Every route but the probes, metrics and the API's description needs a key.
+    Required,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
@@ -290,6 +300,11 @@ impl Settings {
             Some("pretty") => LogFormat::Pretty,
             Some(other) => bail!("LOG_FORMAT must be json or pretty, not {other:?}"),
         };
+        let auth_mode = match vars.text("AUTH_MODE").as_deref() {
+            None | Some("off") => AuthMode::Off,
+            Some("required") => AuthMode::Required,
+            Some(other) => bail!("AUTH_MODE must be off or required, not {other:?}"),
+        };
         let text = |name: &str| vars.text(name);
         let mut resilience = HashMap::new();
         for upstream in Upstream::ALL {
@@ -301,6 +316,7 @@ impl Settings {
             app_env: "dev".into(),
             api_addr: vars.text_or("API_ADDR", "0.0.0.0:8080"),
             api_request_timeout: vars.millis("API_REQUEST_TIMEOUT_MS", 30_000)?,
+            auth_mode,
             worker_addr: vars.text_or("WORKER_ADDR", "0.0.0.0:9091"),
             worker_concurrency: vars.parsed("WORKER_CONCURRENCY", 16)?,
             plan_max_attempts: vars.parsed("PLAN_MAX_ATTEMPTS", 5)?,

@@ -21,6 +21,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::api::{access, auth::caller::Caller};
 use crate::{
     api::{
         error::{ApiError, ErrorBody},
@@ -104,12 +105,14 @@ pub struct EventData {
 )]
 pub async fn stream(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let plan = plan_id(&id)?;
     let after = resume_after(&headers, query.after.as_deref())?;
+    access::visible(&state.pool, &caller, plan).await?;
     let watch = state.timeline.watch(plan);
     let first = timeline::after(&state.pool, plan, after)
         .await?

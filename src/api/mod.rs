@@ -1,6 +1,8 @@
 //! The HTTP API: routes, shared state and serving. Handlers are thin: they validate,
 //! call the store, and shape the answer (`view`).
 
+mod access;
+pub mod auth;
 mod body;
 mod callback;
 mod destinations;
@@ -58,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi::document()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::caller::authenticate,
+        ))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(axum::middleware::from_fn(json_errors::json_errors))
         .layer(axum::middleware::from_fn(track))

@@ -47,7 +47,7 @@ use crate::api::{destinations, error::ErrorBody, events, health, plans, promethe
         (name = "prototype", description = "The Python prototype's routes, kept for its clients"),
         (name = "operations", description = "Liveness, readiness and metrics"),
     ),
-    modifiers(&RequestTimeout)
+    modifiers(&RequestTimeout, &ApiKeys)
 )]
 pub struct ApiDoc;
 
@@ -130,6 +130,63 @@ impl Modify for RequestTimeout {
                     .responses
                     .entry("408".to_string())
                     .or_insert(RefOr::T(timeout));
+            }
+        }
+    }
+}
+
+/// Every route but the probes, the metrics and this document may ask for an API key
+/// (`AUTH_MODE=required`): the bearer scheme, and the `401` answer with its challenge.
+struct ApiKeys;
+
+impl Modify for ApiKeys {
+    fn modify(&self, openapi: &mut Document) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`tp_…` from `planner keys create`; required when AUTH_MODE=required",
+                    ))
+                    .build(),
+            ),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if ["/health", "/ready", "/metrics"].contains(&path.as_str()) {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                // Optional: `{}` lets a caller without a key through when AUTH_MODE=off.
+                operation.security = Some(vec![
+                    SecurityRequirement::new("api_key", Vec::<String>::new()),
+                    SecurityRequirement::default(),
+                ]);
+                let refused = ResponseBuilder::new()
+                    .description(
+                        "No API key, or one that is malformed, unknown or revoked (`WWW-Authenticate: Bearer`)",
+                    )
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build();
+                operation
+                    .responses
+                    .responses
+                    .entry("401".to_string())
+                    .or_insert(RefOr::T(refused));
             }
         }
     }

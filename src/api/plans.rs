@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::api::{access, auth::caller::Caller};
 use crate::{
     api::{
         body::{self, JsonBody},
@@ -26,9 +27,6 @@ use crate::{
     },
     travel::request::{self, RequestErrorCode, SubmitRequest},
 };
-
-/// Until API keys arrive, every caller is the same owner.
-pub const ANONYMOUS: &str = "anonymous";
 
 #[utoipa::path(
     post, path = "/v1/plans", operation_id = "submit_plan", tag = "plans",
@@ -50,11 +48,12 @@ pub const ANONYMOUS: &str = "anonymous";
 )]
 pub async fn submit(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(input): JsonBody<SubmitRequest>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let Submitted { view, replayed } = enqueue(&state, &input, key.as_deref()).await?;
+    let Submitted { view, replayed } = enqueue(&state, &caller, &input, key.as_deref()).await?;
     let location = format!("/v1/plans/{}", view.id);
     let mut response = (StatusCode::ACCEPTED, Json(view)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -77,7 +76,12 @@ pub struct Submitted {
 
 /// Validates a request and queues its plan: `POST /v1/plans` and every other route that
 /// submits (the prototype's) go through here.
-pub async fn enqueue(state: &AppState, input: &SubmitRequest, key: Option<&str>) -> Result<Submitted, ApiError> {
+pub async fn enqueue(
+    state: &AppState,
+    caller: &Caller,
+    input: &SubmitRequest,
+    key: Option<&str>,
+) -> Result<Submitted, ApiError> {
     let stored = serde_json::to_value(input).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
     body::reject_nul(&stored)?;
     // Validate now, so that a request that can never be planned never reaches the queue.
@@ -94,7 +98,7 @@ pub async fn enqueue(state: &AppState, input: &SubmitRequest, key: Option<&str>)
     }
     let trace = serde_json::to_value(crate::telemetry::current_trace_context()).ok();
     let new = NewPlan {
-        owner: ANONYMOUS,
+        owner: &caller.name,
         idempotency_key: key,
         request: &stored,
         max_attempts: state.settings.plan_max_attempts,
@@ -199,10 +203,11 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
     let read = plans::read(&state.pool, id, state.settings.queue.owner_max_running)
         .await?
+        .filter(|read| caller.may_see(&read.plan.owner))
         .ok_or_else(|| ApiError::not_found("plan"))?;
     Ok(Json(read_view(read)).into_response())
 }
@@ -238,7 +243,11 @@ pub struct ListQuery {
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
     // An empty `status=` or `limit=` is no status or number: refused, as the document says.
     let status = match q.status.as_deref() {
         None => None,
@@ -265,7 +274,7 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
             decode_cursor(raw).ok_or_else(|| ApiError::bad_request("cursor", "cursor is not one this API returned"))?,
         ),
     };
-    let rows = plans::list(&state.pool, plans_owner(), status, after, limit).await?;
+    let rows = plans::list(&state.pool, caller.list_owner(), status, after, limit).await?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| encode_cursor(r.created_at, r.id)))
         .flatten();
@@ -279,10 +288,6 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
         })
         .collect();
     Ok(Json(PlanList { plans, next_cursor }).into_response())
-}
-
-fn plans_owner() -> &'static str {
-    ANONYMOUS
 }
 
 fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
@@ -310,8 +315,13 @@ fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
+    access::visible(&state.pool, &caller, id).await?;
     let (status, plan) = match plans::cancel(&state.pool, id).await? {
         CancelOutcome::Cancelled(plan) => {
             crate::metrics::plan_finished(plan.status.as_str(), plan.age());
@@ -343,8 +353,13 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn itinerary_markdown(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn itinerary_markdown(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
+    access::visible(&state.pool, &caller, id).await?;
     let plan = plans::get(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("plan"))?;
@@ -363,9 +378,10 @@ pub async fn itinerary_markdown(State(state): State<AppState>, Path(id): Path<St
 }
 
 /// `approve` resumes a plan waiting in `awaiting_approval`; `reject` ends it `rejected`.
-async fn decide(state: &AppState, id: &str, decision: Decision) -> Result<Response, ApiError> {
+async fn decide(state: &AppState, caller: &Caller, id: &str, decision: Decision) -> Result<Response, ApiError> {
     let id = plan_id(id)?;
-    match plans::decide(&state.pool, id, decision, ANONYMOUS).await? {
+    access::visible(&state.pool, caller, id).await?;
+    match plans::decide(&state.pool, id, decision, &caller.name).await? {
         Action::Done(plan) => {
             tracing::info!(plan_id = %id, status = %plan.status, "approval decided");
             if plan.status.is_terminal() {
@@ -397,8 +413,12 @@ async fn decide(state: &AppState, id: &str, decision: Decision) -> Result<Respon
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    decide(&state, &id, Decision::Approved).await
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    decide(&state, &caller, &id, Decision::Approved).await
 }
 
 #[utoipa::path(
@@ -413,8 +433,12 @@ pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> R
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn reject(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    decide(&state, &id, Decision::Rejected).await
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    decide(&state, &caller, &id, Decision::Rejected).await
 }
 
 /// Runs a failed plan again from its checkpoints, with a fresh set of attempts.
@@ -430,8 +454,13 @@ pub async fn reject(State(state): State<AppState>, Path(id): Path<String>) -> Re
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
+    access::visible(&state.pool, &caller, id).await?;
     match plans::retry_failed(&state.pool, id).await? {
         Action::Done(plan) => {
             tracing::info!(plan_id = %id, status = %plan.status, "retry requested");

@@ -1,23 +1,28 @@
 //! What every handler shares: the database pool, the settings, and the process's one
-//! listener for live timelines.
+//! listener for live timelines, and the API keys it has looked up.
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::{api::timeline_hub::TimelineHub, config::Settings};
+use crate::{
+    api::{auth::key_cache::KeyCache, timeline_hub::TimelineHub},
+    config::Settings,
+};
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
     pub timeline: TimelineHub,
+    pub keys: KeyCache,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
         Self {
             timeline: TimelineHub::new(pool.clone()),
+            keys: KeyCache::default(),
             pool,
             settings,
         }

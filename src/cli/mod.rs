@@ -11,6 +11,7 @@ use crate::{config::Settings, telemetry};
 mod admin;
 pub mod bench;
 pub mod eval;
+mod keys;
 mod plan;
 mod serve;
 mod signal;
@@ -53,6 +54,11 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// API keys: create (prints the token once), list, revoke.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
     /// Plan a trip from free text and print the itinerary.
     Plan(plan::PlanArgs),
     /// Measure plans per second through the whole path, and jobs per second through the queue.
@@ -79,6 +85,7 @@ pub fn main() -> ExitCode {
             | Command::Bench(_)
             | Command::Eval(_)
             | Command::Migrate
+            | Command::Keys { .. }
             | Command::Cleanup
             | Command::Healthcheck { .. }
             | Command::WeatherMcp { .. }
@@ -100,6 +107,7 @@ pub fn main() -> ExitCode {
             Command::Dev => serve::dev(settings).await,
             Command::Migrate => admin::migrate(&settings).await,
             Command::Cleanup => admin::cleanup(&settings).await,
+            Command::Keys { command } => keys::run(&settings, command).await,
             Command::Healthcheck { url } => admin::healthcheck(&settings, url).await,
             Command::WeatherMcp { http, allowed_hosts } => admin::weather_mcp(&settings, http, allowed_hosts).await,
             Command::Plan(args) => plan::run(settings, args).await,

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod cache;
 pub mod checkpoints;
 pub mod events;
+pub mod keys;
 pub mod plan_error;
 pub mod plans;
 pub mod progress;

@@ -187,6 +187,14 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<PlanRow>, sqlx::Error
         .await
 }
 
+/// Whose plan it is; `None` when there is no such plan.
+pub async fn owner_of(pool: &PgPool, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT owner FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
 /// A plan as a client reads it: the row, its `done_nodes`, while it is queued why, and its
 /// webhook deliveries.
 pub struct PlanRead {
@@ -254,28 +262,38 @@ pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<Plan
 }
 
 /// Newest first; `after` is the (created_at, id) of the last plan of the previous page.
+/// `owner: None` lists everyone's plans (an admin's list).
 pub async fn list(
     pool: &PgPool,
-    owner: &str,
+    owner: Option<&str>,
     status: Option<PlanStatus>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<PlanRow>, sqlx::Error> {
-    sqlx::query_as(
+    // Two statements, so that an owner's list keeps its index in the cached plan.
+    let sql = if owner.is_some() {
         "SELECT * FROM plans
          WHERE owner = $1
            AND ($2::text IS NULL OR status = $2)
            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
          ORDER BY created_at DESC, id DESC
-         LIMIT $5",
-    )
-    .bind(owner)
-    .bind(status)
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1))
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+         LIMIT $5"
+    } else {
+        "SELECT * FROM plans
+         WHERE $1::text IS NULL
+           AND ($2::text IS NULL OR status = $2)
+           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+         ORDER BY created_at DESC, id DESC
+         LIMIT $5"
+    };
+    sqlx::query_as(sql)
+        .bind(owner)
+        .bind(status)
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit)
+        .fetch_all(pool)
+        .await
 }
 
 /// The checkpoint keys of a plan's nodes in the order they were written: its progress.

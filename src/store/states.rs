@@ -205,6 +205,15 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What an API key may do (`api_keys.role`): a `user` sees and acts on its own plans, an
+    /// `admin` on everyone's.
+    Role {
+        User => "user",
+        Admin => "admin",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     api::{
+        auth::caller::Caller,
         body::JsonBody,
         error::{ApiError, ErrorBody},
         plans::{Submitted, enqueue},
@@ -60,7 +61,11 @@ pub struct ChatReply {
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn chat(State(state): State<AppState>, JsonBody(body): JsonBody<ChatMessage>) -> Result<Response, ApiError> {
+pub async fn chat(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<ChatMessage>,
+) -> Result<Response, ApiError> {
     let message = body.message.as_deref().map(str::trim).unwrap_or_default();
     if message.is_empty() {
         return Err(ApiError::bad_request("message", "message is required"));
@@ -88,7 +93,7 @@ pub async fn chat(State(state): State<AppState>, JsonBody(body): JsonBody<ChatMe
     }
     let task_id = match &reading.request {
         Some(input) => {
-            let Submitted { view, .. } = enqueue(&state, input, None).await?;
+            let Submitted { view, .. } = enqueue(&state, &caller, input, None).await?;
             Some(view.id)
         }
         None => None,

@@ -19,9 +19,10 @@ use uuid::Uuid;
 
 use crate::{
     api::{
+        auth::caller::Caller,
         body::{self, JsonBody},
         error::{ApiError, ErrorBody},
-        plans::{ANONYMOUS, IdempotencyKey, Submitted, enqueue, idempotency_key},
+        plans::{IdempotencyKey, Submitted, enqueue, idempotency_key},
         state::AppState,
     },
     store::{plans, states::PlanStatus},
@@ -61,6 +62,7 @@ pub struct TaskAccepted {
 )]
 pub async fn plan(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(form): JsonBody<TravelRequest>,
 ) -> Result<Response, ApiError> {
@@ -68,7 +70,7 @@ pub async fn plan(
     body::reject_nul(&sent)?;
     let input = travel_request::to_submit(&form, chrono::Local::now().date_naive())?;
     let key = idempotency_key(&headers)?;
-    let Submitted { view, .. } = enqueue(&state, &input, key.as_deref()).await?;
+    let Submitted { view, .. } = enqueue(&state, &caller, &input, key.as_deref()).await?;
     let message = status::submitted_message(&input);
     Ok(Json(TaskAccepted {
         task_id: view.id,
@@ -102,10 +104,15 @@ pub struct TaskId {
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = task_id(&id)?;
     let read = plans::read(&state.pool, id, state.settings.queue.owner_max_running)
         .await?
+        .filter(|read| caller.may_see(&read.plan.owner))
         .ok_or_else(|| ApiError::not_found("task").field("task_id"))?;
     Ok(Json(task_view(read.plan, read.done)).into_response())
 }
@@ -124,10 +131,15 @@ pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> Re
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn download(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = task_id(&id)?;
     let plan = plans::get(&state.pool, id)
         .await?
+        .filter(|plan| caller.may_see(&plan.owner))
         .ok_or_else(|| ApiError::not_found("task").field("task_id"))?;
     let result = match plan.result {
         Some(result) if plan.status == PlanStatus::Succeeded => result,
@@ -176,8 +188,8 @@ pub struct TaskList {
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-pub async fn tasks(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let rows = plans::list(&state.pool, ANONYMOUS, None, None, TASKS_LISTED).await?;
+pub async fn tasks(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let rows = plans::list(&state.pool, caller.list_owner(), None, None, TASKS_LISTED).await?;
     let tasks: Vec<TaskSummary> = rows
         .iter()
         .map(|plan| TaskSummary {
