@@ -19,6 +19,9 @@ pub struct Settings {
     /// bounded by it, only the wait for its first byte).
     pub api_request_timeout: Duration,
     pub auth_mode: AuthMode,
+    /// Requests per minute per API key, by role (0: no limit), in each api process.
+    pub rate_limit_user_per_min: u32,
+    pub rate_limit_admin_per_min: u32,
     pub worker_addr: String,
     pub worker_concurrency: usize,
     pub plan_max_attempts: i32,
@@ -317,6 +320,8 @@ impl Settings {
             api_addr: vars.text_or("API_ADDR", "0.0.0.0:8080"),
             api_request_timeout: vars.millis("API_REQUEST_TIMEOUT_MS", 30_000)?,
             auth_mode,
+            rate_limit_user_per_min: vars.parsed("RATE_LIMIT_USER_PER_MIN", 600)?,
+            rate_limit_admin_per_min: vars.parsed("RATE_LIMIT_ADMIN_PER_MIN", 6000)?,
             worker_addr: vars.text_or("WORKER_ADDR", "0.0.0.0:9091"),
             worker_concurrency: vars.parsed("WORKER_CONCURRENCY", 16)?,
             plan_max_attempts: vars.parsed("PLAN_MAX_ATTEMPTS", 5)?,

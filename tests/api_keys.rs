@@ -219,3 +219,75 @@ async fn the_keys_commands_make_list_and_revoke_keys_a_real_api_honours(pool: Pg
     assert!(keys_command(&url, &["revoke", "dana"]).status.success());
     assert_eq!(keys_command(&url, &["revoke", "dana"]).status.code(), Some(1));
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_key_over_its_rate_is_told_when_to_come_back_and_others_are_not_slowed(pool: PgPool) {
+    migrated(&pool).await;
+    let mut settings = Settings::for_database("postgres://unused").unwrap();
+    settings.auth_mode = AuthMode::Required;
+    settings.rate_limit_user_per_min = 3;
+    let app = api::router(api::AppState::new(pool.clone(), Arc::new(settings)));
+    let eve = key(&pool, "eve", Role::User).await;
+    let fay = key(&pool, "fay", Role::User).await;
+    for _ in 0..3 {
+        assert_eq!(
+            call(&app, "GET", "/v1/plans", None, &[("authorization", &eve)])
+                .await
+                .status,
+            200
+        );
+    }
+    let limited = call(&app, "GET", "/v1/plans", None, &[("authorization", &eve)]).await;
+    assert_eq!(limited.status, 429, "{}", limited.text);
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+    let retry_after: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        call(&app, "GET", "/v1/plans", None, &[("authorization", &fay)])
+            .await
+            .status,
+        200
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_key_with_few_plans_is_not_kept_behind_a_key_with_many(pool: PgPool) {
+    migrated(&pool).await;
+    let app = guarded(&pool);
+    let heavy = key(&pool, "heavy", Role::User).await;
+    let light = key(&pool, "light", Role::User).await;
+    let mut many = Vec::new();
+    for _ in 0..12 {
+        many.push(submit(&app, &heavy, "杭州").await);
+    }
+    let few = submit(&app, &light, "成都").await;
+    // Two slots, one plan of an owner at a time: the light key's plan takes the free slot.
+    let url = database_url(&pool).await;
+    let _worker = common::Proc::worker(
+        &url,
+        &[
+            ("WORKER_CONCURRENCY", "2"),
+            ("OWNER_MAX_RUNNING", "1"),
+            ("PLANNER_FAULT_NODE_DELAY", "draft=300"),
+        ],
+    );
+    common::wait_for(&pool, few, Duration::from_secs(60), |s, _| s == "succeeded").await;
+    let heavy_open: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM plans WHERE owner = 'heavy' AND status IN ('queued', 'running')")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        heavy_open >= 6,
+        "the light key's plan waited for the heavy key's backlog ({heavy_open} left)"
+    );
+    let reply = call(
+        &app,
+        "GET",
+        &format!("/v1/plans/{few}"),
+        None,
+        &[("authorization", &light)],
+    )
+    .await;
+    assert_eq!(reply.body["status"], "succeeded");
+}

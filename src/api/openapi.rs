@@ -187,6 +187,20 @@ impl Modify for ApiKeys {
                     .responses
                     .entry("401".to_string())
                     .or_insert(RefOr::T(refused));
+                let limited = ResponseBuilder::new()
+                    .description("The API key is over its rate limit (`Retry-After` says when to come back)")
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build();
+                operation
+                    .responses
+                    .responses
+                    .entry("429".to_string())
+                    .or_insert(RefOr::T(limited));
             }
         }
     }

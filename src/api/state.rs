@@ -6,7 +6,10 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::{
-    api::{auth::key_cache::KeyCache, timeline_hub::TimelineHub},
+    api::{
+        auth::{key_cache::KeyCache, rate_limit::RateLimits},
+        timeline_hub::TimelineHub,
+    },
     config::Settings,
 };
 
@@ -16,6 +19,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub timeline: TimelineHub,
     pub keys: KeyCache,
+    pub limits: RateLimits,
 }
 
 impl AppState {
@@ -23,6 +27,7 @@ impl AppState {
         Self {
             timeline: TimelineHub::new(pool.clone()),
             keys: KeyCache::default(),
+            limits: RateLimits::new(settings.rate_limit_user_per_min, settings.rate_limit_admin_per_min),
             pool,
             settings,
         }

@@ -95,10 +95,15 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
                 }
             };
             match state.keys.find(&state.pool, token::hash(token)).await {
-                Ok(Some(key)) => Caller {
-                    name: key.name,
-                    role: key.role,
-                },
+                Ok(Some(key)) => {
+                    if let Err(wait) = state.limits.check(&key.name, key.role) {
+                        return too_many(wait);
+                    }
+                    Caller {
+                        name: key.name,
+                        role: key.role,
+                    }
+                }
                 Ok(None) => return refused("invalid_api_key", "this API key is unknown or revoked", true),
                 Err(e) => return ApiError::from(e).into_response(),
             }
@@ -125,5 +130,20 @@ fn refused(code: &str, message: &str, invalid: bool) -> Response {
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    response
+}
+
+/// `429` with `Retry-After` (whole seconds, rounded up).
+fn too_many(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("this API key is over its rate limit; try again in {seconds} s"),
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
     response
 }
