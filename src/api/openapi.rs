@@ -116,15 +116,7 @@ impl Modify for RequestTimeout {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
-                let timeout = ResponseBuilder::new()
-                    .description("The request took longer than `API_REQUEST_TIMEOUT_MS`")
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("ErrorBody")))
-                            .build(),
-                    )
-                    .build();
+                let timeout = error_response("The request took longer than `API_REQUEST_TIMEOUT_MS`");
                 operation
                     .responses
                     .responses
@@ -171,31 +163,16 @@ impl Modify for ApiKeys {
                     SecurityRequirement::new("api_key", Vec::<String>::new()),
                     SecurityRequirement::default(),
                 ]);
-                let refused = ResponseBuilder::new()
-                    .description(
-                        "No API key, or one that is malformed, unknown or revoked (`WWW-Authenticate: Bearer`)",
-                    )
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("ErrorBody")))
-                            .build(),
-                    )
-                    .build();
+                let refused = error_response(
+                    "No API key, or one that is malformed, unknown or revoked (`WWW-Authenticate: Bearer`)",
+                );
                 operation
                     .responses
                     .responses
                     .entry("401".to_string())
                     .or_insert(RefOr::T(refused));
-                let limited = ResponseBuilder::new()
-                    .description("The API key is over its rate limit (`Retry-After` says when to come back)")
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("ErrorBody")))
-                            .build(),
-                    )
-                    .build();
+                let limited =
+                    error_response("The API key is over its rate limit (`Retry-After` says when to come back)");
                 operation
                     .responses
                     .responses
@@ -204,4 +181,17 @@ impl Modify for ApiKeys {
             }
         }
     }
+}
+
+/// An answer whose body is the JSON error.
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }
