@@ -19,6 +19,8 @@ pub struct Settings {
     /// bounded by it, only the wait for its first byte).
     pub api_request_timeout: Duration,
     pub auth_mode: AuthMode,
+    /// Origins a browser may call the api from (`CORS_ORIGINS`, comma-separated); none by default.
+    pub cors_origins: Vec<String>,
     /// Requests per minute per API key, by role (0: no limit), in each api process.
     pub rate_limit_user_per_min: u32,
     pub rate_limit_admin_per_min: u32,
@@ -320,6 +322,15 @@ impl Settings {
             api_addr: vars.text_or("API_ADDR", "0.0.0.0:8080"),
             api_request_timeout: vars.millis("API_REQUEST_TIMEOUT_MS", 30_000)?,
             auth_mode,
+            cors_origins: vars
+                .text("CORS_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|o| o.trim().to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             rate_limit_user_per_min: vars.parsed("RATE_LIMIT_USER_PER_MIN", 600)?,
             rate_limit_admin_per_min: vars.parsed("RATE_LIMIT_ADMIN_PER_MIN", 6000)?,
             worker_addr: vars.text_or("WORKER_ADDR", "0.0.0.0:9091"),

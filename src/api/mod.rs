@@ -8,6 +8,7 @@ mod callback;
 mod destinations;
 pub mod error;
 mod events;
+mod hardening;
 mod health;
 mod json_errors;
 pub mod openapi;
@@ -35,11 +36,13 @@ use sqlx::PgPool;
 use crate::api::error::ApiError;
 
 pub use body::MAX_BODY_BYTES;
+pub use hardening::MAX_HEADER_BYTES;
 pub use state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.api_request_timeout;
-    Router::new()
+    let cors_origins = state.settings.cors_origins.clone();
+    let router = Router::new()
         .route("/v1/plans", post(plans::submit).get(plans::list))
         .route("/v1/plans/{id}", get(plans::get))
         .route("/v1/plans/{id}/cancel", post(plans::cancel))
@@ -66,8 +69,13 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(axum::middleware::from_fn(json_errors::json_errors))
-        .layer(axum::middleware::from_fn(track))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(hardening::secure_headers))
+        .layer(axum::middleware::from_fn(track));
+    let router = match hardening::cors(&cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
 }
 
 /// Counts every request by its route pattern (not its path: ids would explode the labels).

@@ -102,7 +102,7 @@ const LINKS: &[(&str, &str, &str, &str, &[&str])] = &[
     ),
 ];
 
-/// Adds the timeout answer every route may give.
+/// Adds the answers every route may give: a timeout, headers too large.
 struct RequestTimeout;
 
 impl Modify for RequestTimeout {
@@ -122,6 +122,12 @@ impl Modify for RequestTimeout {
                     .responses
                     .entry("408".to_string())
                     .or_insert(RefOr::T(timeout));
+                let headers = error_response("The request's headers are over 16 KiB in all");
+                operation
+                    .responses
+                    .responses
+                    .entry("431".to_string())
+                    .or_insert(RefOr::T(headers));
             }
         }
     }
