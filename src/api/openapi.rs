@@ -108,26 +108,13 @@ struct RequestTimeout;
 impl Modify for RequestTimeout {
     fn modify(&self, openapi: &mut Document) {
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                let timeout = error_response("The request took longer than `API_REQUEST_TIMEOUT_MS`");
-                operation
-                    .responses
-                    .responses
-                    .entry("408".to_string())
-                    .or_insert(RefOr::T(timeout));
-                let headers = error_response("The request's headers are over 16 KiB in all");
-                operation
-                    .responses
-                    .responses
-                    .entry("431".to_string())
-                    .or_insert(RefOr::T(headers));
+            for operation in operations(item) {
+                answers(
+                    operation,
+                    "408",
+                    "The request took longer than `API_REQUEST_TIMEOUT_MS`",
+                );
+                answers(operation, "431", "The request's headers are over 16 KiB in all");
             }
         }
     }
@@ -156,34 +143,22 @@ impl Modify for ApiKeys {
             if ["/health", "/ready", "/metrics"].contains(&path.as_str()) {
                 continue;
             }
-            let operations = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 // Optional: `{}` lets a caller without a key through when AUTH_MODE=off.
                 operation.security = Some(vec![
                     SecurityRequirement::new("api_key", Vec::<String>::new()),
                     SecurityRequirement::default(),
                 ]);
-                let refused = error_response(
+                answers(
+                    operation,
+                    "401",
                     "No API key, or one that is malformed, unknown or revoked (`WWW-Authenticate: Bearer`)",
                 );
-                operation
-                    .responses
-                    .responses
-                    .entry("401".to_string())
-                    .or_insert(RefOr::T(refused));
-                let limited =
-                    error_response("The API key is over its rate limit (`Retry-After` says when to come back)");
-                operation
-                    .responses
-                    .responses
-                    .entry("429".to_string())
-                    .or_insert(RefOr::T(limited));
+                answers(
+                    operation,
+                    "429",
+                    "The API key is over its rate limit (`Retry-After` says when to come back)",
+                );
             }
         }
     }
@@ -200,4 +175,26 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
                 .build(),
         )
         .build()
+}
+
+/// The operations of one path.
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Documents that `operation` may answer `status` with the JSON error, unless it says so already.
+fn answers(operation: &mut utoipa::openapi::path::Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| RefOr::T(error_response(description)));
 }
