@@ -19,6 +19,8 @@ pub struct Settings {
     /// bounded by it, only the wait for its first byte).
     pub api_request_timeout: Duration,
     pub auth_mode: AuthMode,
+    /// HTTPS on `api_addr` with this certificate and key; plain HTTP without.
+    pub api_tls: Option<TlsFiles>,
     /// Origins a browser may call the api from (`CORS_ORIGINS`, comma-separated); none by default.
     pub cors_origins: Vec<String>,
     /// Requests per minute per API key, by role (0: no limit), in each api process.
@@ -53,6 +55,27 @@ pub struct Settings {
     /// Live upstreams: each is used only when configured; embedded sources otherwise.
     pub live: LiveSettings,
     pub webhook: WebhookSettings,
+}
+
+/// The api's certificate chain and private key, both PEM files (`API_TLS_CERT`, `API_TLS_KEY`).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    fn read(vars: &Vars) -> anyhow::Result<Option<Self>> {
+        match (vars.text("API_TLS_CERT"), vars.text("API_TLS_KEY")) {
+            (Some(cert), Some(key)) => Ok(Some(Self {
+                cert: cert.into(),
+                key: key.into(),
+            })),
+            (None, None) => Ok(None),
+            (Some(_), None) => bail!("API_TLS_CERT is set but API_TLS_KEY is not: HTTPS needs both"),
+            (None, Some(_)) => bail!("API_TLS_KEY is set but API_TLS_CERT is not: HTTPS needs both"),
+        }
+    }
 }
 
 /// Completion webhooks: how deliveries are signed and sent.
@@ -322,6 +345,7 @@ impl Settings {
             api_addr: vars.text_or("API_ADDR", "0.0.0.0:8080"),
             api_request_timeout: vars.millis("API_REQUEST_TIMEOUT_MS", 30_000)?,
             auth_mode,
+            api_tls: TlsFiles::read(vars)?,
             cors_origins: vars
                 .text("CORS_ORIGINS")
                 .map(|list| {

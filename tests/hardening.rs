@@ -160,3 +160,148 @@ async fn no_token_reaches_the_logs(pool: PgPool) {
         assert!(!logged.contains(secret), "a token was logged");
     }
 }
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, written to two PEM files.
+fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, reqwest::Certificate) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let trusted = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap();
+    (cert, key, trusted)
+}
+
+fn scratch_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("planner-tls-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[sqlx::test(migrations = false)]
+async fn api_tls_cert_and_key_serve_https(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let dir = scratch_dir();
+    let (cert, key, trusted) = self_signed(&dir);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let env = [
+        ("API_ADDR", addr.as_str()),
+        ("API_TLS_CERT", cert.to_str().unwrap()),
+        ("API_TLS_KEY", key.to_str().unwrap()),
+    ];
+    let _api = common::Proc::spawn(&["api"], &url, &env);
+    let client = reqwest::Client::builder()
+        .add_root_certificate(trusted)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{port}");
+    let started = Instant::now();
+    loop {
+        match client.get(format!("{base}/ready")).send().await {
+            Ok(r) if r.status() == 200 => break,
+            _ => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "the api never answered over HTTPS"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    // A client that connects and never says a word does not hold up anyone else's handshake.
+    let _silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let submitted = client
+        .post(format!("{base}/v1/plans"))
+        .json(&serde_json::json!({"query": "3 days in Chengdu for 2, budget 5000 CNY"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 202);
+    assert_eq!(submitted.headers()["x-content-type-options"], "nosniff");
+    let listed: serde_json::Value = client
+        .get(format!("{base}/v1/plans"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["plans"].as_array().map(Vec::len), Some(1), "{listed}");
+
+    // Plain HTTP to the HTTPS port gets no HTTP answer, and a client that does not trust the
+    // certificate is refused by its own TLS check.
+    let plain = reqwest::Client::new().get(format!("http://{addr}/health")).send().await;
+    assert!(
+        plain.is_err() || plain.is_ok_and(|r| r.status() == 400),
+        "plain HTTP was served"
+    );
+    let untrusting = reqwest::Client::new().get(format!("{base}/health")).send().await;
+    assert!(
+        untrusting.is_err(),
+        "a self-signed certificate was accepted without trust"
+    );
+
+    // The image's HEALTHCHECK speaks HTTPS to its own api.
+    let health = Command::new(env!("CARGO_BIN_EXE_planner"))
+        .arg("healthcheck")
+        .envs(env)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(health.status.success(), "{}", String::from_utf8_lossy(&health.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_bad_tls_setting_stops_the_start_with_its_name(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let dir = scratch_dir();
+    let (cert, key, _) = self_signed(&dir);
+    let garbage = dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a key\n").unwrap();
+    let missing = dir.join("missing.pem");
+    let (cert, key, garbage, missing) = (
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+        garbage.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    );
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("API_TLS_CERT", cert)], "API_TLS_KEY"),
+        (&[("API_TLS_KEY", key)], "API_TLS_CERT"),
+        (&[("API_TLS_CERT", missing), ("API_TLS_KEY", key)], "API_TLS_CERT"),
+        (&[("API_TLS_CERT", cert), ("API_TLS_KEY", garbage)], "API_TLS_KEY"),
+        // A key that is not the certificate's.
+        (
+            &[("API_TLS_CERT", cert), ("API_TLS_KEY", &*other_key(&dir))],
+            "do not make a usable pair",
+        ),
+    ];
+    for (env, named) in cases {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let output = Command::new(env!("CARGO_BIN_EXE_planner"))
+            .arg("api")
+            .env("DATABASE_URL", &url)
+            .env("API_ADDR", &addr)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{env:?} started");
+        assert!(stderr.contains(named), "{env:?}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn other_key(dir: &std::path::Path) -> String {
+    let path = dir.join("other-key.pem");
+    let other = rcgen::KeyPair::generate().unwrap();
+    std::fs::write(&path, other.serialize_pem()).unwrap();
+    path.to_str().unwrap().to_string()
+}

@@ -4,27 +4,41 @@
 
 mod common;
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use common::{call, in_days, migrated, router, wait_for};
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use planner::{
-    config::Settings,
+    api::{self, auth::token},
+    config::{AuthMode, Settings},
     queue::{executor::Executor, worker},
+    store::{keys, states::Role},
     travel::sources::Sources,
 };
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+/// The process's one subscriber (the first install wins), shared by this binary's tests.
+fn captured() -> &'static (InMemorySpanExporter, SdkTracerProvider) {
+    static CAPTURED: OnceLock<(InMemorySpanExporter, SdkTracerProvider)> = OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        planner::telemetry::install(planner::config::LogFormat::Json, true, Some(provider.clone()));
+        (exporter, provider)
+    })
+}
+
 #[sqlx::test(migrations = false)]
 async fn one_trace_covers_submit_plan_nodes_and_provider_calls(pool: PgPool) {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    planner::telemetry::install(planner::config::LogFormat::Json, true, Some(provider.clone()));
+    let (exporter, provider) = captured();
     migrated(&pool).await;
 
     let app = router(&pool);
@@ -58,9 +72,11 @@ async fn one_trace_covers_submit_plan_nodes_and_provider_calls(pool: PgPool) {
     let _ = provider.force_flush();
 
     let spans = exporter.get_finished_spans().unwrap();
+    // The other test of this binary shares the exporter: find this request by its trace.
+    let stored_trace = stored["traceparent"].as_str().unwrap().split('-').nth(1).unwrap();
     let http = spans
         .iter()
-        .find(|s| s.name == "http_request" && s.attributes.iter().any(|kv| kv.value.as_str() == "/v1/plans"))
+        .find(|s| s.name == "http_request" && s.span_context.trace_id().to_string() == stored_trace)
         .expect("the submit request's span");
     let trace: TraceId = http.span_context.trace_id();
     let in_trace: Vec<_> = spans.iter().filter(|s| s.span_context.trace_id() == trace).collect();
@@ -84,4 +100,50 @@ async fn one_trace_covers_submit_plan_nodes_and_provider_calls(pool: PgPool) {
             .filter(|s| s.name == "node")
             .all(|s| s.parent_span_id == plan_span)
     );
+}
+
+#[sqlx::test(migrations = false)]
+async fn no_token_reaches_the_spans(pool: PgPool) {
+    let (exporter, provider) = captured();
+    migrated(&pool).await;
+    let new = token::generate();
+    assert!(matches!(
+        keys::create(&pool, "traced", Role::User, &new.hash, &new.shown)
+            .await
+            .unwrap(),
+        keys::Created::Created
+    ));
+    let unknown = format!("tp_{}", "ef".repeat(32));
+    let mut settings = Settings::for_database("postgres://unused").unwrap();
+    settings.auth_mode = AuthMode::Required;
+    let app = api::router(api::AppState::new(pool.clone(), Arc::new(settings)));
+    let body = json!({"destination": "杭州", "start_date": in_days(3), "days": 2}).to_string();
+    let mut answered = Vec::new();
+    for secret in [&new.token, &unknown] {
+        let bearer = format!("Bearer {secret}");
+        for (method, uri, body) in [
+            ("POST", "/v1/plans", Some(body.as_str())),
+            ("GET", "/v1/plans", None),
+            ("GET", "/v1/plans/not-a-uuid", None),
+            ("GET", "/tasks", None),
+            ("POST", "/v1/plans", Some("{not json")),
+        ] {
+            answered.push(
+                call(&app, method, uri, body, &[("authorization", &bearer)])
+                    .await
+                    .status,
+            );
+        }
+    }
+    assert_eq!(&answered[..2], &[202, 200], "the known key was served");
+    assert!(answered[5..].iter().all(|s| *s == 401), "{answered:?}");
+    let _ = provider.force_flush();
+    let spans = format!("{:?}", exporter.get_finished_spans().unwrap());
+    assert!(
+        spans.contains("http_request") && spans.contains("/v1/plans"),
+        "requests were traced"
+    );
+    for secret in [new.token.as_str(), unknown.as_str(), &new.token[3..], &unknown[3..]] {
+        assert!(!spans.contains(secret), "a token reached a span");
+    }
 }

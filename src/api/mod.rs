@@ -18,6 +18,7 @@ mod prometheus;
 mod prototype;
 mod state;
 mod timeline_hub;
+mod tls;
 pub mod view;
 
 use axum::{
@@ -136,7 +137,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    tracing::info!(addr = %listener.local_addr()?, "api listening");
+    let tls = state.settings.api_tls.as_ref().map(tls::server_config).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %listener.local_addr()?, scheme, "api listening");
     // Live streams would hold the graceful shutdown open until their plans finish: they end
     // first, and their clients resume on another process.
     let timeline = state.timeline.clone();
@@ -144,8 +147,13 @@ pub async fn serve(
         shutdown.await;
         timeline.close();
     };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let app = router(state);
+    match tls {
+        Some(config) => {
+            let listener = tls::TlsListener::new(listener, config)?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await?
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await?,
+    }
     Ok(())
 }

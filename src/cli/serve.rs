@@ -65,8 +65,9 @@ pub async fn dev(settings: Settings) -> anyhow::Result<ExitCode> {
     let executor = Executor::new(pool.clone(), &settings, sources);
     let worker = worker::run(pool.clone(), executor, &settings, shutdown_signal());
     let listener = tokio::net::TcpListener::bind(&settings.api_addr).await?;
+    let scheme = if settings.api_tls.is_some() { "https" } else { "http" };
     println!(
-        "travel-planner dev: API on http://{} ({described})",
+        "travel-planner dev: API on {scheme}://{} ({described})",
         listener.local_addr()?
     );
     let state = AppState::new(pool, Arc::new(settings.clone()));
