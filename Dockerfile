@@ -16,14 +16,13 @@ COPY data ./data
 RUN cargo build --release --locked
 
 # Run: a small Debian image, no compiler, no curl; the binary is its own health check.
-FROM debian:bookworm-slim AS runtime
+FROM debian:bookworm-slim AS runtime-base
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin planner \
  && mkdir -p /app/results \
  && chown -R planner /app
-COPY --from=build /src/target/release/planner /usr/local/bin/planner
 COPY config /app/config
 WORKDIR /app
 USER planner
@@ -36,3 +35,13 @@ EXPOSE 8080 9091
 HEALTHCHECK --interval=10s --timeout=4s --start-period=30s --retries=3 CMD ["planner", "healthcheck"]
 ENTRYPOINT ["planner"]
 CMD ["api"]
+
+# The runtime image around a binary built outside (scripts/compose-smoke.sh: no Rust image can
+# be pulled there). Its context holds `planner` and `config/` only:
+#   podman build --target prebuilt -f Dockerfile <dir with planner and config/>
+FROM runtime-base AS prebuilt
+COPY planner /usr/local/bin/planner
+
+# The default target: the binary built in the first stage.
+FROM runtime-base AS runtime
+COPY --from=build /src/target/release/planner /usr/local/bin/planner
