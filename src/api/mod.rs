@@ -19,6 +19,7 @@ mod prototype;
 mod state;
 mod timeline_hub;
 pub mod view;
+mod web;
 
 use axum::{
     Router,
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/metrics", get(prometheus::metrics))
         .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi::document()))
+        .merge(web::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
