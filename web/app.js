@@ -5,7 +5,7 @@
 import { api, apiKey, setApiKey, download } from './api.js';
 import { h, byId, clear } from './dom.js';
 import { t, lang, setLang, translateStatic, dateTime } from './i18n.js';
-import { setDestinations, translateForm, readRequest, markField } from './form.js';
+import { setDestinations, translateForm, readRequest, markField, destinationName } from './form.js';
 import { follow } from './sse.js';
 import { createProgress } from './progress.js';
 import { renderResult } from './render.js';
@@ -65,6 +65,8 @@ async function loadAccess() {
   try {
     const [destinations] = await Promise.all([api.destinations(), loadRecent()]);
     setDestinations(destinations.destinations);
+    // A key in use can be changed or forgotten.
+    if (apiKey()) byId('key-button').hidden = false;
     return true;
   } catch (e) {
     if (e.status === 401) {
@@ -142,7 +144,10 @@ function planTitle(p) {
   const r = p.result;
   if (r) return `${r.destination} · ${t('daysN', { n: (r.days || []).length })}`;
   const q = p.request || {};
-  if (q.destination) return q.days ? `${q.destination} · ${t('daysN', { n: q.days })}` : q.destination;
+  if (q.destination) {
+    const name = destinationName(q.destination);
+    return q.days ? `${name} · ${t('daysN', { n: q.days })}` : name;
+  }
   const text = q.query || '';
   return text.length > 40 ? text.slice(0, 40) + '…' : text || p.id.slice(0, 8);
 }
@@ -218,6 +223,8 @@ function renderPlan() {
   const p = view.plan;
   const head = byId('plan-head');
   const hadFocus = document.activeElement && head.contains(document.activeElement) ? document.activeElement.id : null;
+  // A saved file's link outlives the re-rendering (its object URL is still in use).
+  const saved = byId('downloads');
   head.replaceChildren(
     ...[
     h(
@@ -231,6 +238,8 @@ function renderPlan() {
     actions(p),
     ].filter(Boolean),
   );
+  const fresh = byId('downloads');
+  if (saved && fresh && saved !== fresh) fresh.replaceWith(saved);
   if (hadFocus && byId(hadFocus)) byId(hadFocus).focus();
   view.progress.element.hidden = false;
   const body = byId('plan-body');

@@ -46,6 +46,13 @@ function fillDestinations() {
   select.value = chosen;
 }
 
+/** A destination's name in the page's language, from its id (or the name as given). */
+export function destinationName(id) {
+  const d = destinations.find((x) => x.id === id);
+  if (!d) return id;
+  return lang() === 'zh' ? d.name_zh : d.name_en;
+}
+
 /** The request the form describes, or null when it describes nothing. */
 export function readRequest() {
   const value = (id) => byId(id).value.trim();

@@ -105,7 +105,7 @@ function costs(result, currency) {
     { id: 'costs', class: 'panel' },
     h('h2', { text: t('costsTitle') }),
     h('table', { class: 'costs' }, h('tbody', {}, rows)),
-    budget === null ? null : h('p', { id: 'budget', class: 'budget', 'data-amount': budget, text: t('budgetLine', { budget: money(budget, currency) }) }),
+    budget === null ? null : h('p', { id: 'budget-limit', class: 'budget', 'data-amount': budget, text: t('budgetLine', { budget: money(budget, currency) }) }),
     meter,
     verdict,
   );
