@@ -11,15 +11,15 @@ export function renderResult(result) {
   return h(
     'div',
     { id: 'result', class: 'result' },
+    costs(result, currency),
+    h('div', { id: 'days', class: 'days' }, (result.days || []).map((day, i) => dayCard(day, i, currency))),
     h(
       'div',
-      { class: 'result-side' },
-      costs(result, currency),
-      list('tips', t('tipsTitle'), result.tips),
+      { class: 'extras' },
       list('warnings', t('warningsTitle'), result.warnings),
+      list('tips', t('tipsTitle'), result.tips),
       sources(result.sources),
     ),
-    h('div', { id: 'days', class: 'days' }, (result.days || []).map((day, i) => dayCard(day, i, currency))),
   );
 }
 
