@@ -103,7 +103,11 @@ async fn a_free_text_trip_is_planned_live_rendered_and_downloaded(pool: PgPool) 
         "steps in plain words: {events}"
     );
     assert_eq!(browser.text("#progress-percent").await, "100%");
-    browser.screenshot("progress-desktop", DESKTOP).await;
+    // Folded away once the plan is done; one click shows every step again.
+    assert_eq!(browser.js("document.querySelector('#progress details').open").await, json!(false));
+    browser.click("#progress summary").await;
+    assert_eq!(browser.js("document.querySelector('#progress details').open").await, json!(true));
+    browser.screenshot_at_most("progress-desktop", DESKTOP, 1100).await;
 
     // The plan: three day cards, each with its weather, items, cost and route sketch; the
     // total within the budget the text gave.
@@ -142,6 +146,8 @@ async fn a_free_text_trip_is_planned_live_rendered_and_downloaded(pool: PgPool) 
         assert_eq!(browser.js(check).await, json!(true), "{check}");
     }
     browser.screenshot("plan-desktop", DESKTOP).await;
+    // The README's picture: the top of the same page.
+    browser.screenshot_at_most("plan-desktop-top", DESKTOP, 1500).await;
     browser.screenshot("plan-phone", PHONE).await;
     browser.set_size(PHONE).await;
     let overflow = browser

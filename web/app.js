@@ -242,6 +242,7 @@ function renderPlan() {
   if (saved && fresh && saved !== fresh) fresh.replaceWith(saved);
   if (hadFocus && byId(hadFocus)) byId(hadFocus).focus();
   view.progress.element.hidden = false;
+  if (p.status === 'succeeded') view.progress.foldOnce();
   const body = byId('plan-body');
   body.replaceChildren(p.status === 'succeeded' && p.result ? renderResult(p.result) : '');
 }

@@ -47,14 +47,17 @@ export function createProgress() {
   const percent = h('span', { id: 'progress-percent', class: 'percent', text: '0%' });
   const note = h('p', { id: 'progress-note', class: 'note', role: 'status' });
   const list = h('ol', { id: 'events', class: 'events', 'aria-live': 'polite' });
+  const summary = h('summary', { text: t('progressLog') });
+  const log = h('details', { class: 'log', open: true }, summary, list);
   const element = h(
     'section',
     { id: 'progress', class: 'panel', 'aria-labelledby': 'progress-title' },
     h('h2', { id: 'progress-title', text: t('progressTitle') }),
     h('div', { class: 'bar' }, bar, percent),
     note,
-    list,
+    log,
   );
+  let folded = false;
   const seen = new Set();
   const events = [];
   const row = (e) =>
@@ -79,9 +82,16 @@ export function createProgress() {
     reconnecting() {
       note.textContent = t('reconnecting');
     },
+    /** Folds the list away once, when the plan is done: the plan matters more then. */
+    foldOnce() {
+      if (folded) return;
+      folded = true;
+      log.open = false;
+    },
     /** Rewrites every line in the current language. */
     translate() {
       element.querySelector('h2').textContent = t('progressTitle');
+      summary.textContent = t('progressLog');
       list.replaceChildren(...events.map(row));
     },
   };

@@ -31,7 +31,7 @@ export function routeSketch(day, index) {
   const points = stops(day);
   if (points.length === 0) return null;
   const project = projection(points);
-  const xy = points.map((p) => ({ ...p, ...project(p) }));
+  const xy = separate(points.map((p) => ({ ...p, ...project(p) })));
   const label = t('routeLabel', { n: index + 1 });
   const root = svg('svg', {
     class: 'route',
@@ -77,6 +77,19 @@ function projection(points) {
     x: round(offsetX + (p.lng * k - x0) * scale),
     y: round(offsetY + (-p.lat - y0) * scale),
   });
+}
+
+/** Nudges markers that would cover one another (places next door) apart a little. */
+function separate(points) {
+  const placed = [];
+  for (const p of points) {
+    for (let tries = 0; tries < 6 && placed.some((q) => Math.hypot(q.x - p.x, q.y - p.y) < 18); tries++) {
+      p.x = round(Math.min(WIDTH - 10, p.x + 12));
+      p.y = round(Math.max(10, p.y - 8));
+    }
+    placed.push(p);
+  }
+  return points;
 }
 
 function round(v) {

@@ -206,6 +206,11 @@ impl Browser {
     /// Saves the whole page at `size`'s width as `target/screenshots/{name}.png`, then goes
     /// back to the desktop size.
     pub async fn screenshot(&self, name: &str, size: (u32, u32)) -> PathBuf {
+        self.screenshot_at_most(name, size, 6000).await
+    }
+
+    /// A screenshot of the page's top `max_height` pixels at most.
+    pub async fn screenshot_at_most(&self, name: &str, size: (u32, u32), max_height: u32) -> PathBuf {
         self.set_size(size).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let height = self
@@ -213,7 +218,7 @@ impl Browser {
             .await
             .as_u64()
             .unwrap_or(900);
-        let height = (height as u32).clamp(size.1, 6000);
+        let height = (height as u32).clamp(size.1, max_height.max(size.1));
         self.set_size((size.0, height)).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let png = self.client.screenshot().await.expect("a screenshot");
