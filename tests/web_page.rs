@@ -104,9 +104,15 @@ async fn a_free_text_trip_is_planned_live_rendered_and_downloaded(pool: PgPool) 
     );
     assert_eq!(browser.text("#progress-percent").await, "100%");
     // Folded away once the plan is done; one click shows every step again.
-    assert_eq!(browser.js("document.querySelector('#progress details').open").await, json!(false));
+    assert_eq!(
+        browser.js("document.querySelector('#progress details').open").await,
+        json!(false)
+    );
     browser.click("#progress summary").await;
-    assert_eq!(browser.js("document.querySelector('#progress details').open").await, json!(true));
+    assert_eq!(
+        browser.js("document.querySelector('#progress details').open").await,
+        json!(true)
+    );
     browser.screenshot_at_most("progress-desktop", DESKTOP, 1100).await;
 
     // The plan: three day cards, each with its weather, items, cost and route sketch; the
