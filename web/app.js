@@ -4,7 +4,7 @@
 
 import { api, apiKey, setApiKey, download } from './api.js';
 import { h, byId, clear } from './dom.js';
-import { t, lang, setLang, translateStatic, dateTime } from './i18n.js';
+import { t, has, lang, setLang, translateStatic, dateTime } from './i18n.js';
 import { setDestinations, translateForm, readRequest, markField, destinationName } from './form.js';
 import { follow } from './sse.js';
 import { createProgress } from './progress.js';
@@ -205,7 +205,10 @@ function followPlan(id) {
       // A change of status shows in the header, the actions and the result: read the plan.
       if (data.status && view.plan && data.status !== view.plan.status) scheduleRefresh(id);
     },
-    onEnd: () => scheduleRefresh(id),
+    onEnd: () => {
+      view.progress.settled();
+      scheduleRefresh(id);
+    },
     onError: (e) => (e.status === 401 ? unauthorized(e) : null),
     onReconnect: () => view.progress && view.progress.reconnecting(),
   });
@@ -278,7 +281,10 @@ function notice(p) {
     tone = 'bad';
   } else if (p.status === 'queued' && p.wait_reason) {
     const w = p.wait_reason;
-    text = t('waitReason_' + w.reason, { ahead: w.ahead, running: w.running, cap: w.cap, until: dateTime(w.until) });
+    // `upstream_wait:{provider}` names the upstream after the colon.
+    const [code, provider] = String(w.reason).split(':');
+    const key = has('waitReason_' + code) ? 'waitReason_' + code : 'waitReason_other';
+    text = t(key, { ahead: w.ahead, running: w.running, cap: w.cap, until: dateTime(w.until), provider, reason: w.reason });
   } else if (p.warnings && p.warnings.length && p.status !== 'succeeded') {
     text = p.warnings.join(' ');
     tone = 'warn';

@@ -82,6 +82,10 @@ export function createProgress() {
     reconnecting() {
       note.textContent = t('reconnecting');
     },
+    /** The stream has ended for good: nothing is being reconnected. */
+    settled() {
+      note.textContent = '';
+    },
     /** Folds the list away once, when the plan is done: the plan matters more then. */
     foldOnce() {
       if (folded) return;
