@@ -172,6 +172,22 @@ fn document() -> Value {
     api::openapi::document()
 }
 
+/// The web page's routes (`/`, `/assets/{file}`) are HTML and files, not API: they are
+/// merged from `api::web` rather than routed in `api::router`, so the route table above does
+/// not hold them, and the document leaves them out.
+#[test]
+fn the_web_pages_routes_are_not_in_the_openapi_document() {
+    let doc = document();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(!paths.contains_key("/"), "the page is not an API operation");
+    assert!(!paths.keys().any(|p| p.starts_with("/assets")), "{:?}", paths.keys());
+    assert!(
+        !routes_in_the_router()
+            .iter()
+            .any(|(p, _)| p == "/" || p.starts_with("/assets"))
+    );
+}
+
 #[test]
 fn every_route_of_the_router_is_in_the_openapi_document_and_no_other() {
     let routes = routes_in_the_router();

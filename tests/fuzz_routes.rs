@@ -41,6 +41,8 @@ const ROUTES: &[&str] = &[
     "/health",
     "/ready",
     "/openapi.json",
+    "/",
+    "/assets/{id}",
     "/nowhere/{id}",
 ];
 

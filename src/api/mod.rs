@@ -20,6 +20,7 @@ mod state;
 mod timeline_hub;
 mod tls;
 pub mod view;
+mod web;
 
 use axum::{
     Router,
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/metrics", get(prometheus::metrics))
         .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi::document()))
+        .merge(web::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

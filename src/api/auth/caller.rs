@@ -2,7 +2,8 @@
 //! do everything, as before keys existed; with `required`, a request without a valid,
 //! unrevoked key is refused `401` before any handler runs (keys looked up through
 //! `key_cache`, so a revoked one is refused everywhere within 5 s).
-//! `/health`, `/ready`, `/metrics` and the API's description stay open.
+//! `/health`, `/ready`, `/metrics`, the API's description and the web page (which asks for a
+//! key itself) stay open.
 
 use axum::{
     extract::{FromRequestParts, Request, State},
@@ -23,9 +24,11 @@ use crate::{
 
 /// Every caller's name with `AUTH_MODE=off`.
 pub const ANONYMOUS: &str = "anonymous";
-/// Paths anyone may call: probes, metrics (protect `/metrics` at the network: README), and
-/// the API's own description.
-const OPEN: [&str; 5] = ["/health", "/ready", "/metrics", "/openapi.json", "/docs"];
+/// Paths anyone may call: probes, metrics (protect `/metrics` at the network: README), the
+/// API's own description, and the web page.
+const OPEN: [&str; 6] = ["/health", "/ready", "/metrics", "/openapi.json", "/docs", "/"];
+/// Path prefixes anyone may call: Swagger UI's files and the web page's assets.
+const OPEN_PREFIXES: [&str; 2] = ["/docs/", "/assets/"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -114,8 +117,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
 }
 
 fn is_open(path: &str) -> bool {
-    OPEN.iter()
-        .any(|open| path == *open || (*open == "/docs" && path.starts_with("/docs/")))
+    OPEN.contains(&path) || OPEN_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
 }
 
 fn refused(code: &str, message: &str, invalid: bool) -> Response {

@@ -310,6 +310,8 @@ impl<'a> DayPlanner<'a> {
                     indoor: true,
                     mode: Some(leg.mode),
                     note: self.words.about_km(leg.km),
+                    lat: None,
+                    lng: None,
                 });
                 cur.time += leg.minutes;
                 cur.lingering = None;
@@ -332,6 +334,8 @@ impl<'a> DayPlanner<'a> {
             indoor: place.indoor,
             mode: None,
             note,
+            lat: Some(place.lat),
+            lng: Some(place.lng),
         });
         cur.time = start + minutes;
         cur.at = Some(place);
@@ -370,6 +374,8 @@ impl<'a> DayPlanner<'a> {
             indoor: false,
             mode: None,
             note,
+            lat: None,
+            lng: None,
         });
         cur.time = until;
         cur.lingering = None;

@@ -134,6 +134,8 @@ pub fn build_days(
             place_id: h.id.clone(),
             name: h.name.clone(),
             cost: money::from_cny(h.price * rooms, &request.currency),
+            lat: Some(h.lat),
+            lng: Some(h.lng),
         });
         let cost = money::round2(items.iter().map(|i| i.cost).sum::<f64>() + lodging.as_ref().map_or(0.0, |l| l.cost));
         days.push(Day {
