@@ -103,12 +103,13 @@ impl ResultsStoreUrl {
     /// `name` is the variable the value came from, for the error.
     fn parse(name: &str, raw: &str) -> anyhow::Result<Self> {
         let expected = "file:///absolute/path or s3://bucket/prefix";
-        let url = url::Url::parse(raw.trim()).map_err(|e| anyhow::anyhow!("{name}={raw:?} is not a URL ({e}): expected {expected}"))?;
+        let url = url::Url::parse(raw.trim())
+            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is not a URL ({e}): expected {expected}"))?;
         match url.scheme() {
             "file" => {
-                let path = url
-                    .to_file_path()
-                    .map_err(|()| anyhow::anyhow!("{name}={raw:?}: a file store needs an absolute path, as in file:///srv/results"))?;
+                let path = url.to_file_path().map_err(|()| {
+                    anyhow::anyhow!("{name}={raw:?}: a file store needs an absolute path, as in file:///srv/results")
+                })?;
                 Ok(Self::File(path))
             }
             "s3" => {
@@ -583,7 +584,10 @@ mod tests {
     #[test]
     fn results_store_urls_parse_and_bad_ones_name_the_variable() {
         let parse = |raw: &str| ResultsStoreUrl::parse("RESULTS_STORE", raw);
-        assert_eq!(parse("file:///srv/results").unwrap(), ResultsStoreUrl::File("/srv/results".into()));
+        assert_eq!(
+            parse("file:///srv/results").unwrap(),
+            ResultsStoreUrl::File("/srv/results".into())
+        );
         assert_eq!(
             parse("s3://plans/prod/results/").unwrap(),
             ResultsStoreUrl::S3 {
@@ -592,7 +596,14 @@ mod tests {
             }
         );
         assert_eq!(parse("s3://plans").unwrap().to_string(), "s3://plans");
-        for bad in ["ftp://x", "s3://", "s3:///prefix", "file://relative/path", "results", "https://s3.example.com/b"] {
+        for bad in [
+            "ftp://x",
+            "s3://",
+            "s3:///prefix",
+            "file://relative/path",
+            "results",
+            "https://s3.example.com/b",
+        ] {
             let err = parse(bad).unwrap_err().to_string();
             assert!(err.contains("RESULTS_STORE"), "{bad}: {err}");
         }

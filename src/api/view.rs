@@ -9,9 +9,9 @@ use uuid::Uuid;
 use crate::{
     graph::Progress,
     store::{
+        exports::ExportStatus,
         plans::PlanRow,
         queue::WaitReason,
-        exports::ExportStatus,
         states::{DeliveryState, ExportState, PlanStatus},
         webhooks::DeliveryStatus,
     },

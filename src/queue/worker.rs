@@ -8,7 +8,6 @@ use sqlx::PgPool;
 
 use crate::{
     config::Settings,
-    results::store::ResultsStore,
     queue::{
         backend::{Consumer, PlanBackend},
         durable::durable,
@@ -16,6 +15,7 @@ use crate::{
         maintenance,
         wake::Wake,
     },
+    results::store::ResultsStore,
     store::{queue::Claimed, runs},
 };
 

@@ -10,10 +10,10 @@ use uuid::Uuid;
 use crate::store::{
     approval::{Approval, Decision},
     events,
+    exports::ExportStatus,
     queue::{self, Delay, QueueCounts, WAKE_CHANNEL, WaitReason},
     states::{EventKind, PlanStatus},
     webhooks::DeliveryStatus,
-    exports::ExportStatus,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -70,7 +70,12 @@ pub async fn export_due(pool: &PgPool, store: &ResultsStore, retry_base: Duratio
     Ok(due.len())
 }
 
-async fn export_one(pool: &PgPool, store: &ResultsStore, e: &DueExport, retry_base: Duration) -> Result<(), sqlx::Error> {
+async fn export_one(
+    pool: &PgPool,
+    store: &ResultsStore,
+    e: &DueExport,
+    retry_base: Duration,
+) -> Result<(), sqlx::Error> {
     match write_objects(store, e).await {
         Ok(()) => {
             let location = store.location(e.plan_id, Object::Json);
@@ -124,7 +129,12 @@ pub async fn delete_due(pool: &PgPool, store: &ResultsStore, retry_base: Duratio
     Ok(due.len())
 }
 
-async fn delete_one(pool: &PgPool, store: &ResultsStore, d: DueDeletion, retry_base: Duration) -> Result<(), sqlx::Error> {
+async fn delete_one(
+    pool: &PgPool,
+    store: &ResultsStore,
+    d: DueDeletion,
+    retry_base: Duration,
+) -> Result<(), sqlx::Error> {
     match delete_objects(store, d.plan_id).await {
         Ok(()) => {
             exports::deleted(pool, d.plan_id).await?;

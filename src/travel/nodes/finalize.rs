@@ -5,7 +5,6 @@
 //! after the plan's success is stored (`queue::maintenance::result_exporter`), never here:
 //! the store can neither fail nor delay a plan.
 
-
 use async_trait::async_trait;
 use serde_json::Value;
 
