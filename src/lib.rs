@@ -1,8 +1,8 @@
 //! travel-planner: an AI travel-planning agent run as a durable service.
 //! See the README for the design; each module's header says what it owns. Imports run down
 //! the layers (`tests/layering.rs` holds the list and checks it):
-//! cli → api, queue → travel, weather_mcp → llm → providers → store, catalog, telemetry →
-//! graph, config → resilience → domain, db, metrics, webhook.
+//! cli → api, queue → travel, weather_mcp → llm → providers → store, catalog, telemetry,
+//! results → graph, config → resilience → domain, db, metrics, webhook.
 
 pub mod api;
 pub mod catalog;
@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod providers;
 pub mod queue;
 pub mod resilience;
+pub mod results;
 pub mod store;
 pub mod telemetry;
 pub mod travel;

@@ -37,6 +37,11 @@ pub const REQUEUE_KINDS: [&str; 5] = ["retry", "wait", "hand_back", "rescued", "
 /// What `provider_call` is called with: `ok` and `resilience::Failure::outcome`'s values.
 pub const PROVIDER_OUTCOMES: [&str; 5] = ["ok", "transient", "rate_limited", "permanent", "breaker_open"];
 
+/// What `result_export` is called with.
+pub const RESULT_EXPORT_OUTCOMES: [&str; 2] = ["exported", "retry"];
+/// What `result_deletion` is called with.
+pub const RESULT_DELETION_OUTCOMES: [&str; 2] = ["deleted", "retry"];
+
 /// Counters whose label sets are known are exported at 0 from the start, so that rates and
 /// alert rules have a series before the first event (a timeout may never have happened yet).
 fn known_series_at_zero() {
@@ -55,6 +60,12 @@ fn known_series_at_zero() {
     }
     for outcome in ["delivered", "retry", "failed"] {
         counter!("planner_webhook_deliveries_total", "outcome" => outcome).increment(0);
+    }
+    for outcome in RESULT_EXPORT_OUTCOMES {
+        counter!("planner_result_exports_total", "outcome" => outcome).increment(0);
+    }
+    for outcome in RESULT_DELETION_OUTCOMES {
+        counter!("planner_result_deletions_total", "outcome" => outcome).increment(0);
     }
     gauge!("planner_live_streams").set(0.0);
 }
@@ -173,4 +184,22 @@ pub fn live_stream_closed() {
 /// up on after 24 h, or refused: a forbidden address).
 pub fn webhook_delivery(outcome: &str) {
     counter!("planner_webhook_deliveries_total", "outcome" => outcome.to_string()).increment(1);
+}
+
+/// A try to copy a finished plan to the results store ended: `exported`, or `retry` (due
+/// again after a backoff).
+pub fn result_export(outcome: &str) {
+    counter!("planner_result_exports_total", "outcome" => outcome.to_string()).increment(1);
+}
+
+/// A try to delete an expired plan's objects from the results store ended: `deleted` or `retry`.
+pub fn result_deletion(outcome: &str) {
+    counter!("planner_result_deletions_total", "outcome" => outcome.to_string()).increment(1);
+}
+
+/// Exports not yet written and deletions not yet done, across all workers (each exporting
+/// worker refreshes them every 15 s; read them with `max`).
+pub fn results_backlog(exports: i64, deletions: i64) {
+    gauge!("planner_result_exports_pending").set(exports as f64);
+    gauge!("planner_result_deletions_pending").set(deletions as f64);
 }

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["travel", "weather_mcp"],
     &["llm"],
     &["providers"],
-    &["store", "catalog", "telemetry"],
+    &["store", "catalog", "telemetry", "results"],
     &["graph", "config"],
     &["resilience"],
     &["domain", "db", "metrics", "webhook"],

@@ -18,7 +18,7 @@ use crate::{
         error::{ApiError, ErrorBody},
         params::{PlanId, plan_id},
         state::AppState,
-        view::{PlanList, PlanView, group_done, plan_view, wait_view, webhook_view},
+        view::{PlanList, PlanView, export_view, group_done, plan_view, wait_view, webhook_view},
     },
     store::{
         approval::Decision,
@@ -135,6 +135,7 @@ pub async fn enqueue(
             done: Vec::new(),
             wait,
             webhooks: Vec::new(),
+            export: None,
         })
     };
     Ok(Submitted { view, replayed })
@@ -217,6 +218,7 @@ fn read_view(read: PlanRead) -> PlanView {
     let mut view = plan_view(read.plan, read.done);
     view.wait_reason = read.wait.as_ref().map(wait_view);
     view.webhooks = Some(read.webhooks.iter().map(webhook_view).collect());
+    view.export = read.export.as_ref().map(export_view);
     view
 }
 

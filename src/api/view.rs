@@ -9,9 +9,10 @@ use uuid::Uuid;
 use crate::{
     graph::Progress,
     store::{
+        exports::ExportStatus,
         plans::PlanRow,
         queue::WaitReason,
-        states::{DeliveryState, PlanStatus},
+        states::{DeliveryState, ExportState, PlanStatus},
         webhooks::DeliveryStatus,
     },
     travel::nodes::STEPS,
@@ -48,6 +49,37 @@ pub struct PlanView {
     /// and the submit's answer; left out elsewhere).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<Vec<WebhookView>>,
+    /// The copy of a succeeded plan to the results store (`GET /v1/plans/{id}`; absent when
+    /// no worker with a store finished it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportView>,
+}
+
+/// A succeeded plan's copy to the results store (`RESULTS_STORE`): `pending` (retried after
+/// a backoff while the store fails, `last_error` saying why) until `exported`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExportView {
+    pub state: ExportState,
+    /// Tries so far.
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    /// The next try of a pending export.
+    pub next_attempt_at: Option<String>,
+    /// The JSON object's URL once written (`file:///…/{id}.json`, `s3://bucket/prefix/{id}.json`;
+    /// the Markdown is beside it, `.md`).
+    pub location: Option<String>,
+    pub exported_at: Option<String>,
+}
+
+pub fn export_view(e: &ExportStatus) -> ExportView {
+    ExportView {
+        state: e.state,
+        attempts: e.attempts,
+        last_error: e.last_error.clone(),
+        next_attempt_at: e.next_attempt_at.map(|t| t.to_rfc3339()),
+        location: e.location.clone(),
+        exported_at: e.exported_at.map(|t| t.to_rfc3339()),
+    }
 }
 
 /// One webhook delivery: one status change sent to the callback URL.
@@ -148,6 +180,7 @@ pub fn plan_view(row: PlanRow, done: Vec<String>) -> PlanView {
         token_usage: row.token_usage,
         wait_reason: None,
         webhooks: None,
+        export: None,
     }
 }
 

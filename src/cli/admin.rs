@@ -7,7 +7,8 @@ use crate::{
     cli::signal::shutdown_signal,
     config::Settings,
     db,
-    queue::maintenance::cleaner,
+    queue::maintenance::{cleaner, result_exporter},
+    results::store::ResultsStore,
     weather_mcp::{self, WeatherServer},
 };
 
@@ -24,6 +25,19 @@ pub async fn cleanup(settings: &Settings) -> anyhow::Result<ExitCode> {
             c.plans, c.workers, c.cache_entries
         ),
         None => println!("another process is cleaning up right now; nothing done"),
+    }
+    // The objects of the plans just deleted (and any left over): once here, then by workers.
+    if let Some(store) = ResultsStore::from_settings(&settings.results)? {
+        let retry_base = settings.results.retry_base;
+        let mut tried = 0;
+        loop {
+            let claimed = result_exporter::delete_due(&pool, &store, retry_base).await?;
+            tried += claimed;
+            if claimed < result_exporter::BATCH {
+                break;
+            }
+        }
+        println!("objects of {tried} deleted plans removed from {store} (a failure is retried by the workers)");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -53,6 +53,8 @@ pub struct Executor {
     pub shutdown: CancellationToken,
     /// Final writes of succeeded runs, off their worker slots.
     pub finishing: Finishing,
+    /// A results store is configured: a success records its export (`store::exports`).
+    export_results: bool,
 }
 
 /// One attempt of a plan, as its recording needs it.
@@ -74,7 +76,6 @@ enum Ended {
 impl Executor {
     pub fn new(pool: PgPool, settings: &Settings, sources: Sources) -> Arc<Self> {
         let policy = PlannerPolicy {
-            results_dir: settings.results_dir.clone(),
             approval_over_budget: settings.approval_over_budget,
             approval_on_degraded: settings.approval_on_degraded,
         };
@@ -93,6 +94,7 @@ impl Executor {
             plan_timeout: settings.plan_timeout,
             shutdown: CancellationToken::new(),
             finishing: Finishing::for_concurrency(settings.worker_concurrency),
+            export_results: settings.results.store.is_some(),
         })
     }
 
@@ -261,6 +263,7 @@ impl Executor {
             warnings: json!(finalized.result.warnings),
             markdown: finalized.markdown,
             token_usage: finalized.token_usage.map(|u| json!(u)),
+            export: self.export_results,
         };
         // Shared by the tries of `durable`: a plan's result is not copied once per try.
         let (unsaved, success) = (Arc::new(unsaved), Arc::new(success));

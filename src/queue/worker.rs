@@ -15,6 +15,7 @@ use crate::{
         maintenance,
         wake::Wake,
     },
+    results::store::ResultsStore,
     store::{queue::Claimed, runs},
 };
 
@@ -69,11 +70,17 @@ pub async fn run(
     let poll_interval = settings.queue.poll_interval;
     let grace = settings.shutdown_grace;
     tracing::info!(worker = %name, concurrency, owner_cap = consumer.owner_cap, "worker starting");
+    let results = ResultsStore::from_settings(&settings.results)?;
     let maintenance = tokio::spawn(maintenance::run(
         pool.clone(),
         maintenance::Schedule::from_settings(settings),
     ));
     let webhook_sender = tokio::spawn(maintenance::webhook_sender::run(pool.clone(), settings.webhook.clone()));
+    let result_exporter = tokio::spawn(maintenance::result_exporter::run(
+        pool.clone(),
+        results,
+        settings.results.clone(),
+    ));
     let factory = {
         let executor = executor.clone();
         move |restarts: usize| {
@@ -129,6 +136,7 @@ pub async fn run(
     maintenance.abort();
     // A try cut short stays claimed until its lease ends, then another sender makes it.
     webhook_sender.abort();
+    result_exporter.abort();
     tracing::info!("worker stopped");
     result.map_err(Into::into)
 }

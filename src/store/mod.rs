@@ -2,7 +2,8 @@
 //! clients change them (`plans`) and as workers run them (`runs`), their timeline
 //! (`events`, read live by `timeline`), their checkpoints and the run's writes (`progress`, batched by `batch`),
 //! the queue the plans table also is (`queue`), the provider cache, the webhook outbox
-//! (`webhooks`), and the typed states all of these write (`states`). Nothing here decides
+//! (`webhooks`), the results export outbox (`exports`), and the typed states all of these
+//! write (`states`). Nothing here decides
 //! policy: callers say what happened, the store records it atomically.
 
 pub mod approval;
@@ -10,6 +11,7 @@ pub mod batch;
 pub mod cache;
 pub mod checkpoints;
 pub mod events;
+pub mod exports;
 pub mod keys;
 pub mod plan_error;
 pub mod plans;

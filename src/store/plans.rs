@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::store::{
     approval::{Approval, Decision},
     events,
+    exports::ExportStatus,
     queue::{self, Delay, QueueCounts, WAKE_CHANNEL, WaitReason},
     states::{EventKind, PlanStatus},
     webhooks::DeliveryStatus,
@@ -202,6 +203,8 @@ pub struct PlanRead {
     pub done: Vec<String>,
     pub wait: Option<WaitReason>,
     pub webhooks: Vec<DeliveryStatus>,
+    /// Its copy to the results store, when a worker with a store finished it.
+    pub export: Option<ExportStatus>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -212,6 +215,7 @@ struct ReadRow {
     #[sqlx(flatten)]
     counts: WaitCounts,
     webhooks: sqlx::types::Json<Vec<DeliveryStatus>>,
+    export: Option<sqlx::types::Json<ExportStatus>>,
 }
 
 /// The plan, its progress and its wait reason in one round trip (the API's most frequent
@@ -233,7 +237,13 @@ pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<Plan
                         'created_at', d.created_at, 'delivered_at', d.delivered_at) ORDER BY d.created_at, d.id),
                         '[]'::jsonb)
                     FROM webhook_deliveries d WHERE d.plan_id = p.id)
-                ELSE '[]'::jsonb END AS webhooks
+                ELSE '[]'::jsonb END AS webhooks,
+                CASE WHEN p.status = 'succeeded' THEN (
+                    SELECT jsonb_build_object('state', x.state, 'attempts', x.attempts, 'last_error', x.last_error,
+                        'next_attempt_at', CASE WHEN x.state = 'pending' THEN x.next_attempt_at END,
+                        'location', x.location, 'exported_at', x.exported_at)
+                    FROM result_exports x WHERE x.plan_id = p.id)
+                END AS export
          FROM plans p
          LEFT JOIN LATERAL (
             SELECT (SELECT count(*) FROM plans r WHERE r.owner = p.owner AND r.status = 'running') AS running,
@@ -257,6 +267,7 @@ pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<Plan
             done: r.done,
             wait,
             webhooks: r.webhooks.0,
+            export: r.export.map(|e| e.0),
         }
     }))
 }

@@ -26,6 +26,8 @@ pub struct Success {
     pub markdown: String,
     pub warnings: Value,
     pub token_usage: Option<Value>,
+    /// Record an export of the result to the results store (`exports`), in the same statement.
+    pub export: bool,
 }
 
 /// One run's write. Shared with the caller, who may try it again.
@@ -62,6 +64,7 @@ struct Columns<'a> {
     markdown: Vec<Option<&'a str>>,
     warnings: Vec<Option<&'a Value>>,
     usage: Vec<Option<&'a Value>>,
+    export: Vec<bool>,
     checkpoint_plan: Vec<Uuid>,
     checkpoint_key: Vec<&'a str>,
     checkpoint_output: Vec<Json<&'a RawValue>>,
@@ -93,6 +96,7 @@ impl<'a> Columns<'a> {
         self.markdown.push(success.map(|s| s.markdown.as_str()));
         self.warnings.push(success.map(|s| &s.warnings));
         self.usage.push(success.and_then(|s| s.token_usage.as_ref()));
+        self.export.push(success.is_some_and(|s| s.export));
         for step in &write.unsaved.steps {
             match step {
                 RunStep::Started { key, at } => self.event(id, EventKind::NodeStarted, Some(key), json!({}), *at),
@@ -126,8 +130,8 @@ impl BatchWrite for RunWrites {
         // earlier write of another run got there first, and this run has lost the plan.
         let owned: Vec<(Uuid, bool, i64)> = sqlx::query_as(
             "WITH item AS (
-                SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::jsonb[])
-                    AS i(plan_id, run, node, result, markdown, warnings, usage)
+                SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::jsonb[], $19::bool[])
+                    AS i(plan_id, run, node, result, markdown, warnings, usage, export)
              ),
              owned AS (
                 UPDATE plans p SET
@@ -160,6 +164,13 @@ impl BatchWrite for RunWrites {
                     WITH ORDINALITY AS e(plan_id, kind, node, detail, at, n)
                 JOIN owned o ON o.id = e.plan_id
                 ORDER BY e.n
+             ),
+             exporting AS (
+                INSERT INTO result_exports (plan_id)
+                SELECT o.id FROM owned o JOIN item i ON i.plan_id = o.id
+                WHERE i.result IS NOT NULL AND i.export
+                ON CONFLICT (plan_id) DO UPDATE SET state = 'pending', attempts = 0, next_attempt_at = now(),
+                    last_error = NULL, location = NULL, exported_at = NULL
              )
              SELECT o.id, o.cancel_requested, coalesce(s.saved, 0)
              FROM owned o LEFT JOIN (SELECT plan_id, count(*) AS saved FROM saved GROUP BY plan_id) s
@@ -183,6 +194,7 @@ impl BatchWrite for RunWrites {
         .bind(&c.event_at)
         .bind(PlanStatus::Succeeded)
         .bind(PlanStatus::Running)
+        .bind(&c.export)
         .fetch_all(&self.pool)
         .await?;
         Ok(writes

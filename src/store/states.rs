@@ -206,6 +206,16 @@ text_enum! {
 }
 
 text_enum! {
+    /// Where a finished plan's export to the results store is (`result_exports.state`):
+    /// `pending` (tried again after a backoff while the store fails) until both objects are
+    /// written (`exported`). Never given up on: retention ends it with the plan.
+    ExportState {
+        Pending => "pending",
+        Exported => "exported",
+    }
+}
+
+text_enum! {
     /// What an API key may do (`api_keys.role`): a `user` sees and acts on its own plans, an
     /// `admin` on everyone's.
     Role {
@@ -226,6 +236,9 @@ mod tests {
         }
         for kind in EventKind::ALL {
             assert_eq!(kind.as_str().parse::<EventKind>(), Ok(*kind));
+        }
+        for state in ExportState::ALL {
+            assert_eq!(state.as_str().parse::<ExportState>(), Ok(*state));
         }
         for state in DeliveryState::ALL {
             assert_eq!(state.as_str().parse::<DeliveryState>(), Ok(*state));

@@ -49,6 +49,7 @@ async fn noop(job: Claimed, done: Data<Arc<Done>>) -> Result<(), BoxDynError> {
         markdown: String::new(),
         warnings: json!([]),
         token_usage: None,
+        export: false,
     };
     let writer = Arc::clone(&done);
     let write = async move {

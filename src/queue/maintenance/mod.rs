@@ -1,12 +1,14 @@
 //! Maintenance services, each named for its duty and run by whichever worker takes its
 //! advisory lock first: the `rescuer` puts stuck plans back in the queue (every minute), the
 //! `cleaner` deletes what retention allows (every `CLEANUP_INTERVAL_SECS`). One loop runs
-//! them; `lock` is the advisory lock they share. The `webhook_sender` runs in every worker
-//! beside them, on its own loop (deliveries are shared out by row locks, not one lock).
+//! them; `lock` is the advisory lock they share. The `webhook_sender` and the
+//! `result_exporter` run in every worker beside them, each on its own loop (their work is
+//! shared out by row locks, not one lock).
 
 pub mod cleaner;
 mod lock;
 pub mod rescuer;
+pub mod result_exporter;
 pub mod webhook_sender;
 
 use std::time::Duration;

@@ -1,36 +1,34 @@
 //! `finalize`: the delivered plan. A draft still breaking a hard rule after the last
 //! revision fails the plan here; otherwise the itinerary gets its sources, every warning
 //! (degraded data, estimated roads, the LLM given up on, a budget overrun accepted at
-//! approval), the LLM's token usage and its Markdown, and is written to `RESULTS_DIR` when set.
-
-use std::{path::Path, sync::Arc};
+//! approval), the LLM's token usage and its Markdown. Copies to the results store are made
+//! after the plan's success is stored (`queue::maintenance::result_exporter`), never here:
+//! the store can neither fail nor delay a plan.
 
 use async_trait::async_trait;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::{
     graph::{Node, NodeContext, NodeError, Saving, to_output},
     llm::{LlmReport, Usage},
     travel::{
-        itinerary::Itinerary,
         markdown,
         nodes::{
             context::{output, source},
             gathered::Gathered,
             outputs::{CheckReport, Drafted, Fallback, Finalized, Understood},
-            policy::{MAX_REVISIONS, PlannerPolicy},
+            policy::MAX_REVISIONS,
             step::Step,
         },
         words::Words,
     },
 };
 
-pub struct Finalize(pub Arc<PlannerPolicy>);
+pub struct Finalize;
 
 #[async_trait]
 impl Node for Finalize {
-    /// Assembles earlier outputs (and rewrites its file): cheaper to run again than to save alone.
+    /// Assembles earlier outputs: cheaper to run again than to save alone.
     fn saving(&self) -> Saving {
         Saving::WithNext
     }
@@ -78,11 +76,6 @@ impl Node for Finalize {
             result.warnings.push(words.over_budget_accepted(over, &result.currency));
         }
         let markdown = markdown::render(&result);
-        if let Some(dir) = &self.0.results_dir {
-            write_files(dir, ctx.plan_id, &result, &markdown)
-                .await
-                .map_err(|e| NodeError::Transient(format!("cannot write results to {}: {e}", dir.display())))?;
-        }
         to_output(&Finalized {
             result,
             markdown,
@@ -106,16 +99,4 @@ fn token_usage(reports: &[&Option<LlmReport>]) -> Option<Usage> {
         sum.add(r.usage);
         Some(sum)
     })
-}
-
-/// Writes `{id}.json` and `{id}.md` through a temporary name, so a reader never sees half a file.
-async fn write_files(dir: &Path, id: Uuid, plan: &Itinerary, markdown: &str) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
-    let json = serde_json::to_vec_pretty(plan).map_err(std::io::Error::other)?;
-    for (ext, bytes) in [("json", json.as_slice()), ("md", markdown.as_bytes())] {
-        let tmp = dir.join(format!(".{id}.{ext}.tmp"));
-        tokio::fs::write(&tmp, bytes).await?;
-        tokio::fs::rename(&tmp, dir.join(format!("{id}.{ext}"))).await?;
-    }
-    Ok(())
 }

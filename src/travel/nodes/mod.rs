@@ -86,7 +86,7 @@ fn node(step: Step, sources: &Arc<Sources>, policy: &Arc<PlannerPolicy>) -> Arc<
         Step::Draft => Arc::new(draft::Draft(policy.clone(), sources)),
         Step::Check => Arc::new(check::Check),
         Step::Approval => Arc::new(approval::Approval(policy.clone())),
-        Step::Finalize => Arc::new(finalize::Finalize(policy.clone())),
+        Step::Finalize => Arc::new(finalize::Finalize),
     }
 }
 
@@ -98,7 +98,6 @@ mod tests {
     fn the_graph_has_a_node_for_every_step_and_only_those() {
         let settings = crate::config::Settings::for_database("postgres://unused").expect("settings");
         let policy = PlannerPolicy {
-            results_dir: None,
             approval_over_budget: 0.2,
             approval_on_degraded: true,
         };

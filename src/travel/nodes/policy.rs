@@ -1,7 +1,5 @@
-//! The planner's policies, from the settings: where results go, and when a plan waits for a
-//! person instead of failing or going on.
-
-use std::path::PathBuf;
+//! The planner's policies, from the settings: when a plan waits for a person instead of
+//! failing or going on.
 
 /// Revisions after the first draft before the plan fails instead of being delivered broken.
 pub const MAX_REVISIONS: u32 = 2;
@@ -9,7 +7,6 @@ pub const MAX_REVISIONS: u32 = 2;
 /// The planner's policies, from the settings.
 #[derive(Debug, Clone)]
 pub struct PlannerPolicy {
-    pub results_dir: Option<PathBuf>,
     /// Over budget by at most this share: ask for approval rather than fail.
     pub approval_over_budget: f64,
     /// Built on degraded data: ask for approval.
