@@ -34,22 +34,48 @@ async fn the_keda_query_counts_plans_that_need_a_worker_slot_now(pool: PgPool) {
     // 0–2 stay queued and due now.
     // 3–4 back off before a retry; 5 is scheduled for later.
     for &id in &ids[3..6] {
-        set("UPDATE plans SET due_at = now() + interval '5 minutes' WHERE id = $1", id).await;
+        set(
+            "UPDATE plans SET due_at = now() + interval '5 minutes' WHERE id = $1",
+            id,
+        )
+        .await;
     }
     // 6–7 run on some worker.
     for &id in &ids[6..8] {
-        set("UPDATE plans SET status = 'running', started_at = now() WHERE id = $1", id).await;
+        set(
+            "UPDATE plans SET status = 'running', started_at = now() WHERE id = $1",
+            id,
+        )
+        .await;
     }
     set("UPDATE plans SET status = 'awaiting_approval' WHERE id = $1", ids[8]).await;
-    set("UPDATE plans SET status = 'succeeded', finished_at = now() WHERE id = $1", ids[9]).await;
+    set(
+        "UPDATE plans SET status = 'succeeded', finished_at = now() WHERE id = $1",
+        ids[9],
+    )
+    .await;
 
     let query = keda_query();
     assert!(query.starts_with("SELECT count(*) FROM plans"), "{query}");
-    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query.clone())).fetch_one(&pool).await.unwrap();
-    assert_eq!(count, 3 + 2, "3 due queued + 2 running; not the 3 waiting, the 1 awaiting approval or the 1 done");
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query.clone()))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        count,
+        3 + 2,
+        "3 due queued + 2 running; not the 3 waiting, the 1 awaiting approval or the 1 done"
+    );
 
     // A backing-off plan that comes due is counted from then on.
-    set("UPDATE plans SET due_at = now() - interval '1 second' WHERE id = $1", ids[3]).await;
-    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query.clone())).fetch_one(&pool).await.unwrap();
+    set(
+        "UPDATE plans SET due_at = now() - interval '1 second' WHERE id = $1",
+        ids[3],
+    )
+    .await;
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query.clone()))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(count, 6);
 }
