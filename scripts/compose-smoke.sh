@@ -158,11 +158,22 @@ for i in $(seq 1 "$PLANS"); do
   ids+=("$id")
 done
 
-running() { [ "$(api "http://127.0.0.1:$API_PORT/v1/plans?status=running" | jq '.plans | length')" -gt 0 ]; }
-wait_until "a plan is running" 60 running
-victim=$(podman ps -q --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=worker" | awk 'NR == 1')
-log "SIGKILL worker container $victim mid-run"
-podman kill --signal KILL "$victim" >/dev/null
+# The victim is a worker with plans in flight, read from its own /metrics.
+busy_worker() {
+  local c ip in_flight
+  for c in $(podman ps -q --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=worker"); do
+    ip=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$c")
+    in_flight=$(curl -sf --max-time 2 "http://$ip:9091/metrics" | awk '/^planner_worker_plans_in_flight / {print int($2)}')
+    if [ "${in_flight:-0}" -gt 0 ]; then
+      VICTIM=$c VICTIM_PLANS=$in_flight
+      return 0
+    fi
+  done
+  return 1
+}
+wait_until "a worker has plans in flight" 60 busy_worker
+log "SIGKILL worker container $VICTIM with $VICTIM_PLANS plans in flight"
+podman kill --signal KILL "$VICTIM" >/dev/null
 
 all_done() {
   local open
@@ -186,14 +197,18 @@ done
 [ "$rescued" -ge 1 ] || fail "no plan was in flight on the killed worker (none rescued)"
 log "all $PLANS plans succeeded; $rescued of them were rescued from the killed worker"
 
-# Results written by the non-root user into the shared volume.
-written=$(podman run --rm --pull=never \
-  -v "${PROJECT}_results:/results:ro" --entrypoint sh localhost/travel-planner:latest \
-  -c 'ls /results | grep -c "\.json$"')
-[ "$written" -ge "$PLANS" ] || fail "only $written result files in the results volume"
+# Results written by the non-root user into the shared volume (RESULTS_DIR in the image): the
+# exporter copies them shortly after each plan succeeds.
+results_written() {
+  written=$(podman run --rm --pull=never -v "${PROJECT}_results:/results:ro" --entrypoint sh \
+    localhost/travel-planner:latest -c 'ls /results | grep -c "\.json$"' || true)
+  [ "${written:-0}" -ge "$PLANS" ]
+}
+wait_until "every plan's results are in the results volume" 60 results_written
 owner=$(podman run --rm --pull=never -v "${PROJECT}_results:/results:ro" --entrypoint sh \
   localhost/travel-planner:latest -c 'stat -c %u /results/$(ls /results | head -n 1)')
 [ "$owner" = 10001 ] || fail "results owned by uid $owner, not the image's planner user"
+log "$written result files in the volume, owned by uid $owner"
 
 # Prometheus scrapes the api and every worker replica that is up (the killed one restarted).
 scraped() {
