@@ -13,6 +13,7 @@ RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
 COPY src ./src
 COPY migrations ./migrations
 COPY data ./data
+COPY web ./web
 RUN cargo build --release --locked
 
 # Run: a small Debian image, no compiler, no curl; the binary is its own health check.

@@ -79,3 +79,70 @@ async fn the_keda_query_counts_plans_that_need_a_worker_slot_now(pool: PgPool) {
         .unwrap();
     assert_eq!(count, 6);
 }
+
+/// Every folder outside `src/` that the crate compiles in (`include_str!`, `include_bytes!`,
+/// `sqlx::migrate!`) is copied into the Dockerfile's build stage: the image is built where no
+/// test runs it (CI here has no Rust image to build from), so a missing COPY would surface
+/// only on a user's `docker compose up --build`.
+#[test]
+fn the_dockerfile_copies_everything_the_crate_compiles_in() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    // The first stage, up to the second FROM.
+    let build_stage = dockerfile.split("\nFROM ").nth(1).unwrap();
+    assert!(build_stage.contains("AS build"), "{build_stage}");
+    let copied: Vec<&str> = build_stage
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let pattern = regex::Regex::new(r#"(?:include_str!|include_bytes!|migrate!)\((?:concat!\()?"([^"]+)""#).unwrap();
+    let mut needed = std::collections::BTreeSet::new();
+    let mut stack = vec![root.join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for found in pattern.captures_iter(&text) {
+                // include_*! paths are relative to the file, migrate! to the crate root.
+                let base = if found[0].contains("migrate!") {
+                    root
+                } else {
+                    path.parent().unwrap()
+                };
+                let target = base.join(&found[1]);
+                let resolved = std::path::absolute(&target).unwrap();
+                let mut normal = std::path::PathBuf::new();
+                for part in resolved.components() {
+                    match part {
+                        std::path::Component::ParentDir => {
+                            normal.pop();
+                        }
+                        std::path::Component::CurDir => {}
+                        other => normal.push(other),
+                    }
+                }
+                let relative = normal.strip_prefix(root).unwrap();
+                let top = relative
+                    .components()
+                    .next()
+                    .unwrap()
+                    .as_os_str()
+                    .to_string_lossy()
+                    .to_string();
+                needed.insert(top);
+            }
+        }
+    }
+    assert!(needed.contains("web") && needed.contains("migrations"), "{needed:?}");
+    for folder in needed.iter().filter(|f| *f != "src") {
+        assert!(
+            copied.contains(&folder.as_str()),
+            "the Dockerfile's build stage does not COPY {folder}/"
+        );
+    }
+}
