@@ -2,7 +2,9 @@
 //! `planner dev`: plan a trip from free text and watch it live, read the plan and download
 //! it; the approval flow (approve one plan, reject another) from the form; an API refusal
 //! shown on the page; API keys (the page loads without one, a wrong one is refused, one
-//! owner's plan does not exist for another); and markup in a request shown as text.
+//! owner's plan does not exist for another); markup in a request shown as text; and, with
+//! the binary's fault injection (a slow draft step), a timeout and its retry in words, the
+//! failure and "Try again", and a running plan cancelled from the page.
 //! Screenshots go to `target/screenshots/`. Chromium and chromedriver must be installed
 //! (`.ci/run` installs them): without them these tests fail, they do not skip.
 
@@ -500,5 +502,252 @@ async fn with_keys_required_the_page_asks_for_one_and_shows_only_the_callers_pla
         .await;
     assert_eq!(error, "not_found");
     assert!(browser.text("#plan-title").await.contains("does not exist"));
+    browser.close().await;
+}
+
+/// The sentences the live list shows for events of `kind`, in order.
+async fn event_lines(browser: &Browser, kind: &str) -> Vec<String> {
+    let lines = browser
+        .js(&format!(
+            "[...document.querySelectorAll('#events li[data-kind=\"{kind}\"] span')].map(s => s.textContent)"
+        ))
+        .await;
+    serde_json::from_value(lines).unwrap_or_default()
+}
+
+async fn plan_json(base: &str, id: &str) -> Value {
+    reqwest::get(format!("{base}/v1/plans/{id}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_timed_out_step_is_retried_in_words_then_fails_and_try_again_runs_it_anew(pool: PgPool) {
+    let _one = ONE_BROWSER.lock().await;
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    // Drafting takes 3 s but may take 1: each attempt times out, the first is retried
+    // after half a second, the second is the last.
+    let faults = [
+        ("PLANNER_FAULT_NODE_DELAY", "draft=3000"),
+        ("NODE_TIMEOUT_SECS", "1"),
+        ("PLAN_MAX_ATTEMPTS", "2"),
+        ("PLAN_RETRY_BASE_MS", "500"),
+        ("QUEUE_POLL_MS", "200"),
+    ];
+    let (_api, base) = api_process("dev", &url, &faults).await;
+    let browser = Browser::start().await;
+    english(&browser, &base).await;
+
+    browser.type_into("#query", HANGZHOU).await;
+    browser.click("#submit").await;
+    let id = opened_plan(&browser).await;
+
+    // The first attempt's timeout and the retry it schedules, in the page's words, in the
+    // live list and marked as needing attention.
+    browser
+        .until(
+            "document.querySelector('#events li.warn[data-kind=\"retry_scheduled\"]')",
+            "the retry in the live list",
+        )
+        .await;
+    let timeouts = event_lines(&browser, "timeout").await;
+    assert_eq!(
+        timeouts.first().map(String::as_str),
+        Some("Drafting the itinerary took longer than 1 s and timed out."),
+        "{timeouts:?}"
+    );
+    let retries = event_lines(&browser, "retry_scheduled").await;
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    let retry = &retries[0];
+    let (said, at) = retry
+        .rsplit_once(" at ")
+        .unwrap_or_else(|| panic!("the retry says when: {retry}"));
+    assert_eq!(said, "Drafting the itinerary took longer than 1 s; trying again");
+    assert!(
+        at.len() == 9 && at.ends_with('.') && at[..8].split(':').all(|n| n.len() == 2 && n.parse::<u8>().is_ok()),
+        "a time of day: {retry}"
+    );
+    // The timeout comes before the retry it causes, after the draft step began.
+    let order: Vec<String> = serde_json::from_value(
+        browser
+            .js("[...document.querySelectorAll('#events li span')].map(s => s.textContent)")
+            .await,
+    )
+    .unwrap();
+    let line = |text: &str| order.iter().position(|l| l.starts_with(text));
+    let draft_started = line("Drafting the itinerary…");
+    let timeout = line("Drafting the itinerary took longer");
+    let retry_at = line("Drafting the itinerary took longer than 1 s; trying again");
+    assert!(draft_started.is_some(), "{order:?}");
+    assert!(
+        draft_started < timeout && timeout < retry_at,
+        "started, timed out, retried: {order:?}"
+    );
+    browser
+        .screenshot_at_most("retry-progress-desktop", DESKTOP, 1400)
+        .await;
+
+    // The second attempt times out too and was the last: the plan fails, in words, with a
+    // button to try again.
+    status_is(&browser, "failed").await;
+    assert_eq!(browser.text("#plan-status").await, "Failed");
+    // In the page's words, not the worker's ("gave up after 2 attempts; last error in
+    // draft: node draft timed out after 1000 ms").
+    let failed = "The plan failed after 2 attempts: Drafting the itinerary took longer than 1 s.";
+    assert_eq!(browser.text("#plan-notice").await, failed);
+    browser
+        .until(
+            "document.querySelector('#events li.bad[data-kind=\"failed\"]')",
+            "the failure in the live list",
+        )
+        .await;
+    assert_eq!(event_lines(&browser, "failed").await, [failed]);
+    assert_eq!(event_lines(&browser, "timeout").await.len(), 2);
+    assert_eq!(
+        event_lines(&browser, "started").await,
+        ["Attempt 1 started.", "Attempt 2 started."]
+    );
+    assert_eq!(browser.text("#action-retry").await, "Try again");
+    assert_eq!(
+        browser.js("document.querySelector('#action-cancel')").await,
+        Value::Null,
+        "nothing to cancel"
+    );
+    assert_eq!(
+        browser.js("document.querySelectorAll('.day-card').length").await,
+        json!(0)
+    );
+    let before = plan_json(&base, &id).await;
+    assert_eq!(before["status"], "failed");
+    assert_eq!(before["attempts"], 2);
+    assert_eq!(before["error"]["code"], "attempts_exhausted");
+    browser.screenshot_at_most("failed-desktop", DESKTOP, 1400).await;
+    // The same in Chinese: the worker's English message is not shown to a Chinese reader.
+    browser.click("#lang-button").await;
+    browser
+        .until("document.documentElement.lang === 'zh-CN'", "Chinese")
+        .await;
+    assert_eq!(
+        browser.text("#plan-notice").await,
+        "尝试 2 次后规划失败：起草行程超过 1 秒未完成。"
+    );
+    assert_eq!(
+        event_lines(&browser, "timeout").await.first().map(String::as_str),
+        Some("起草行程超过 1 秒，已超时。")
+    );
+    assert!(
+        event_lines(&browser, "retry_scheduled").await[0].starts_with("起草行程超过 1 秒未完成，将于 "),
+        "the retry in Chinese"
+    );
+    assert_eq!(browser.text("#action-retry").await, "重试");
+    browser.click("#lang-button").await;
+    browser.until("document.documentElement.lang === 'en'", "English").await;
+
+    // Try again: a new run, with fresh attempts, followed live.
+    browser.click("#action-retry").await;
+    browser
+        .until(
+            "document.querySelector('#events li[data-kind=\"retry_requested\"]')",
+            "the retry request in the live list",
+        )
+        .await;
+    assert_eq!(event_lines(&browser, "retry_requested").await, ["Trying again."]);
+    browser
+        .until(
+            "['queued', 'running'].includes(document.querySelector('#plan-status').dataset.status)",
+            "the plan queued or running again",
+        )
+        .await;
+    // The old failure is no longer shown (a notice of the new run's own wait may be).
+    let notice = browser.text("#plan-notice").await;
+    assert!(!notice.contains("failed after"), "{notice}");
+    let again = plan_json(&base, &id).await;
+    assert!(
+        ["queued", "running"].contains(&again["status"].as_str().unwrap_or_default()),
+        "{again}"
+    );
+    assert!(again["attempts"].as_i64() <= Some(1), "attempts restarted: {again}");
+    // The new run's events arrive on the page: its first attempt starts, and with the same
+    // faults it times out and fails again.
+    browser
+        .until(
+            "document.querySelectorAll('#events li[data-kind=\"started\"]').length === 3",
+            "the new run's first attempt",
+        )
+        .await;
+    assert_eq!(
+        event_lines(&browser, "started").await.last().map(String::as_str),
+        Some("Attempt 1 started.")
+    );
+    browser
+        .until(
+            "document.querySelectorAll('#events li[data-kind=\"failed\"]').length === 2",
+            "the new run's failure",
+        )
+        .await;
+    status_is(&browser, "failed").await;
+    assert_eq!(plan_json(&base, &id).await["status"], "failed");
+    assert!(browser.js("document.querySelector('#action-retry')").await.is_object());
+    browser.close().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_running_plan_is_cancelled_from_the_page(pool: PgPool) {
+    let _one = ONE_BROWSER.lock().await;
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let (_api, base) = api_process("dev", &url, &[("PLANNER_FAULT_NODE_DELAY", "draft=5000")]).await;
+    let browser = Browser::start().await;
+    english(&browser, &base).await;
+
+    browser.type_into("#query", HANGZHOU).await;
+    browser.click("#submit").await;
+    let id = opened_plan(&browser).await;
+    // Running, and in the slow step.
+    status_is(&browser, "running").await;
+    browser
+        .until(
+            "[...document.querySelectorAll('#events li[data-kind=\"node_started\"] span')].some(s => s.textContent === 'Drafting the itinerary…')",
+            "the draft step started",
+        )
+        .await;
+    assert_eq!(browser.text("#plan-status").await, "Planning");
+    assert_eq!(browser.text("#action-cancel").await, "Cancel");
+
+    browser.click("#action-cancel").await;
+    // The request is taken at once; the run stops when the step ends.
+    browser
+        .until(
+            "document.querySelector('#events li[data-kind=\"cancel_requested\"]')",
+            "the cancel request in the live list",
+        )
+        .await;
+    assert_eq!(event_lines(&browser, "cancel_requested").await, ["Cancelling…"]);
+    status_is(&browser, "cancelled").await;
+    assert_eq!(browser.text("#plan-status").await, "Cancelled");
+    browser
+        .until(
+            "document.querySelector('#events li.bad[data-kind=\"cancelled\"]')",
+            "the cancellation in the live list",
+        )
+        .await;
+    assert_eq!(event_lines(&browser, "cancelled").await, ["Cancelled."]);
+    for gone in ["#action-cancel", "#action-retry", "#download-md"] {
+        assert_eq!(
+            browser.js(&format!("document.querySelector('{gone}')")).await,
+            Value::Null,
+            "{gone}"
+        );
+    }
+    assert_eq!(
+        browser.js("document.querySelectorAll('.day-card').length").await,
+        json!(0)
+    );
+    let plan = plan_json(&base, &id).await;
+    assert_eq!(plan["status"], "cancelled", "{plan}");
     browser.close().await;
 }

@@ -7,7 +7,7 @@ import { h, byId, clear } from './dom.js';
 import { t, has, lang, setLang, translateStatic, dateTime } from './i18n.js';
 import { setDestinations, translateForm, readRequest, markField, destinationName } from './form.js';
 import { follow } from './sse.js';
-import { createProgress } from './progress.js';
+import { createProgress, failure } from './progress.js';
 import { renderResult } from './render.js';
 
 const OPEN_STATUSES = ['queued', 'running', 'awaiting_approval'];
@@ -277,7 +277,7 @@ function notice(p) {
     text = t('waitsBecause', { reason: (p.approval && p.approval.reason) || '' });
     tone = 'ask';
   } else if (p.status === 'failed' && p.error) {
-    text = t('failedBecause', { message: p.error.message || p.error.code });
+    text = failure(p.error);
     tone = 'bad';
   } else if (p.status === 'queued' && p.wait_reason) {
     const w = p.wait_reason;

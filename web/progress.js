@@ -5,10 +5,34 @@
 import { h } from './dom.js';
 import { t, time } from './i18n.js';
 
+/** A step's name from its node or checkpoint key (`draft`, or `draft#2` on a second visit). */
+function stepName(key) {
+  return key ? t('step_' + String(key).split('#')[0]) : '';
+}
+
+// Messages the worker writes in English, for operators; the page says them in its own words.
+const TIMED_OUT = /^node ([\w#]+) timed out after (\d+) ms$/;
+const GAVE_UP = /^gave up after (\d+) attempts; last error in [^:]+: ([\s\S]*)$/;
+
+/** What went wrong, in the page's words when the message is one it knows; else as written. */
+function cause(message) {
+  const timedOut = TIMED_OUT.exec(message);
+  if (!timedOut) return message;
+  return t('err_timeout', { step: stepName(timedOut[1]), seconds: Math.round(Number(timedOut[2]) / 1000) });
+}
+
+/** The sentence for a failed plan's error (`{code, message, node}`, as in `plans.error`). */
+export function failure(error) {
+  const message = error && typeof error === 'object' ? error.message || error.code || '' : String(error || '');
+  const gaveUp = GAVE_UP.exec(message);
+  if (gaveUp) return t('failedAfter', { attempts: gaveUp[1], cause: cause(gaveUp[2]) });
+  return t('failedBecause', { message: cause(message) });
+}
+
 /** The sentence for one event's data (`{kind, node, attempt, detail, …}`). */
 export function describe(e) {
   const d = e.detail || {};
-  const step = e.node ? t('step_' + e.node) : '';
+  const step = stepName(e.node);
   const error = d.error && typeof d.error === 'object' ? d.error.message : d.error;
   switch (e.kind) {
     case 'node_started':
@@ -20,12 +44,14 @@ export function describe(e) {
         seconds: Math.round((d.after_ms || 0) / 1000),
       });
     case 'retry_scheduled':
+      if (TIMED_OUT.test(error || '')) return t('ev_retry_because', { cause: cause(error), time: time(d.run_at) });
+      return t('ev_retry_scheduled', { message: error || '', time: time(d.run_at) });
     case 'waiting_for_upstream':
       return t('ev_' + e.kind, { message: error || '', time: time(d.run_at) });
     case 'awaiting_approval':
       return t('ev_awaiting_approval', { reason: d.reason || '' });
     case 'failed':
-      return t('ev_failed', { message: d.message || error || '' });
+      return failure(d.message ? d : d.error);
     case 'started':
       return t('ev_started', { attempt: e.attempt });
     default:

@@ -182,12 +182,20 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
     }
 
+    /// Clicks the first element matching `css`. The page re-renders a plan's header when the
+    /// plan changes: a button found just before is then replaced by its twin in the same
+    /// place, which a person's click would land on; so is this one (a few tries).
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("{css} cannot be clicked: {e}"));
+        for _ in 0..5 {
+            match self.find(css).await.click().await {
+                Ok(_) => return,
+                Err(e) if e.is_stale_element_reference() => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{css} cannot be clicked: {e}"),
+            }
+        }
+        panic!("{css} was replaced each time it was clicked");
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
