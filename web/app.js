@@ -4,7 +4,7 @@
 
 import { api, apiKey, setApiKey, download } from './api.js';
 import { h, byId, clear } from './dom.js';
-import { t, has, lang, setLang, translateStatic, dateTime } from './i18n.js';
+import { t, has, lang, setLang, translateStatic, dateTime, when } from './i18n.js';
 import { setDestinations, translateForm, readRequest, markField, destinationName } from './form.js';
 import { follow } from './sse.js';
 import { createProgress, failure } from './progress.js';
@@ -284,7 +284,7 @@ function notice(p) {
     // `upstream_wait:{provider}` names the upstream after the colon.
     const [code, provider] = String(w.reason).split(':');
     const key = has('waitReason_' + code) ? 'waitReason_' + code : 'waitReason_other';
-    text = t(key, { ahead: w.ahead, running: w.running, cap: w.cap, until: dateTime(w.until), provider, reason: w.reason });
+    text = t(key, { ahead: w.ahead, running: w.running, cap: w.cap, until: when(w.until), provider, reason: w.reason });
   } else if (p.warnings && p.warnings.length && p.status !== 'succeeded') {
     text = p.warnings.join(' ');
     tone = 'warn';

@@ -384,6 +384,13 @@ export function time(iso) {
   return d.toLocaleTimeString(current === 'zh' ? 'zh-CN' : 'en', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 }
 
+/** A moment to come: its time of day (to the second) when it is today, else date and time. */
+export function when(iso) {
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return dateTime(iso);
+  return d.toDateString() === new Date().toDateString() ? time(iso) : dateTime(iso);
+}
+
 export function dateTime(iso) {
   if (!iso) return '';
   const d = new Date(iso);
