@@ -19,6 +19,14 @@ pub fn backoff(base: Duration, attempt: i32) -> Duration {
     capped + capped.mul_f64(jitter)
 }
 
+/// The outboxes' backoff (webhook deliveries, result exports): `base` × 2^(attempt-1) for
+/// try `attempt` (1-based), +0–25 % jitter, never over `cap`, jitter included.
+pub fn capped(base: Duration, attempt: i32, cap: Duration) -> Duration {
+    let doublings = attempt.saturating_sub(1).clamp(0, 30) as u32;
+    let plain = base.saturating_mul(1u32 << doublings).min(cap);
+    plain.mul_f64(1.0 + rand::random::<f64>() * JITTER).min(cap)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::{
     config::ResultsSettings,
     metrics,
+    queue::retry,
     results::store::{self, Object, ResultsStore, StoreError},
     store::exports::{self, DueDeletion, DueExport},
     travel::itinerary::Itinerary,
@@ -171,9 +172,7 @@ async fn refresh_gauges(pool: &PgPool) {
 /// The wait after try `attempt` (1-based): `base` × 2^(attempt-1), +0–25 % jitter, at most
 /// ten minutes.
 pub fn backoff(base: Duration, attempt: i32) -> Duration {
-    let doublings = attempt.saturating_sub(1).clamp(0, 30) as u32;
-    let plain = base.saturating_mul(1u32 << doublings).min(LONGEST_BACKOFF);
-    plain.mul_f64(1.0 + rand::random::<f64>() * 0.25).min(LONGEST_BACKOFF)
+    retry::capped(base, attempt, LONGEST_BACKOFF)
 }
 
 #[cfg(test)]

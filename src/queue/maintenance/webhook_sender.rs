@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use crate::{
     config::WebhookSettings,
+    queue::retry,
     store::{
         states::DeliveryState,
         webhooks::{self, Outgoing, WAKE_CHANNEL},
@@ -115,9 +116,7 @@ async fn record(pool: &PgPool, d: &Outgoing, sent: Sent, retry_base: Duration) -
 /// The wait after try `attempt` (1-based): `base` × 2^(attempt-1), +0–25 % jitter, at most
 /// an hour.
 pub fn backoff(base: Duration, attempt: i32) -> Duration {
-    let doublings = attempt.saturating_sub(1).clamp(0, 30) as u32;
-    let plain = base.saturating_mul(1u32 << doublings).min(LONGEST_BACKOFF);
-    plain.mul_f64(1.0 + rand::random::<f64>() * 0.25).min(LONGEST_BACKOFF)
+    retry::capped(base, attempt, LONGEST_BACKOFF)
 }
 
 /// Until a delivery is announced or `poll` passes. The listener is (re)connected as needed;
