@@ -25,6 +25,33 @@ static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const HANGZHOU: &str = "杭州3天2晚，两个人，预算3000元，喜欢美食和自然风光";
 
+/// What a scenario holds until it ends: the one browser's turn, and its `planner dev`.
+struct Held {
+    _one: tokio::sync::MutexGuard<'static, ()>,
+    _api: common::Proc,
+    url: String,
+}
+
+/// A migrated database, a real `planner dev` on it with `env`, and a browser showing its
+/// page in English.
+async fn open_page(pool: &PgPool, env: &[(&str, &str)]) -> (Held, Browser, String) {
+    let one = ONE_BROWSER.lock().await;
+    migrated(pool).await;
+    let url = database_url(pool).await;
+    let (api, base) = api_process("dev", &url, env).await;
+    let browser = Browser::start().await;
+    english(&browser, &base).await;
+    (
+        Held {
+            _one: one,
+            _api: api,
+            url,
+        },
+        browser,
+        base,
+    )
+}
+
 /// The page in English, whatever the browser's language.
 async fn english(browser: &Browser, base: &str) {
     browser.goto(&format!("{base}/")).await;
@@ -66,12 +93,7 @@ fn number(value: &Value) -> f64 {
 
 #[sqlx::test(migrations = false)]
 async fn a_free_text_trip_is_planned_live_rendered_and_downloaded(pool: PgPool) {
-    let _one = ONE_BROWSER.lock().await;
-    migrated(&pool).await;
-    let url = database_url(&pool).await;
-    let (_api, base) = api_process("dev", &url, &[]).await;
-    let browser = Browser::start().await;
-    english(&browser, &base).await;
+    let (_held, browser, base) = open_page(&pool, &[]).await;
 
     browser.type_into("#query", HANGZHOU).await;
     browser.click("#submit").await;
@@ -221,12 +243,7 @@ async fn a_free_text_trip_is_planned_live_rendered_and_downloaded(pool: PgPool) 
 
 #[sqlx::test(migrations = false)]
 async fn a_plan_that_asks_first_waits_for_approval_and_is_approved_or_rejected(pool: PgPool) {
-    let _one = ONE_BROWSER.lock().await;
-    migrated(&pool).await;
-    let url = database_url(&pool).await;
-    let (_api, base) = api_process("dev", &url, &[]).await;
-    let browser = Browser::start().await;
-    english(&browser, &base).await;
+    let (_held, browser, _) = open_page(&pool, &[]).await;
     browser
         .until(
             "document.querySelectorAll('#destination option').length > 10",
@@ -319,12 +336,7 @@ async fn a_plan_that_asks_first_waits_for_approval_and_is_approved_or_rejected(p
 
 #[sqlx::test(migrations = false)]
 async fn a_refused_request_shows_the_apis_message_and_field(pool: PgPool) {
-    let _one = ONE_BROWSER.lock().await;
-    migrated(&pool).await;
-    let url = database_url(&pool).await;
-    let (_api, base) = api_process("dev", &url, &[]).await;
-    let browser = Browser::start().await;
-    english(&browser, &base).await;
+    let (_held, browser, base) = open_page(&pool, &[]).await;
 
     let text = "3 days in Atlantis for 2";
     let refusal: Value = reqwest::Client::new()
@@ -360,12 +372,7 @@ async fn a_refused_request_shows_the_apis_message_and_field(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn markup_in_a_request_is_shown_as_text_and_never_runs(pool: PgPool) {
-    let _one = ONE_BROWSER.lock().await;
-    migrated(&pool).await;
-    let url = database_url(&pool).await;
-    let (_api, base) = api_process("dev", &url, &[]).await;
-    let browser = Browser::start().await;
-    english(&browser, &base).await;
+    let (_held, browser, _) = open_page(&pool, &[]).await;
 
     let text = r#"杭州2天 <script>window.__pwned = 1</script><img src="x" onerror="window.__pwned = 2">"#;
     browser.type_into("#query", text).await;
@@ -415,16 +422,10 @@ async fn use_key(browser: &Browser, key: &str) {
 
 #[sqlx::test(migrations = false)]
 async fn with_keys_required_the_page_asks_for_one_and_shows_only_the_callers_plans(pool: PgPool) {
-    let _one = ONE_BROWSER.lock().await;
-    migrated(&pool).await;
-    let url = database_url(&pool).await;
-    let alice = create_key(&url, "alice");
-    let bob = create_key(&url, "bob");
-    let (_api, base) = api_process("dev", &url, &[("AUTH_MODE", "required")]).await;
-    let browser = Browser::start().await;
-
     // The page and its assets load without a key; it asks for one.
-    english(&browser, &base).await;
+    let (held, browser, base) = open_page(&pool, &[("AUTH_MODE", "required")]).await;
+    let alice = create_key(&held.url, "alice");
+    let bob = create_key(&held.url, "bob");
     browser
         .until("!document.querySelector('#key-panel').hidden", "the key prompt")
         .await;
@@ -526,9 +527,6 @@ async fn plan_json(base: &str, id: &str) -> Value {
 
 #[sqlx::test(migrations = false)]
 async fn a_timed_out_step_is_retried_in_words_then_fails_and_try_again_runs_it_anew(pool: PgPool) {
-    let _one = ONE_BROWSER.lock().await;
-    migrated(&pool).await;
-    let url = database_url(&pool).await;
     // Drafting takes 3 s but may take 1: each attempt times out, the first is retried
     // after half a second, the second is the last.
     let faults = [
@@ -538,9 +536,7 @@ async fn a_timed_out_step_is_retried_in_words_then_fails_and_try_again_runs_it_a
         ("PLAN_RETRY_BASE_MS", "500"),
         ("QUEUE_POLL_MS", "200"),
     ];
-    let (_api, base) = api_process("dev", &url, &faults).await;
-    let browser = Browser::start().await;
-    english(&browser, &base).await;
+    let (_held, browser, base) = open_page(&pool, &faults).await;
 
     browser.type_into("#query", HANGZHOU).await;
     browser.click("#submit").await;
@@ -697,12 +693,7 @@ async fn a_timed_out_step_is_retried_in_words_then_fails_and_try_again_runs_it_a
 
 #[sqlx::test(migrations = false)]
 async fn a_running_plan_is_cancelled_from_the_page(pool: PgPool) {
-    let _one = ONE_BROWSER.lock().await;
-    migrated(&pool).await;
-    let url = database_url(&pool).await;
-    let (_api, base) = api_process("dev", &url, &[("PLANNER_FAULT_NODE_DELAY", "draft=5000")]).await;
-    let browser = Browser::start().await;
-    english(&browser, &base).await;
+    let (_held, browser, base) = open_page(&pool, &[("PLANNER_FAULT_NODE_DELAY", "draft=5000")]).await;
 
     browser.type_into("#query", HANGZHOU).await;
     browser.click("#submit").await;
