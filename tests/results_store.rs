@@ -363,7 +363,7 @@ async fn a_file_store_writes_both_files_and_a_broken_folder_fails_no_plan(pool: 
     let good = file_url(&dir);
     let mut env = vec![("RESULTS_STORE", good.as_str())];
     env.extend(quick);
-    let (_dev, base) = api_process("dev", &url, &env).await;
+    let (good_dev, base) = api_process("dev", &url, &env).await;
     let id = submit(&base).await;
     let done = wait_succeeded(&base, id).await;
     let view = wait_exported(&base, id, Duration::from_secs(30)).await;
@@ -376,6 +376,9 @@ async fn a_file_store_writes_both_files_and_a_broken_folder_fails_no_plan(pool: 
     let markdown = std::fs::read_to_string(dir.join(format!("{id}.md"))).unwrap();
     assert!(markdown.contains(done["result"]["destination"].as_str().unwrap()));
 
+    // Stopped first: its exporter shares the outbox and would write the next plan into the
+    // good folder.
+    drop(good_dev);
     let bad = file_url(&broken);
     let mut env = vec![("RESULTS_STORE", bad.as_str())];
     env.extend(quick);
