@@ -1,5 +1,6 @@
 //! The queue core against real PostgreSQL, without a worker process: claims are batched, fair
-//! between owners and capped per owner; a queued plan's `wait_reason` (and the
+//! between owners and capped per owner, also when they run side by side; a worker's claimed
+//! plans not yet started go back to the queue when it stops; a queued plan's `wait_reason` (and the
 //! `planner_plans_waiting` figures) say truly why it waits; `not_before` schedules a plan.
 
 mod common;
@@ -7,11 +8,14 @@ mod common;
 use std::time::Duration;
 
 use common::{call, in_days, migrated, router};
-use planner::store::{
-    plan_error::PlanError,
-    plans::{self, Created, NewPlan},
-    queue::{self, ClaimLimits, Claimed},
-    runs::{self, Requeue},
+use planner::{
+    queue::{backend::Consumer, claims::Claims, wake::Wake},
+    store::{
+        plan_error::PlanError,
+        plans::{self, Created, NewPlan},
+        queue::{self, ClaimLimits, Claimed},
+        runs::{self, Requeue},
+    },
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -109,6 +113,127 @@ async fn claims_serve_owners_in_turn_and_never_past_their_cap(pool: PgPool) {
             ("node_started".to_string(), Some("understand".to_string()))
         ]
     );
+}
+
+async fn running_by_owner(pool: &PgPool) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT owner, count(*) FROM plans WHERE status = 'running' GROUP BY owner ORDER BY owner")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn claims_side_by_side_skip_an_owner_being_served_and_never_pass_a_cap(pool: PgPool) {
+    migrated(&pool).await;
+    for owner in ["a", "b", "c", "d"] {
+        for _ in 0..12 {
+            plan_of(&pool, owner).await;
+        }
+    }
+    // Another claim is serving a right now (it holds a's lock until it commits): this
+    // claim does not wait for it, and takes b's plans instead.
+    let mut serving_a = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(1885433202, hashtext('a'))")
+        .execute(&mut *serving_a)
+        .await
+        .unwrap();
+    let claimed = tokio::time::timeout(Duration::from_secs(5), claim(&pool, 3, 3, None))
+        .await
+        .expect("a claim waited for another claim's owner");
+    assert!(claimed.iter().all(|c| c.owner == "b"), "{claimed:?}");
+    assert_eq!(claimed.len(), 3);
+    serving_a.commit().await.unwrap();
+    let claimed = claim(&pool, 3, 3, None).await;
+    assert!(claimed.iter().all(|c| c.owner == "a"), "{claimed:?}");
+    assert_eq!(claimed.len(), 3);
+
+    // Sixteen claims at once, each wanting more than the caps allow: every owner ends at its
+    // cap of 5, none past it, and no plan is claimed twice.
+    let claims: Vec<_> = (0..16)
+        .map(|i| {
+            let pool = pool.clone();
+            let after = ["a", "b", "c", "d"][i % 4];
+            tokio::spawn(async move {
+                let limits = ClaimLimits {
+                    max: 4,
+                    owner_cap: 5,
+                    after_owner: Some(after),
+                };
+                queue::claim(&pool, &format!("worker-{i}"), limits, None).await.unwrap()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for claim in claims {
+        ids.extend(claim.await.unwrap().into_iter().map(|c| c.plan_id));
+    }
+    let running = running_by_owner(&pool).await;
+    assert!(running.iter().all(|(_, n)| *n <= 5), "{running:?}");
+    let claimed_now = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), claimed_now, "a plan was claimed twice");
+    // A last claim tops every owner up to its cap: the claims above skipped, never overran.
+    claim(&pool, 20, 5, None).await;
+    let running = running_by_owner(&pool).await;
+    assert_eq!(
+        running,
+        vec![
+            ("a".to_string(), 5),
+            ("b".to_string(), 5),
+            ("c".to_string(), 5),
+            ("d".to_string(), 5)
+        ]
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_stopping_worker_hands_back_the_plans_it_claimed_and_never_started(pool: PgPool) {
+    migrated(&pool).await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(plan_of(&pool, "a").await);
+    }
+    let consumer = Consumer {
+        concurrency: 2,
+        owner_cap: 8,
+        prefetch: 2,
+        entry: Some("understand"),
+        heartbeat: Duration::from_secs(10),
+        silent_for: Duration::from_secs(30),
+    };
+    let wake = Wake::listen(&pool, Duration::from_secs(1));
+    let claims = Claims::new(pool.clone(), std::sync::Arc::new(consumer), wake.nudger());
+    // Two free slots and a prefetch of two: one claim of four, in the background.
+    assert!(claims.take("worker-1", 2).is_empty());
+    let mut started = Vec::new();
+    for _ in 0..100 {
+        started = claims.take("worker-1", 1);
+        if !started.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(started.len(), 1, "the claim never landed");
+    assert_eq!(started[0].plan_id, ids[0]);
+    assert_eq!(running_by_owner(&pool).await, vec![("a".to_string(), 4)]);
+
+    claims.close().await;
+    // The one started keeps running; the three claimed for later are queued again, with their
+    // attempt given back, and say so on their timelines.
+    assert_eq!(running_by_owner(&pool).await, vec![("a".to_string(), 1)]);
+    let back: Vec<(Uuid, i32)> = sqlx::query_as(
+        "SELECT p.id, p.attempts FROM plans p JOIN plan_events e ON e.plan_id = p.id
+         WHERE p.status = 'queued' AND e.kind = 'handed_back' ORDER BY p.created_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(back, vec![(ids[1], 0), (ids[2], 0), (ids[3], 0)]);
+    // A closed worker claims nothing more.
+    assert!(claims.take("worker-1", 2).is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(running_by_owner(&pool).await, vec![("a".to_string(), 1)]);
 }
 
 #[sqlx::test(migrations = false)]

@@ -1,7 +1,8 @@
 //! Our apalis backend: the plans table is the queue under an apalis worker. apalis drives it
 //! (`Persisted`): the worker's registration and heartbeat, and a fetch whenever the worker
-//! has free slots — which claims at most that many due plans (plus `prefetch`, 0 by default)
-//! in one statement (`store::queue::claim`), so that no claimed plan waits long for a slot. The heartbeat
+//! has free slots — which takes that many plans already claimed (`claims`), whose claims
+//! run in the background, in batches (`store::queue::claim`), for the free slots plus
+//! `prefetch` (0 by default), so that no claimed plan waits long for a slot. The heartbeat
 //! also puts back in the queue the plans of workers gone silent.
 //!
 //! A failed database call is logged and tried again at the next wake-up rather than ending
@@ -10,7 +11,7 @@
 
 use std::{
     convert::Infallible,
-    sync::{Arc, Mutex},
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -27,10 +28,13 @@ use apalis_core::{
 };
 use sqlx::PgPool;
 
+use futures::future::BoxFuture;
+
 use crate::{
     metrics,
+    queue::{claims::Claims, wake::Nudge},
     store::{
-        queue::{self, ClaimLimits, Claimed},
+        queue::{self, Claimed},
         runs,
     },
 };
@@ -55,8 +59,7 @@ pub struct Consumer {
 pub struct PlanQueue {
     pool: PgPool,
     consumer: Arc<Consumer>,
-    /// The owner this worker served last: the next claim starts with the owner after it.
-    last_owner: Arc<Mutex<Option<String>>>,
+    claims: Arc<Claims>,
 }
 
 impl Persistence for PlanQueue {
@@ -91,26 +94,9 @@ impl Persistence for PlanQueue {
 
     async fn fetch_next(&mut self, worker: &WorkerContext) -> Result<Vec<Task<Claimed>>, Infallible> {
         // apalis fetches again only once the plans fetched before have all been handed to
-        // slots, so at most `prefetch` plans wait here for a slot.
-        let free = self.consumer.concurrency.saturating_sub(worker.task_count()) + self.consumer.prefetch;
-        let after = self.last_owner.lock().map(|o| o.clone()).unwrap_or_default();
-        let limits = ClaimLimits {
-            max: free,
-            owner_cap: self.consumer.owner_cap,
-            after_owner: after.as_deref(),
-        };
-        match queue::claim(&self.pool, worker.name(), limits, self.consumer.entry).await {
-            Ok(claimed) => {
-                if let (Some(last), Ok(mut cursor)) = (claimed.last(), self.last_owner.lock()) {
-                    *cursor = Some(last.owner.clone());
-                }
-                Ok(claimed.into_iter().map(task).collect())
-            }
-            Err(e) => {
-                tracing::warn!(worker = worker.name(), error = %e, "claim failed; trying again at the next wake-up");
-                Ok(Vec::new())
-            }
-        }
+        // slots; a claim that lands plans nudges the worker into fetching them.
+        let free = self.consumer.concurrency.saturating_sub(worker.task_count());
+        Ok(self.claims.take(worker.name(), free).into_iter().map(task).collect())
     }
 
     /// Plans claimed and never started (the worker stopped first) go back with their attempt.
@@ -152,20 +138,40 @@ fn task(claimed: Claimed) -> Task<Claimed> {
 /// The backend a worker runs on.
 pub struct PlanBackend {
     persisted: Persisted<PlanQueue>,
+    claims: Arc<Claims>,
     heartbeat: Duration,
+    closing: Option<BoxFuture<'static, ()>>,
 }
 
 impl PlanBackend {
-    pub fn new(pool: PgPool, consumer: Consumer) -> Self {
+    /// `nudge` wakes the worker when a claim lands plans.
+    pub fn new(pool: PgPool, consumer: Consumer, nudge: Nudge) -> Self {
         let heartbeat = consumer.heartbeat;
+        let consumer = Arc::new(consumer);
+        let claims = Claims::new(pool.clone(), consumer.clone(), nudge);
         let queue = PlanQueue {
             pool,
-            consumer: Arc::new(consumer),
-            last_owner: Arc::default(),
+            consumer,
+            claims: claims.clone(),
         };
         Self {
             persisted: Persisted::new(queue),
+            claims,
             heartbeat,
+            closing: None,
+        }
+    }
+}
+
+/// A worker that stopped without closing its backend (apalis restarting it) leaves no
+/// claimed plan behind either.
+impl Drop for PlanBackend {
+    fn drop(&mut self) {
+        if self.closing.is_none()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let claims = self.claims.clone();
+            runtime.spawn(async move { claims.close().await });
         }
     }
 }
@@ -187,7 +193,12 @@ impl Backend for PlanBackend {
     }
 
     fn poll_close(&mut self, cx: &mut Context<'_>, worker: &WorkerContext) -> Poll<Result<(), Infallible>> {
-        self.persisted.poll_close(cx, worker)
+        std::task::ready!(self.persisted.poll_close(cx, worker))?;
+        let closing = self.closing.get_or_insert_with(|| {
+            let claims = self.claims.clone();
+            Box::pin(async move { claims.close().await })
+        });
+        closing.as_mut().poll(cx).map(Ok)
     }
 }
 

@@ -91,7 +91,7 @@ pub async fn run(
             }
             let wake = Wake::listen(&pool, poll_interval);
             executor.finishing.wake(wake.nudger());
-            let backend = PlanBackend::new(pool.clone(), consumer.clone()).poll_with_strategy(wake);
+            let backend = PlanBackend::new(pool.clone(), consumer.clone(), wake.nudger()).poll_with_strategy(wake);
             WorkerBuilder::new(incarnation(&name, restarts))
                 .backend(backend)
                 .data(executor.clone())

@@ -128,7 +128,7 @@ pub async fn submit(
         "WITH plan AS (
             INSERT INTO plans (id, owner, idempotency_key, request, max_attempts, trace_context, due_at, delay_reason)
             VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8)
-            ON CONFLICT (owner, idempotency_key) DO NOTHING
+            ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
             RETURNING *
          ),
          logged AS (
@@ -464,15 +464,13 @@ pub async fn retry_failed(pool: &PgPool, id: Uuid) -> Result<Action, sqlx::Error
 /// Plans by open status (every open status listed, zeros included) and the age of the
 /// oldest plan that is due and still queued.
 pub async fn queue_depth(pool: &PgPool) -> Result<(Vec<(PlanStatus, i64)>, std::time::Duration), sqlx::Error> {
-    // The open statuses are written out (they are `PlanStatus::OPEN`): only then does the
-    // statement's cached plan read the partial index of open plans instead of every plan.
+    // One count per open status (`PlanStatus::OPEN`), each written out so that its cached
+    // plan reads the partial index of that status (queue, running, awaiting approval).
     let rows: Vec<(PlanStatus, i64)> = sqlx::query_as(
-        "SELECT s.status, count(p.id) FROM unnest($1::text[]) AS s(status)
-         LEFT JOIN (SELECT id, status FROM plans WHERE status IN ('queued', 'running', 'awaiting_approval')) p
-             ON p.status = s.status
-         GROUP BY s.status ORDER BY s.status",
+        "SELECT 'awaiting_approval', count(*) FROM plans WHERE status = 'awaiting_approval'
+         UNION ALL SELECT 'queued', count(*) FROM plans WHERE status = 'queued'
+         UNION ALL SELECT 'running', count(*) FROM plans WHERE status = 'running'",
     )
-    .bind(&PlanStatus::OPEN[..])
     .fetch_all(pool)
     .await?;
     let oldest: Option<f64> = sqlx::query_scalar(

@@ -125,7 +125,9 @@ impl BatchWrite for RunWrites {
         for write in writes {
             c.push(write);
         }
-        // A run owns its plan while the plan is `running` under its run number. Checkpoints
+        // A run owns its plan while the plan is `running` under its run number (checked `IS
+        // NOT DISTINCT FROM`, so that plans are found by primary key, never by a scan of the
+        // partial index of running plans: see `claim_plans`). Checkpoints
         // and events are written only for owned plans; a checkpoint already there means an
         // earlier write of another run got there first, and this run has lost the plan.
         let owned: Vec<(Uuid, bool, i64)> = sqlx::query_as(
@@ -146,7 +148,7 @@ impl BatchWrite for RunWrites {
                     finished_at = CASE WHEN i.result IS NULL THEN p.finished_at ELSE now() END,
                     updated_at = now()
                 FROM item i
-                WHERE p.id = i.plan_id AND p.runs = i.run AND p.status = $18
+                WHERE p.id = i.plan_id AND p.runs = i.run AND p.status IS NOT DISTINCT FROM $18
                 RETURNING p.id, p.attempts, p.cancel_requested
              ),
              saved AS (

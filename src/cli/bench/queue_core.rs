@@ -100,7 +100,7 @@ pub async fn run(
     consumer.entry = None;
     let wake = Wake::listen(&pool, settings.queue.poll_interval);
     done.finishing.wake(wake.nudger());
-    let backend = PlanBackend::new(pool.clone(), consumer).poll_with_strategy(wake);
+    let backend = PlanBackend::new(pool.clone(), consumer, wake.nudger()).poll_with_strategy(wake);
     let worker = WorkerBuilder::new(unique_worker_name())
         .backend(backend)
         .data(done.clone())
