@@ -102,3 +102,10 @@ BEGIN
     ORDER BY s.turn;
 END
 $$;
+
+-- A plan's timeline is only ever read by plan: its primary key becomes (plan_id, id) — `id`
+-- comes from a sequence and is unique alone — and the second index on (plan_id, id) goes.
+-- Each event then writes one index entry instead of two.
+ALTER TABLE plan_events DROP CONSTRAINT plan_events_pkey;
+ALTER TABLE plan_events ADD PRIMARY KEY (plan_id, id);
+DROP INDEX plan_events_plan;

@@ -26,9 +26,8 @@ use apalis_core::{
     task::task_id::RandomId,
     worker::context::WorkerContext,
 };
-use sqlx::PgPool;
-
 use futures::future::BoxFuture;
+use sqlx::PgPool;
 
 use crate::{
     metrics,
