@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{call, in_days, migrated, router};
 use planner::{
-    queue::{backend::Consumer, claims::Claims, wake::Wake},
+    queue::{claims::Claims, consumer::Consumer, wake::Wake},
     store::{
         plan_error::PlanError,
         plans::{self, Created, NewPlan},

@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    queue::{backend::Consumer, wake::Nudge},
+    queue::{consumer::Consumer, wake::Nudge},
     store::{
         queue::{self, ClaimLimits, Claimed},
         runs,

@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod claims;
+pub mod consumer;
 pub mod durable;
 pub mod executor;
 pub mod finishing;

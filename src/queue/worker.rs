@@ -8,13 +8,7 @@ use sqlx::PgPool;
 
 use crate::{
     config::Settings,
-    queue::{
-        backend::{Consumer, PlanBackend},
-        durable::durable,
-        executor::Executor,
-        maintenance,
-        wake::Wake,
-    },
+    queue::{backend::PlanBackend, consumer::Consumer, durable::durable, executor::Executor, maintenance, wake::Wake},
     results::store::ResultsStore,
     store::{queue::Claimed, runs},
 };
