@@ -59,9 +59,18 @@ CONF
     rm -rf "$rootfs"
   fi
   podman tag localhost/debian:bookworm-slim docker.io/library/debian:bookworm-slim
+  # A service left running from a checkout since deleted still answers the ping, but every
+  # container it starts fails ("write child: broken pipe"): its working folder is gone.
+  local service
+  for service in $(pgrep -f "podman system service" || true); do
+    if readlink "/proc/$service/cwd" | grep -q '(deleted)'; then
+      kill "$service" 2>/dev/null || true
+      sleep 1
+    fi
+  done
   if ! curl -sf --unix-socket "$SOCKET" http://d/_ping >/dev/null 2>&1; then
     mkdir -p "$(dirname "$SOCKET")"
-    podman system service --time=0 "unix://$SOCKET" >/dev/null 2>&1 &
+    (cd / && exec podman system service --time=0 "unix://$SOCKET" >/dev/null 2>&1) &
     for _ in $(seq 1 50); do
       curl -sf --unix-socket "$SOCKET" http://d/_ping >/dev/null 2>&1 && break
       sleep 0.2
