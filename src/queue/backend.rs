@@ -31,7 +31,11 @@ use sqlx::PgPool;
 
 use crate::{
     metrics,
-    queue::{claims::Claims, consumer::Consumer, wake::Nudge},
+    queue::{
+        claims::{self, Claims},
+        consumer::Consumer,
+        wake::Nudge,
+    },
     store::{
         queue::{self, Claimed},
         runs,
@@ -89,13 +93,7 @@ impl Persistence for PlanQueue {
         worker: &WorkerContext,
     ) -> Result<u64, Infallible> {
         let ids: Vec<_> = tasks.iter().map(|t| t.args.plan_id).collect();
-        match runs::hand_back(&self.pool, worker.name(), Some(&ids)).await {
-            Ok(n) => Ok(n),
-            Err(e) => {
-                tracing::warn!(error = %e, plans = ids.len(), "claimed plans not handed back; the rescue will");
-                Ok(0)
-            }
-        }
+        Ok(claims::hand_back(&self.pool, worker.name(), &ids).await)
     }
 
     /// A run records its own outcome; the queue has nothing to acknowledge.

@@ -122,7 +122,7 @@ impl Claims {
         if wake {
             self.nudge.wake();
         }
-        hand_back(&self.pool, &worker, back).await;
+        hand_back(&self.pool, &worker, &ids(&back)).await;
     }
 
     /// The worker stops: claimed plans not handed to it go back to the queue, now and as
@@ -134,21 +134,28 @@ impl Claims {
             (state.worker.clone(), state.ready.drain(..).collect())
         };
         if let Some(worker) = worker {
-            hand_back(&self.pool, &worker, back).await;
+            hand_back(&self.pool, &worker, &ids(&back)).await;
         }
     }
 }
 
-/// Plans claimed and never started go back with their attempt.
-async fn hand_back(pool: &PgPool, worker: &str, plans: Vec<Claimed>) {
+/// Plans claimed and never started go back with their attempt; how many went back.
+pub async fn hand_back(pool: &PgPool, worker: &str, plans: &[Uuid]) -> u64 {
     if plans.is_empty() {
-        return;
+        return 0;
     }
-    let ids: Vec<Uuid> = plans.iter().map(|p| p.plan_id).collect();
-    match runs::hand_back(pool, worker, Some(&ids)).await {
-        Ok(n) => tracing::info!(worker, plans = n, "claimed plans not started handed back"),
+    match runs::hand_back(pool, worker, Some(plans)).await {
+        Ok(n) => {
+            tracing::info!(worker, plans = n, "claimed plans not started handed back");
+            n
+        }
         Err(e) => {
-            tracing::warn!(worker, error = %e, plans = ids.len(), "claimed plans not handed back; the rescue will")
+            tracing::warn!(worker, error = %e, plans = plans.len(), "claimed plans not handed back; the rescue will");
+            0
         }
     }
+}
+
+fn ids(plans: &[Claimed]) -> Vec<Uuid> {
+    plans.iter().map(|p| p.plan_id).collect()
 }
