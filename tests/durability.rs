@@ -497,6 +497,13 @@ async fn retention_deletes_old_terminal_plans_and_long_gone_workers_one_process_
         .await
         .unwrap();
     assert_eq!(orphans, 0, "checkpoints go with their plan");
+    let timelines: Vec<Uuid> = sqlx::query_scalar("SELECT DISTINCT plan_id FROM plan_events ORDER BY plan_id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let mut kept = vec![fresh, waiting];
+    kept.sort();
+    assert_eq!(timelines, kept, "events go with their plan, and only with it");
 
     // The same through the command.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_planner"))

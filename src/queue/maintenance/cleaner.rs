@@ -1,10 +1,11 @@
 //! The cleaner: terminal plans older than the retention age go, with their checkpoints and
-//! events (cascade), and so do workers long gone and expired provider cache rows. One process at a time: the cleaner takes its
-//! advisory lock and skips when another holds it.
+//! events, and so do workers long gone and expired provider cache rows. One process at a
+//! time: the cleaner takes its advisory lock and skips when another holds it.
 
 use std::time::Duration;
 
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::{
     queue::maintenance::lock::exclusively,
@@ -27,15 +28,25 @@ pub async fn clean(pool: &PgPool, older_than: Duration) -> Result<Option<Cleaned
         return Ok(None);
     };
     let age = older_than.as_secs_f64();
-    let plans = sqlx::query(
+    let gone: Vec<Uuid> = sqlx::query_scalar(
         "DELETE FROM plans WHERE status = ANY($2)
-           AND finished_at < now() - make_interval(secs => $1)",
+           AND finished_at < now() - make_interval(secs => $1)
+         RETURNING id",
     )
     .bind(age)
     .bind(&PlanStatus::TERMINAL[..])
+    .fetch_all(&mut *tx)
+    .await?;
+    // Events and checkpoints have no foreign key to their plan (every one is written while its
+    // plan's row is held). A statement of its own, after the plans': it sees every row written
+    // by a transaction that held a plan the delete had to wait for.
+    sqlx::query(
+        "WITH events AS (DELETE FROM plan_events WHERE plan_id = ANY($1))
+         DELETE FROM plan_checkpoints WHERE plan_id = ANY($1)",
+    )
+    .bind(&gone)
     .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .await?;
     let workers = queue::forget_workers(&mut tx, older_than).await?;
     let cache_entries = sqlx::query("DELETE FROM provider_cache WHERE expires_at <= now()")
         .execute(&mut *tx)
@@ -43,7 +54,7 @@ pub async fn clean(pool: &PgPool, older_than: Duration) -> Result<Option<Cleaned
         .rows_affected();
     tx.commit().await?;
     Ok(Some(Cleaned {
-        plans,
+        plans: gone.len() as u64,
         workers,
         cache_entries,
     }))
