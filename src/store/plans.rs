@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::store::{
@@ -479,4 +479,19 @@ pub async fn queue_depth(pool: &PgPool) -> Result<(Vec<(PlanStatus, i64)>, std::
     .fetch_one(pool)
     .await?;
     Ok((rows, std::time::Duration::from_secs_f64(oldest.unwrap_or(0.0).max(0.0))))
+}
+
+/// Deletes the timelines and checkpoints of plans whose rows are gone. Neither has a foreign
+/// key to its plan (every row of either is written while its plan's row is held): run it in a
+/// statement after the plans' delete, which then sees every row written by a transaction the
+/// delete had to wait for.
+pub async fn forget_deleted<'c>(executor: impl PgExecutor<'c>, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH events AS (DELETE FROM plan_events WHERE plan_id = ANY($1))
+         DELETE FROM plan_checkpoints WHERE plan_id = ANY($1)",
+    )
+    .bind(ids)
+    .execute(executor)
+    .await?;
+    Ok(())
 }

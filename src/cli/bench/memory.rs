@@ -140,13 +140,11 @@ async fn warm_up(pool: &PgPool, settings: &Settings, request: &Value) -> anyhow:
         .bind(PlanStatus::Succeeded)
         .fetch_one(pool)
         .await?;
-    sqlx::query(
-        "WITH plan AS (DELETE FROM plans WHERE id = $1), events AS (DELETE FROM plan_events WHERE plan_id = $1)
-         DELETE FROM plan_checkpoints WHERE plan_id = $1",
-    )
-    .bind(id)
-    .execute(pool)
-    .await?;
+    sqlx::query("DELETE FROM plans WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    plans::forget_deleted(pool, &[id]).await?;
     let result = result.context("the warm-up plan did not succeed")?;
     Ok(draft_of(&result))
 }

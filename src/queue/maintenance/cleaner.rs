@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     queue::maintenance::lock::exclusively,
-    store::{queue, states::PlanStatus},
+    store::{plans, queue, states::PlanStatus},
 };
 
 /// Arbitrary, fixed: the key of the cleanup's advisory lock.
@@ -37,16 +37,7 @@ pub async fn clean(pool: &PgPool, older_than: Duration) -> Result<Option<Cleaned
     .bind(&PlanStatus::TERMINAL[..])
     .fetch_all(&mut *tx)
     .await?;
-    // Events and checkpoints have no foreign key to their plan (every one is written while its
-    // plan's row is held). A statement of its own, after the plans': it sees every row written
-    // by a transaction that held a plan the delete had to wait for.
-    sqlx::query(
-        "WITH events AS (DELETE FROM plan_events WHERE plan_id = ANY($1))
-         DELETE FROM plan_checkpoints WHERE plan_id = ANY($1)",
-    )
-    .bind(&gone)
-    .execute(&mut *tx)
-    .await?;
+    plans::forget_deleted(&mut *tx, &gone).await?;
     let workers = queue::forget_workers(&mut tx, older_than).await?;
     let cache_entries = sqlx::query("DELETE FROM provider_cache WHERE expires_at <= now()")
         .execute(&mut *tx)
