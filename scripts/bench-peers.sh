@@ -2,7 +2,7 @@
 # The peers of ../shared/bench-peers/ and `planner bench`, in one run on this machine, repetitions
 # interleaved so that every contender sees the same noise; then the ratios (ours / theirs).
 #
-#   scripts/bench-peers.sh            # REPS=2 N=20000, about 10 minutes on 2 cores
+#   scripts/bench-peers.sh            # REPS=2 N=20000, about 18 minutes on 2 cores
 #
 # Knobs (env): REPS, N (no-op jobs per queue run), QUEUE_CONCURRENCY ("10 50"), PLANS (whole-path
 # plans per run), WHOLE_CONCURRENCY ("10 16 50"), RUNS / PARALLEL (LangGraph), PEERS_DIR (the
@@ -52,9 +52,11 @@ for rep in $(seq "$REPS"); do
   for c in $QUEUE_CONCURRENCY; do
     peer graphile-worker-batched "$c" env GW_LOCAL_QUEUE=$((5 * c)) GW_COMPLETE_DELAY_MS=0 "$NODE" "$PEERS_DIR/graphile-worker.mjs"
     # Fair between 32 owners (8 running each, the default), then with prefetch 5×C as
-    # graphile-worker's local queue, then without the per-owner cap, which the peers lack.
+    # graphile-worker's local queue; with 128 owners, whose caps hold more than a worker takes
+    # (32 × 8 = 256 < 6×C at C=50); then without the per-owner cap, which the peers lack.
     planner --only queue --jobs "$N" --concurrency "$c"
     planner --only queue --jobs "$N" --concurrency "$c" --prefetch $((5 * c))
+    planner --only queue --jobs "$N" --concurrency "$c" --prefetch $((5 * c)) --owners 128
     OWNER_MAX_RUNNING=1000000 planner --only queue --jobs "$N" --concurrency "$c" --prefetch $((5 * c))
     peer pg-boss-b50 "$c" env PGBOSS_BATCH=50 "$NODE" "$PEERS_DIR/pg-boss.mjs"
   done

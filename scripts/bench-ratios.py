@@ -22,6 +22,8 @@ for path in sys.argv[1:] or ["-"]:
             name += "-prefetch"
         if d.get("bench") == "queue" and int(d.get("owner_cap", "8")) >= 1_000_000:
             name += "-nocap"
+        elif d.get("bench") == "queue" and d.get("owners", "32") != "32":
+            name += "-owners" + d["owners"]
         level = d.get("concurrency") or d.get("parallel") or d.get("clients") or ""
         for key, value in d.items():
             try:
@@ -46,6 +48,7 @@ print("| comparison (medians, reps) | ours | theirs | ours / theirs |")
 print("|---|---|---|---|")
 for level in sorted({k[1] for k in values if k[0] == "planner-queue"}, key=int):
     variants = (("planner-queue", ""), ("planner-queue-prefetch", ", prefetch 5C"),
+                ("planner-queue-prefetch-owners128", ", prefetch 5C, 128 owners (their caps hold 1,024)"),
                 ("planner-queue-prefetch-nocap", ", prefetch 5C, no owner cap"))
     for ours_name, label in variants:
         ours = median(ours_name, level, "process_jobs_per_s")
