@@ -114,7 +114,11 @@ BEGIN
 END
 $$;
 SELECT format('CALL measure(%s, %s, %s)', :jobs, :batch, r) FROM generate_series(1, :reps) r \gexec
--- Heap-only updates of the two plan tables, counted over every rep.
+-- Heap-only updates of the two plan tables, counted over every rep (this session's counts
+-- reach pg_stat_user_tables once it has been idle after the flush is asked for).
+\o /dev/null
+SELECT pg_stat_force_next_flush();
+\o
 SELECT format('row_costs design=%s us_per_job=%s reps=%s hot_updates=%s', c.design,
               string_agg(round((c.seconds * 1e6 / :jobs)::numeric, 1)::text, '/' ORDER BY c.rep), count(*),
               coalesce(min(s.n_tup_hot_upd || '/' || s.n_tup_upd), 'n/a'))
