@@ -304,6 +304,16 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
+        // Patched (vendor/README.md): a connection with nothing left to send goes straight
+        // back. PostgreSQL's driver reads every pending ReadyForQuery before its next
+        // statement, so a query whose future was dropped is drained by the next user; the
+        // ping is kept for a connection with buffered messages (a queued rollback), which
+        // must reach the server now rather than when the connection is next used.
+        if !self.raw.should_flush() {
+            self.release();
+            return true;
+        }
+
         // test the connection on-release to ensure it is still viable,
         // and flush anything time-sensitive like transaction rollbacks
         // if an Executor future/stream is dropped during an `.await` call, the connection
