@@ -355,3 +355,69 @@ async fn a_bad_not_before_is_refused_naming_the_field(pool: PgPool) {
         .unwrap();
     assert_eq!(plans, 0);
 }
+
+/// Submissions announce after their commit, not inside it (the migration `caller_announces`):
+/// a due plan still wakes the workers and names itself on the timeline channel; a scheduled
+/// plan names itself but wakes nobody; and other timeline writes still announce through the
+/// trigger.
+#[sqlx::test(migrations = false)]
+async fn a_submission_announces_itself_after_its_commit(pool: PgPool) {
+    use planner::store::{events, states::EventKind, timeline};
+    use sqlx::postgres::PgListener;
+
+    migrated(&pool).await;
+    let mut listener = PgListener::connect_with(&pool).await.unwrap();
+    listener
+        .listen_all([timeline::CHANNEL, queue::WAKE_CHANNEL])
+        .await
+        .unwrap();
+    let mut next = async || {
+        let n = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+            .await
+            .expect("a notification within 5 s")
+            .unwrap();
+        (n.channel().to_owned(), n.payload().to_owned())
+    };
+
+    let due = plan_of(&pool, "alice").await;
+    let mut got = vec![next().await, next().await];
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (timeline::CHANNEL.to_owned(), due.to_string()),
+            (queue::WAKE_CHANNEL.to_owned(), String::new()),
+        ]
+    );
+
+    let request = json!({"destination": "杭州", "start_date": in_days(5), "days": 2});
+    let later = NewPlan {
+        owner: "alice",
+        trace_context: None,
+        idempotency_key: None,
+        request: &request,
+        max_attempts: 5,
+        not_before: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+    };
+    let Created::New(scheduled) = plans::create(&pool, later).await.unwrap() else {
+        panic!("plan not created")
+    };
+    assert_eq!(next().await, (timeline::CHANNEL.to_owned(), scheduled.id.to_string()));
+
+    let mut tx = pool.begin().await.unwrap();
+    events::record(&mut tx, due, EventKind::NodeStarted, Some("understand"), 1, json!({}))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        next().await,
+        (timeline::CHANNEL.to_owned(), due.to_string()),
+        "the trigger announces other writes"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), listener.recv())
+            .await
+            .is_err(),
+        "nothing else was announced (the scheduled plan woke nobody)"
+    );
+}

@@ -13,6 +13,7 @@ use crate::store::{
     exports::ExportStatus,
     queue::{self, Delay, QueueCounts, WAKE_CHANNEL, WaitReason},
     states::{EventKind, PlanStatus},
+    timeline,
     webhooks::DeliveryStatus,
 };
 
@@ -115,7 +116,10 @@ struct Inserted {
 }
 
 /// `create`, and why a new plan waits, counted in the same statement (as `read` counts it;
-/// the plans due before a new one are all the due plans): one round trip per submission.
+/// the plans due before a new one are all the due plans). The statement does not notify
+/// (a NOTIFY would hold the notification queue's lock until the commit is flushed, so that
+/// submissions committed one at a time; see the migration `caller_announces`): once it has
+/// committed, `announce_submitted` wakes the workers and the plan's live streams.
 pub async fn submit(
     pool: &PgPool,
     new: NewPlan<'_>,
@@ -123,7 +127,7 @@ pub async fn submit(
 ) -> Result<(Created, Option<WaitReason>), sqlx::Error> {
     let scheduled = new.not_before.filter(|at| *at > Utc::now());
     let detail = scheduled.map_or_else(|| json!({}), |at| json!({"not_before": at}));
-    // `woken` runs only because the final SELECT joins it; pg_notify is sent at commit.
+    // `quiet` is evaluated with the result row, before the statement's triggers fire.
     let inserted: Option<Inserted> = sqlx::query_as(
         "WITH plan AS (
             INSERT INTO plans (id, owner, idempotency_key, request, max_attempts, trace_context, due_at, delay_reason)
@@ -133,19 +137,16 @@ pub async fn submit(
          ),
          logged AS (
             INSERT INTO plan_events (plan_id, kind, attempt, detail) SELECT id, $9, 0, $10 FROM plan
-         ),
-         woken AS (
-            SELECT pg_notify($11, '') FROM plan WHERE plan.delay_reason IS NULL
          )
-         SELECT plan.*, w.running, w.owners_before, w.ahead
+         SELECT plan.*, w.running, w.owners_before, w.ahead,
+                set_config('planner.caller_announces', 'on', true) AS quiet
          FROM plan
-         LEFT JOIN woken ON true
          LEFT JOIN LATERAL (
             SELECT (SELECT count(*) FROM plans r WHERE r.owner = plan.owner AND r.status = 'running') AS running,
                    (SELECT count(*) FROM (SELECT 1 FROM plans q WHERE q.owner = plan.owner AND q.status = 'queued'
-                        AND q.due_at <= now() LIMIT $12) mine) AS owners_before,
+                        AND q.due_at <= now() LIMIT $11) mine) AS owners_before,
                    (SELECT count(*) FROM (SELECT 1 FROM plans q WHERE q.status = 'queued'
-                        AND q.due_at <= now() LIMIT $13) before) AS ahead
+                        AND q.due_at <= now() LIMIT $12) before) AS ahead
             WHERE plan.delay_reason IS NULL
          ) w ON true",
     )
@@ -159,12 +160,12 @@ pub async fn submit(
     .bind(scheduled.map(|_| Delay::Scheduled.to_string()))
     .bind(EventKind::Queued)
     .bind(detail)
-    .bind(WAKE_CHANNEL)
     .bind(i64::from(owner_cap))
     .bind(queue::AHEAD_COUNTED)
     .fetch_optional(pool)
     .await?;
     if let Some(row) = inserted {
+        announce_submitted(pool, row.plan.id, row.plan.delay_reason.is_none()).await;
         let wait = row.counts.reason(&row.plan, owner_cap);
         return Ok((Created::New(row.plan), wait));
     }
@@ -179,6 +180,26 @@ pub async fn submit(
         Created::KeyReused(existing)
     };
     Ok((created, None))
+}
+
+/// After a submission's commit: its `queued` event on the timeline channel, and, when it is
+/// due now, a wake-up for the idle workers. In a transaction of its own that does not wait for
+/// its commit to be flushed, so that it holds the notification lock only for a moment. A lost
+/// announcement delays nothing for long: workers poll every `QUEUE_POLL_MS`, and no live
+/// stream can be waiting on a plan that did not exist before this commit.
+async fn announce_submitted(pool: &PgPool, id: Uuid, due_now: bool) {
+    let sent = sqlx::query(
+        "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2), (SELECT pg_notify($3, '') WHERE $4)",
+    )
+    .bind(timeline::CHANNEL)
+    .bind(id.to_string())
+    .bind(WAKE_CHANNEL)
+    .bind(due_now)
+    .execute(pool)
+    .await;
+    if let Err(error) = sent {
+        tracing::warn!(plan = %id, %error, "could not announce a submitted plan; workers find it at their next poll");
+    }
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<PlanRow>, sqlx::Error> {
