@@ -1,8 +1,8 @@
 //! The pool hands out connections without a round trip of its own (`db::connect`, and the
 //! release patch in `vendor/sqlx-core`): a statement abandoned mid-flight must not leak its
-//! answer to the connection's next user, a dropped transaction must be rolled back at once
-//! rather than when the connection is next used, and a connection the server dropped while
-//! it sat idle must be replaced rather than fail a query.
+//! answer, nor its error, to the connection's next user, a dropped transaction must be rolled
+//! back at once rather than when the connection is next used, and a connection the server
+//! dropped while it sat idle must be replaced rather than fail a query.
 
 mod common;
 
@@ -50,6 +50,40 @@ async fn a_statement_dropped_mid_flight_leaves_its_connection_clean(test_pool: P
             );
         }
     }
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_error_of_an_abandoned_statement_never_reaches_the_next_user(test_pool: PgPool) {
+    let pool = planner::db::connect(&database_url(&test_pool).await, 2).await.unwrap();
+    // One connection held aside, so that the statement below runs on the other one.
+    let held = pool.acquire().await.unwrap();
+    // Fails on the server after the caller has given up (random() keeps it from failing early).
+    let failing = sqlx::query_scalar::<_, i32>("SELECT 1 / (random() * 0)::int FROM pg_sleep(0.2)").fetch_one(&pool);
+    assert!(tokio::time::timeout(Duration::from_millis(50), failing).await.is_err());
+    // Had the abandoned connection gone straight back, it would now be first in line. (sqlx 0.9,
+    // patched or not, may keep it out of the pool for good once its release ping meets the
+    // error: the next users get the other connection.)
+    drop(held);
+
+    for n in 0..10 {
+        let answer: i32 = sqlx::query_scalar("SELECT $1").bind(n).fetch_one(&pool).await.unwrap();
+        assert_eq!(answer, n);
+        let mut tx = pool.begin().await.unwrap();
+        let answer: i32 = sqlx::query_scalar("SELECT $1")
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(answer, n);
+        tx.commit().await.unwrap();
+    }
+    let stuck: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stuck, 0, "no connection was left inside a transaction");
 }
 
 #[sqlx::test(migrations = false)]

@@ -165,7 +165,13 @@ pub async fn submit(
     .fetch_optional(pool)
     .await?;
     if let Some(row) = inserted {
-        announce_submitted(pool, row.plan.id, row.plan.delay_reason.is_none()).await;
+        // Spawned: the client's answer does not wait for it, nor can a client that hangs up
+        // cut it short.
+        tokio::spawn(announce_submitted(
+            pool.clone(),
+            row.plan.id,
+            row.plan.delay_reason.is_none(),
+        ));
         let wait = row.counts.reason(&row.plan, owner_cap);
         return Ok((Created::New(row.plan), wait));
     }
@@ -187,7 +193,7 @@ pub async fn submit(
 /// its commit to be flushed, so that it holds the notification lock only for a moment. A lost
 /// announcement delays nothing for long: workers poll every `QUEUE_POLL_MS`, and no live
 /// stream can be waiting on a plan that did not exist before this commit.
-async fn announce_submitted(pool: &PgPool, id: Uuid, due_now: bool) {
+async fn announce_submitted(pool: PgPool, id: Uuid, due_now: bool) {
     let sent = sqlx::query(
         "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2), (SELECT pg_notify($3, '') WHERE $4)",
     )
@@ -195,7 +201,7 @@ async fn announce_submitted(pool: &PgPool, id: Uuid, due_now: bool) {
     .bind(id.to_string())
     .bind(WAKE_CHANNEL)
     .bind(due_now)
-    .execute(pool)
+    .execute(&pool)
     .await;
     if let Err(error) = sent {
         tracing::warn!(plan = %id, %error, "could not announce a submitted plan; workers find it at their next poll");

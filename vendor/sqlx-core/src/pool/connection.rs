@@ -21,6 +21,9 @@ const CLOSE_ON_DROP_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct PoolConnection<DB: Database> {
     live: Option<Live<DB>>,
     close_on_drop: bool,
+    /// Patched (vendor/README.md): set when a statement the pool ran itself (`&Pool` as an
+    /// executor) ran to its end, so that nothing of it is left on the connection.
+    settled: bool,
     pub(crate) pool: Arc<PoolInner<DB>>,
 }
 
@@ -123,6 +126,12 @@ impl<DB: Database> PoolConnection<DB> {
         self.take_live().raw
     }
 
+    /// Patched (vendor/README.md): the statement this connection was acquired for has run to
+    /// its end; the connection goes back to the pool without a ping.
+    pub(crate) fn mark_settled(&mut self) {
+        self.settled = true;
+    }
+
     fn take_live(&mut self) -> Live<DB> {
         self.live.take().expect(EXPECT_MSG)
     }
@@ -140,10 +149,11 @@ impl<DB: Database> PoolConnection<DB> {
             self.live.take().map(|live| live.float(self.pool.clone()));
 
         let pool = self.pool.clone();
+        let settled = self.settled;
 
         async move {
             let returned_to_pool = if let Some(floating) = floating {
-                floating.return_to_pool().await
+                floating.return_to_pool(settled).await
             } else {
                 false
             };
@@ -261,6 +271,7 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         PoolConnection {
             live: Some(inner),
             close_on_drop: false,
+            settled: false,
             pool,
         }
     }
@@ -272,7 +283,7 @@ impl<DB: Database> Floating<DB, Live<DB>> {
     /// Return the connection to the pool.
     ///
     /// Returns `true` if the connection was successfully returned, `false` if it was closed.
-    async fn return_to_pool(mut self) -> bool {
+    async fn return_to_pool(mut self, settled: bool) -> bool {
         // Immediately close the connection.
         if self.guard.pool.is_closed() {
             self.close().await;
@@ -304,12 +315,11 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
-        // Patched (vendor/README.md): a connection with nothing left to send goes straight
-        // back. PostgreSQL's driver reads every pending ReadyForQuery before its next
-        // statement, so a query whose future was dropped is drained by the next user; the
-        // ping is kept for a connection with buffered messages (a queued rollback), which
-        // must reach the server now rather than when the connection is next used.
-        if !self.raw.should_flush() {
+        // Patched (vendor/README.md): a statement that ran to its end left nothing behind (its
+        // ReadyForQuery was read), so the ping below would only cost a round trip. Anything
+        // else (a connection acquired by hand, a statement dropped mid-flight, an error) is
+        // pinged as before, which drains it or closes it.
+        if settled && !self.raw.should_flush() {
             self.release();
             return true;
         }

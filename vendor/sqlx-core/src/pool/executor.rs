@@ -26,11 +26,15 @@ where
 
         Box::pin(try_stream! {
             let mut conn = pool.acquire().await?;
-            let mut s = conn.fetch_many(query);
+            {
+                let mut s = conn.fetch_many(query);
 
-            while let Some(v) = s.try_next().await? {
-                r#yield!(v);
+                while let Some(v) = s.try_next().await? {
+                    r#yield!(v);
+                }
             }
+            // Patched (vendor/README.md): only a stream read to its end settles.
+            conn.mark_settled();
 
             Ok(())
         })
@@ -45,7 +49,13 @@ where
     {
         let pool = self.clone();
 
-        Box::pin(async move { pool.acquire().await?.fetch_optional(query).await })
+        Box::pin(async move {
+            let mut conn = pool.acquire().await?;
+            let row = (&mut *conn).fetch_optional(query).await?;
+            // Patched (vendor/README.md): the statement ran to its end.
+            conn.mark_settled();
+            Ok(row)
+        })
     }
 
     fn prepare_with<'e>(
