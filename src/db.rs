@@ -19,7 +19,8 @@ const MIGRATION_LOCK: i64 = 0x0070_6c61_6e6e_6572;
 /// A pooled connection idle for longer than this is pinged before it is handed out, so that
 /// one the server dropped meanwhile (a restart, a pooler's idle timeout) is replaced rather
 /// than failing a query. A busier connection is not: sqlx's default pings on every acquire,
-/// a whole round trip before each statement (a third of a plan read's cost at 64 clients).
+/// a whole round trip before each statement (with the release ping sqlx also sends, about a
+/// quarter of a plan read's cost at 64 clients: vendor/README.md).
 const PING_IF_IDLE_FOR: Duration = Duration::from_millis(50);
 
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
