@@ -105,14 +105,31 @@ async fn fifty_plans_on_two_worker_processes_all_succeed_and_pass_the_checker(po
     let results = std::env::temp_dir().join(format!("planner-results-{}", Uuid::new_v4()));
     let results_env = results.to_string_lossy().to_string();
     let app = router(&pool);
-    let mut ids = Vec::new();
-    for i in 0..50 {
-        ids.push((submit(&app, &request(i)).await, request(i)));
-    }
     let _workers = [
         Proc::worker(&url, &[("RESULTS_DIR", &results_env)]),
         Proc::worker(&url, &[("RESULTS_DIR", &results_env)]),
     ];
+    // Both registered before the plans come, so that neither can finish all fifty before the
+    // other has started (the path is fast enough for that).
+    let start = Instant::now();
+    loop {
+        let registered: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_workers")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if registered == 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{registered} of 2 workers registered after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        ids.push((submit(&app, &request(i)).await, request(i)));
+    }
     for (id, _) in &ids {
         let (status, _) = wait_for(&pool, *id, Duration::from_secs(120), |s, _| {
             s != "queued" && s != "running"
