@@ -107,6 +107,14 @@ impl WaitCounts {
     }
 }
 
+/// A new plan's id: a UUIDv7, time-ordered, so that each new plan's entries in the primary
+/// key and in its timeline's key go to the right edge of those B-trees rather than to a
+/// random page of each (measured on the queue: `bench-results/2026-12-07-time-ordered-ids.txt`).
+/// Its first 48 bits are the creation time in milliseconds, which `created_at` shows anyway.
+pub fn new_plan_id() -> Uuid {
+    Uuid::now_v7()
+}
+
 #[derive(sqlx::FromRow)]
 struct Inserted {
     #[sqlx(flatten)]
@@ -150,7 +158,7 @@ pub async fn submit(
             WHERE plan.delay_reason IS NULL
          ) w ON true",
     )
-    .bind(Uuid::new_v4())
+    .bind(new_plan_id())
     .bind(new.owner)
     .bind(new.idempotency_key)
     .bind(new.request)
