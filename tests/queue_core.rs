@@ -339,6 +339,26 @@ async fn a_queued_plan_says_truly_why_it_waits(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_submission_its_owner_has_no_room_for_says_owner_quota(pool: PgPool) {
+    migrated(&pool).await;
+    // Eight of the API's owner's plans running (the default cap) and two more queued.
+    for _ in 0..10 {
+        plan_of(&pool, "anonymous").await;
+    }
+    assert_eq!(claim(&pool, 8, 8, None).await.len(), 8);
+    let body = json!({"destination": "成都", "start_date": in_days(20), "days": 2});
+    let reply = call(&router(&pool), "POST", "/v1/plans", Some(&body.to_string()), &[]).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    assert_eq!(
+        reply.body["wait_reason"],
+        json!({"reason": "owner_quota", "running": 8, "cap": 8})
+    );
+    // Another owner's plan has room: it counts every due plan before it.
+    let other = plan_of(&pool, "other").await;
+    assert_eq!(wait_reason(&pool, other).await, json!({"reason": "queued", "ahead": 3}));
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_bad_not_before_is_refused_naming_the_field(pool: PgPool) {
     migrated(&pool).await;
     let app = router(&pool);
