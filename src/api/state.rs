@@ -1,5 +1,5 @@
-//! What every handler shares: the database pool, the settings, and the process's one
-//! listener for live timelines, and the API keys it has looked up.
+//! What every handler shares: the database pool, the settings, the process's one listener
+//! for live timelines, the API keys it has looked up, and its batched plan reads.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use crate::{
         timeline_hub::TimelineHub,
     },
     config::Settings,
+    store::plans::Reads,
 };
 
 #[derive(Clone)]
@@ -20,12 +21,14 @@ pub struct AppState {
     pub timeline: TimelineHub,
     pub keys: KeyCache,
     pub limits: RateLimits,
+    pub reads: Reads,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
         Self {
             timeline: TimelineHub::new(pool.clone()),
+            reads: Reads::spawn(pool.clone(), settings.queue.owner_max_running),
             keys: KeyCache::default(),
             limits: RateLimits::new(settings.rate_limit_user_per_min, settings.rate_limit_admin_per_min),
             pool,

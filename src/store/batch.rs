@@ -1,8 +1,9 @@
-//! Group commit: the writes of many plans' runs share one statement and one commit. A caller
-//! sends its item and waits for its own answer; a writer task takes every item waiting at
-//! that moment (up to a cap), writes them together and answers each. Alone, an item is
-//! written at once; under load the batches grow by themselves, with no timer to tune. A few
-//! writers take turns, so that one batch is collected while another is written.
+//! Group commit, and group reads: the writes of many plans' runs share one statement and one
+//! commit (`progress`), and so do the reads of many requests for a plan (`plans::Reads`). A
+//! caller sends its item and waits for its own answer; a task takes every item waiting at
+//! that moment (up to a cap), runs them in one statement and answers each. Alone, an item
+//! runs at once; under load the batches grow by themselves, with no timer to tune. A few
+//! tasks take turns, so that one batch is collected while another runs.
 //!
 //! When a batch fails on an unavailable database every item gets that error (callers wait
 //! it out with `durable`); any other failure is retried item by item, so that one bad item
@@ -13,22 +14,22 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-/// A statement that writes many items at once, answering each in order.
+/// A statement that takes many items at once, answering each in order.
 #[async_trait]
-pub trait BatchWrite: Send + Sync + 'static {
+pub trait BatchStatement: Send + Sync + 'static {
     type Item: Send + 'static;
     type Answer: Send + 'static;
 
-    async fn write(&self, items: &[Self::Item]) -> Result<Vec<Self::Answer>, sqlx::Error>;
+    async fn run(&self, items: &[Self::Item]) -> Result<Vec<Self::Answer>, sqlx::Error>;
 }
 
 type Reply<A> = oneshot::Sender<Result<A, sqlx::Error>>;
 
-pub struct Batcher<W: BatchWrite> {
+pub struct Batcher<W: BatchStatement> {
     sender: mpsc::Sender<(W::Item, Reply<W::Answer>)>,
 }
 
-impl<W: BatchWrite> Clone for Batcher<W> {
+impl<W: BatchStatement> Clone for Batcher<W> {
     fn clone(&self) -> Self {
         Self {
             sender: self.sender.clone(),
@@ -36,19 +37,19 @@ impl<W: BatchWrite> Clone for Batcher<W> {
     }
 }
 
-impl<W: BatchWrite> Batcher<W> {
-    /// Starts `writers` writing tasks; they end when the last `Batcher` is dropped.
-    pub fn spawn(writer: W, max_batch: usize, writers: usize) -> Self {
+impl<W: BatchStatement> Batcher<W> {
+    /// Starts `tasks` tasks running batches; they end when the last `Batcher` is dropped.
+    pub fn spawn(statement: W, max_batch: usize, tasks: usize) -> Self {
         let (sender, receiver) = mpsc::channel(max_batch.max(1) * 4);
         let receiver = Arc::new(Mutex::new(receiver));
-        let writer = Arc::new(writer);
-        for _ in 0..writers.max(1) {
-            tokio::spawn(write_batches(writer.clone(), receiver.clone(), max_batch.max(1)));
+        let statement = Arc::new(statement);
+        for _ in 0..tasks.max(1) {
+            tokio::spawn(run_batches(statement.clone(), receiver.clone(), max_batch.max(1)));
         }
         Self { sender }
     }
 
-    pub async fn write(&self, item: W::Item) -> Result<W::Answer, sqlx::Error> {
+    pub async fn call(&self, item: W::Item) -> Result<W::Answer, sqlx::Error> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send((item, reply))
@@ -58,23 +59,23 @@ impl<W: BatchWrite> Batcher<W> {
     }
 }
 
-type Receiver<W> = Arc<Mutex<mpsc::Receiver<(<W as BatchWrite>::Item, Reply<<W as BatchWrite>::Answer>)>>>;
+type Receiver<W> = Arc<Mutex<mpsc::Receiver<(<W as BatchStatement>::Item, Reply<<W as BatchStatement>::Answer>)>>>;
 
-async fn write_batches<W: BatchWrite>(writer: Arc<W>, receiver: Receiver<W>, max_batch: usize) {
+async fn run_batches<W: BatchStatement>(statement: Arc<W>, receiver: Receiver<W>, max_batch: usize) {
     let mut waiting = Vec::with_capacity(max_batch);
     loop {
         if receiver.lock().await.recv_many(&mut waiting, max_batch).await == 0 {
             return;
         }
         let (items, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut waiting).into_iter().unzip();
-        match writer.write(&items).await {
+        match statement.run(&items).await {
             Ok(answers) if answers.len() == items.len() => {
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     let _ = reply.send(Ok(answer));
                 }
             }
             Ok(answers) => {
-                let message = format!("a batch of {} writes got {} answers", items.len(), answers.len());
+                let message = format!("a batch of {} items got {} answers", items.len(), answers.len());
                 for reply in replies {
                     let _ = reply.send(Err(sqlx::Error::Decode(message.clone().into())));
                 }
@@ -93,12 +94,12 @@ async fn write_batches<W: BatchWrite>(writer: Arc<W>, receiver: Receiver<W>, max
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, items = items.len(), "batched write failed; writing its items one by one");
+                tracing::warn!(error = %e, items = items.len(), "batched statement failed; running its items one by one");
                 for (item, reply) in items.into_iter().zip(replies) {
-                    let answer = writer.write(std::slice::from_ref(&item)).await;
+                    let answer = statement.run(std::slice::from_ref(&item)).await;
                     let _ = reply.send(answer.and_then(|mut a| {
                         a.pop()
-                            .ok_or_else(|| sqlx::Error::Decode("a write got no answer".into()))
+                            .ok_or_else(|| sqlx::Error::Decode("an item got no answer".into()))
                     }));
                 }
             }

@@ -51,7 +51,7 @@ impl PgCheckpoints {
             unsaved,
             success: Some(success),
         };
-        Ok(matches!(self.writes.write(write).await?, Written::Owned { .. }))
+        Ok(matches!(self.writes.call(write).await?, Written::Owned { .. }))
     }
 }
 
@@ -64,7 +64,7 @@ impl CheckpointStore for PgCheckpoints {
             unsaved: Arc::new(unsaved),
             success: None,
         };
-        Ok(match self.writes.write(write).await? {
+        Ok(match self.writes.call(write).await? {
             Written::Owned { cancel_requested: true } => Ownership::CancelRequested,
             Written::Owned {
                 cancel_requested: false,

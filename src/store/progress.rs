@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{
     graph::{RunStep, Unsaved},
     store::{
-        batch::BatchWrite,
+        batch::BatchStatement,
         states::{EventKind, PlanStatus},
     },
 };
@@ -116,11 +116,11 @@ impl<'a> Columns<'a> {
 }
 
 #[async_trait]
-impl BatchWrite for RunWrites {
+impl BatchStatement for RunWrites {
     type Item = RunWrite;
     type Answer = Written;
 
-    async fn write(&self, writes: &[RunWrite]) -> Result<Vec<Written>, sqlx::Error> {
+    async fn run(&self, writes: &[RunWrite]) -> Result<Vec<Written>, sqlx::Error> {
         let mut c = Columns::default();
         for write in writes {
             c.push(write);

@@ -110,7 +110,9 @@ pub async fn status(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = task_id(&id)?;
-    let read = plans::read(&state.pool, id, state.settings.queue.owner_max_running)
+    let read = state
+        .reads
+        .read(id)
         .await?
         .filter(|read| caller.may_see(&read.plan.owner))
         .ok_or_else(|| ApiError::not_found("task").field("task_id"))?;

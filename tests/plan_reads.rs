@@ -1,0 +1,95 @@
+//! Batched plan reads (`plans::Reads`) against real PostgreSQL: many reads asked at once
+//! share statements, and each asker still gets its own plan, as one read alone sees it —
+//! the same plan asked twice, a plan that does not exist, plans of several owners in every
+//! state a reader meets.
+
+mod common;
+
+use common::{in_days, migrated};
+use futures::future::join_all;
+use planner::store::{
+    plans::{self, Created, NewPlan, PlanRead, Reads},
+    queue::{self, ClaimLimits},
+};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn plan_of(pool: &PgPool, owner: &str) -> Uuid {
+    let request = json!({"destination": "杭州", "start_date": in_days(5), "days": 2});
+    let new = NewPlan {
+        owner,
+        trace_context: None,
+        idempotency_key: None,
+        request: &request,
+        max_attempts: 5,
+        not_before: None,
+    };
+    match plans::create(pool, new).await.unwrap() {
+        Created::New(plan) => plan.id,
+        _ => panic!("plan not created"),
+    }
+}
+
+/// What a reader is shown of a read, to compare two reads of the same plan.
+fn shown(read: &Option<PlanRead>) -> Option<(Uuid, String, Vec<String>, Option<String>, i32)> {
+    read.as_ref().map(|r| {
+        (
+            r.plan.id,
+            r.plan.status.as_str().to_string(),
+            r.done.clone(),
+            r.wait.as_ref().map(|w| format!("{w:?}")),
+            r.plan.runs,
+        )
+    })
+}
+
+#[sqlx::test(migrations = false)]
+async fn reads_asked_together_each_get_their_own_plan_as_a_read_alone_sees_it(pool: PgPool) {
+    migrated(&pool).await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(plan_of(&pool, &format!("owner-{}", i % 4)).await);
+    }
+    // Some running (so that owners have running plans and some plans wait on their quota),
+    // the rest queued.
+    let limits = ClaimLimits {
+        max: 12,
+        owner_cap: 8,
+        after_owner: None,
+    };
+    let claimed = queue::claim(&pool, "test-worker", limits, Some("understand"))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 12);
+    let unknown = Uuid::now_v7();
+    // Every plan three times, and a plan that does not exist, all asked at once.
+    let asked: Vec<Uuid> = ids.iter().chain(&ids).chain(&ids).copied().chain([unknown]).collect();
+    let reads = Reads::spawn(pool.clone(), 8);
+    let answers = join_all(asked.iter().map(|id| reads.read(*id))).await;
+
+    let mut alone = Vec::new();
+    for id in &asked {
+        alone.push(plans::read(&pool, *id, 8).await.unwrap());
+    }
+    let mut waits = std::collections::BTreeSet::new();
+    for ((id, batched), alone) in asked.iter().zip(answers).zip(alone) {
+        let batched = batched.unwrap();
+        assert_eq!(shown(&batched), shown(&alone), "plan {id}");
+        match &batched {
+            Some(read) => {
+                assert_eq!(read.plan.id, *id);
+                if let Some(wait) = &read.wait {
+                    waits.insert(wait.code());
+                }
+            }
+            None => assert_eq!(*id, unknown),
+        }
+    }
+    // The reads met both reasons a due plan waits for.
+    assert_eq!(
+        waits.into_iter().collect::<Vec<_>>(),
+        ["owner_quota", "queued"],
+        "reasons seen"
+    );
+}
