@@ -32,14 +32,15 @@ async fn plan_of(pool: &PgPool, owner: &str) -> Uuid {
 }
 
 /// What a reader is shown of a read, to compare two reads of the same plan.
-fn shown(read: &Option<PlanRead>) -> Option<(Uuid, String, Vec<String>, Option<String>, i32)> {
+fn shown(read: &Option<PlanRead>) -> Option<String> {
     read.as_ref().map(|r| {
-        (
+        format!(
+            "{} {} {:?} {:?} run {}",
             r.plan.id,
-            r.plan.status.as_str().to_string(),
-            r.done.clone(),
-            r.wait.as_ref().map(|w| format!("{w:?}")),
-            r.plan.runs,
+            r.plan.status.as_str(),
+            r.done,
+            r.wait,
+            r.plan.runs
         )
     })
 }
