@@ -105,8 +105,7 @@ pub async fn enqueue(
         trace_context: trace.as_ref(),
         not_before,
     };
-    let owner_cap = state.settings.queue.owner_max_running;
-    let (created, wait) = plans::submit(&state.pool, new, owner_cap).await?;
+    let (created, wait) = state.submissions.submit(new).await?;
     let (plan, replayed) = match created {
         Created::New(plan) => {
             crate::metrics::plan_submitted();
