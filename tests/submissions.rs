@@ -89,6 +89,14 @@ async fn plans_submitted_in_one_statement_wait_as_a_read_of_each_says(pool: PgPo
     assert_eq!(reasons.iter().filter(|r| *r == "owner_quota").count(), 3, "{reasons:?}");
     assert_eq!(reasons.iter().filter(|r| *r == "scheduled").count(), 1, "{reasons:?}");
     assert_eq!(reasons.iter().filter(|r| *r == "queued").count(), 7, "{reasons:?}");
+    // The scheduled plan's `queued` event names its time as the API writes times.
+    let scheduled = id_of(&answers[9].0);
+    let detail: Value = sqlx::query_scalar("SELECT detail FROM plan_events WHERE plan_id = $1 AND kind = 'queued'")
+        .bind(scheduled)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(detail, json!({"not_before": later}));
     let keyed = id_of(&answers[10].0);
     assert!(matches!(&answers[11].0, Created::Existing(p) if p.id == keyed));
     assert!(matches!(&answers[12].0, Created::KeyReused(p) if p.id == keyed));

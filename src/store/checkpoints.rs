@@ -30,7 +30,7 @@ pub struct PgCheckpoints {
 }
 
 impl PgCheckpoints {
-    /// Starts the writer task (needs a Tokio runtime).
+    /// Starts the writing tasks (needs a Tokio runtime).
     pub fn new(pool: PgPool) -> Self {
         let writes = Batcher::spawn(RunWrites { pool: pool.clone() }, MAX_BATCH, WRITERS);
         Self { pool, writes }

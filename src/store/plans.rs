@@ -133,8 +133,8 @@ pub struct Submission {
     request: Value,
     max_attempts: i32,
     trace_context: Option<Value>,
-    /// Set only when it is later than now: the plan is scheduled.
-    scheduled: Option<DateTime<Utc>>,
+    /// The plan is scheduled when this is later than the statement's `now()`.
+    not_before: Option<DateTime<Utc>>,
 }
 
 impl From<NewPlan<'_>> for Submission {
@@ -146,7 +146,7 @@ impl From<NewPlan<'_>> for Submission {
             request: new.request.clone(),
             max_attempts: new.max_attempts,
             trace_context: new.trace_context.cloned(),
-            scheduled: new.not_before.filter(|at| *at > Utc::now()),
+            not_before: new.not_before,
         }
     }
 }
@@ -197,21 +197,26 @@ async fn insert(pool: &PgPool, batch: &[Submission], owner_cap: u32) -> Result<V
     // `quiet` is evaluated with the result rows, before the statement's triggers fire.
     let rows: Vec<Inserted> = sqlx::query_as(
         "WITH item AS (
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::jsonb[], $7::timestamptz[])
-                WITH ORDINALITY AS i(id, owner, idempotency_key, request, max_attempts, trace_context, scheduled, n)
+            SELECT i.id, i.owner, i.idempotency_key, i.request, i.max_attempts, i.trace_context, i.n,
+                   CASE WHEN i.not_before > now() THEN i.not_before END AS scheduled,
+                   CASE WHEN i.not_before > now() THEN jsonb_build_object('not_before', i.shown) ELSE '{}'::jsonb END AS detail
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::jsonb[], $7::timestamptz[], $12::text[])
+                WITH ORDINALITY AS i(id, owner, idempotency_key, request, max_attempts, trace_context, not_before, shown, n)
          ),
          plan AS (
             INSERT INTO plans (id, owner, idempotency_key, request, max_attempts, trace_context, due_at, delay_reason)
             SELECT i.id, i.owner, i.idempotency_key, i.request, i.max_attempts, i.trace_context, coalesce(i.scheduled, now()),
                    CASE WHEN i.scheduled IS NOT NULL THEN $8 END
-            FROM item i ORDER BY i.n
+            FROM item i
+            -- Keyed plans in one order in every statement: two statements inserting the
+            -- same keys never wait for each other in a circle.
+            ORDER BY i.owner, i.idempotency_key, i.n
             ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
             RETURNING *
          ),
          logged AS (
             INSERT INTO plan_events (plan_id, kind, attempt, detail)
-            SELECT plan.id, $9, 0, CASE WHEN i.scheduled IS NULL THEN '{}'::jsonb
-                                        ELSE jsonb_build_object('not_before', i.scheduled) END
+            SELECT plan.id, $9, 0, i.detail
             FROM plan JOIN item i ON i.id = plan.id ORDER BY i.n
          ),
          due AS (
@@ -240,11 +245,12 @@ async fn insert(pool: &PgPool, batch: &[Submission], owner_cap: u32) -> Result<V
     .bind(&c.request)
     .bind(&c.max_attempts)
     .bind(&c.trace_context)
-    .bind(&c.scheduled)
+    .bind(&c.not_before)
     .bind(Delay::Scheduled.to_string())
     .bind(EventKind::Queued)
     .bind(i64::from(owner_cap))
     .bind(queue::AHEAD_COUNTED)
+    .bind(&c.shown)
     .fetch_all(pool)
     .await?;
     let due_now: Vec<Uuid> = rows
@@ -270,7 +276,9 @@ struct SubmissionColumns {
     request: Vec<Value>,
     max_attempts: Vec<i32>,
     trace_context: Vec<Option<Value>>,
-    scheduled: Vec<Option<DateTime<Utc>>>,
+    not_before: Vec<Option<DateTime<Utc>>>,
+    /// `not_before` as the timeline shows it (RFC 3339, as serde writes it).
+    shown: Vec<Option<String>>,
 }
 
 impl SubmissionColumns {
@@ -281,7 +289,12 @@ impl SubmissionColumns {
         self.request.push(s.request.clone());
         self.max_attempts.push(s.max_attempts);
         self.trace_context.push(s.trace_context.clone());
-        self.scheduled.push(s.scheduled);
+        self.not_before.push(s.not_before);
+        self.shown.push(
+            s.not_before
+                .and_then(|at| serde_json::to_value(at).ok())
+                .and_then(|v| v.as_str().map(str::to_string)),
+        );
     }
 }
 
