@@ -1,4 +1,4 @@
-//! Batched plan reads (`plans::Reads`) against real PostgreSQL: many reads asked at once
+//! Batched plan reads (`plan_reads::Reads`) against real PostgreSQL: many reads asked at once
 //! share statements, and each asker still gets its own plan, as one read alone sees it —
 //! the same plan asked twice, a plan that does not exist, plans of several owners in every
 //! state a reader meets.
@@ -8,7 +8,8 @@ mod common;
 use common::{in_days, migrated};
 use futures::future::join_all;
 use planner::store::{
-    plans::{self, Created, NewPlan, PlanRead, Reads},
+    plan_reads::{self, PlanRead, Reads},
+    plans::{self, Created, NewPlan},
     queue::{self, ClaimLimits},
 };
 use serde_json::json;
@@ -71,7 +72,7 @@ async fn reads_asked_together_each_get_their_own_plan_as_a_read_alone_sees_it(po
 
     let mut alone = Vec::new();
     for id in &asked {
-        alone.push(plans::read(&pool, *id, 8).await.unwrap());
+        alone.push(plan_reads::read(&pool, *id, 8).await.unwrap());
     }
     let mut waits = std::collections::BTreeSet::new();
     for ((id, batched), alone) in asked.iter().zip(answers).zip(alone) {

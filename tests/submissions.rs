@@ -7,6 +7,7 @@ mod common;
 use common::{in_days, migrated};
 use futures::future::join_all;
 use planner::store::{
+    plan_reads,
     plans::{self, Created, NewPlan, Submissions},
     queue::{self, ClaimLimits, WaitReason},
 };
@@ -80,7 +81,7 @@ async fn plans_submitted_in_one_statement_wait_as_a_read_of_each_says(pool: PgPo
             panic!("a new plan expected");
         };
         assert_eq!(queued_events(&pool, plan.id).await, 1);
-        let read = plans::read(&pool, plan.id, 8).await.unwrap().unwrap();
+        let read = plan_reads::read(&pool, plan.id, 8).await.unwrap().unwrap();
         assert_eq!(wait, &read.wait, "plan {} of {}", plan.id, plan.owner);
         reasons.push(wait.as_ref().map(WaitReason::code).unwrap_or_default());
     }

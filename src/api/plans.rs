@@ -22,7 +22,8 @@ use crate::{
     },
     store::{
         approval::Decision,
-        plans::{self, Action, CancelOutcome, Created, NewPlan, PlanRead},
+        plan_reads::PlanRead,
+        plans::{self, Action, CancelOutcome, Created, NewPlan},
         states::PlanStatus,
     },
     travel::request::{self, RequestErrorCode, SubmitRequest},

@@ -12,7 +12,7 @@ use crate::{
         timeline_hub::TimelineHub,
     },
     config::Settings,
-    store::plans::{Reads, Submissions},
+    store::{plan_reads::Reads, plans::Submissions},
 };
 
 #[derive(Clone)]

@@ -1,5 +1,5 @@
 //! Everything the service keeps in PostgreSQL, one file per table's concern: plans as
-//! clients change them (`plans`) and as workers run them (`runs`), their timeline
+//! clients change them (`plans`), read them (`plan_reads`) and as workers run them (`runs`), their timeline
 //! (`events`, read live by `timeline`), their checkpoints and the run's writes (`progress`, batched by `batch`),
 //! the queue the plans table also is (`queue`), the provider cache, the webhook outbox
 //! (`webhooks`), the results export outbox (`exports`), and the typed states all of these
@@ -14,6 +14,7 @@ pub mod events;
 pub mod exports;
 pub mod keys;
 pub mod plan_error;
+pub mod plan_reads;
 pub mod plans;
 pub mod progress;
 pub mod queue;

@@ -1,6 +1,7 @@
-//! The `plans` table as clients change it: creating a plan (queued, or scheduled),
-//! reading and listing plans, and the client's actions (cancel, approve or reject, retry).
-//! What a worker writes while it runs a plan is in `runs.rs`.
+//! The `plans` table as clients change it: creating a plan (queued, or scheduled; many at
+//! once under load, `Submissions`), listing plans, and the client's actions (cancel, approve
+//! or reject, retry). Reading one plan is in `plan_reads.rs`; what a worker writes while it
+//! runs a plan is in `runs.rs`.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -11,11 +12,9 @@ use crate::store::{
     approval::{Approval, Decision},
     batch::{BatchStatement, Batcher},
     events,
-    exports::ExportStatus,
     queue::{self, Delay, QueueCounts, WAKE_CHANNEL, WaitReason},
     states::{EventKind, PlanStatus},
     timeline,
-    webhooks::DeliveryStatus,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -82,7 +81,7 @@ pub async fn create(pool: &PgPool, new: NewPlan<'_>) -> Result<Created, sqlx::Er
 
 /// The counts `submit` and `read` make for a due queued plan (NULL for any other).
 #[derive(Clone, sqlx::FromRow)]
-struct WaitCounts {
+pub(crate) struct WaitCounts {
     running: Option<i64>,
     owners_before: Option<i64>,
     ahead: Option<i64>,
@@ -90,7 +89,7 @@ struct WaitCounts {
 
 impl WaitCounts {
     /// Why `plan` waits: `None` unless it is queued.
-    fn reason(&self, plan: &PlanRow, owner_cap: u32) -> Option<WaitReason> {
+    pub(crate) fn reason(&self, plan: &PlanRow, owner_cap: u32) -> Option<WaitReason> {
         if plan.status != PlanStatus::Queued {
             return None;
         }
@@ -410,190 +409,6 @@ pub async fn owner_of(pool: &PgPool, id: Uuid) -> Result<Option<String>, sqlx::E
         .bind(id)
         .fetch_optional(pool)
         .await
-}
-
-/// A plan as a client reads it: the row, its `done_nodes`, while it is queued why, and its
-/// webhook deliveries.
-pub struct PlanRead {
-    pub plan: PlanRow,
-    pub done: Vec<String>,
-    pub wait: Option<WaitReason>,
-    pub webhooks: Vec<DeliveryStatus>,
-    /// Its copy to the results store, when a worker with a store finished it.
-    pub export: Option<ExportStatus>,
-}
-
-#[derive(Clone, sqlx::FromRow)]
-struct ReadRow {
-    #[sqlx(flatten)]
-    plan: PlanRow,
-    done: Vec<String>,
-    #[sqlx(flatten)]
-    counts: WaitCounts,
-    has_callback: bool,
-}
-
-#[derive(sqlx::FromRow)]
-struct Deliveries {
-    webhooks: sqlx::types::Json<Vec<DeliveryStatus>>,
-    export: Option<sqlx::types::Json<ExportStatus>>,
-}
-
-/// The plan, its progress and its wait reason in one round trip (the API's most frequent
-/// read; under load `Reads` runs many at once).
-pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
-    let row = read_rows(pool, &[id], owner_cap).await?.pop().flatten();
-    with_deliveries(pool, row, owner_cap).await
-}
-
-/// `read`'s rows of many plans in one statement, answered in the order of `ids` (`None`: no
-/// such plan). For a due queued plan it counts its owner's running plans, its owner's due
-/// plans before it (up to the cap: they take the owner's room first) and every due plan
-/// before it (up to `AHEAD_COUNTED`). The statuses are written out, not bound, so that the
-/// statement's cached plan uses the queue's partial indexes. The webhook deliveries and the
-/// copy to the results store come from a second statement, only for a plan whose request
-/// has a `callback_url` or that succeeded: PostgreSQL sets up every subquery of a statement
-/// before it runs, used or not, and those two made the common read a fifth dearer.
-async fn read_rows(pool: &PgPool, ids: &[Uuid], owner_cap: u32) -> Result<Vec<Option<ReadRow>>, sqlx::Error> {
-    let rows: Vec<ReadRow> = sqlx::query_as(
-        "SELECT p.*,
-                ARRAY(SELECT c.node FROM plan_checkpoints c WHERE c.plan_id = p.id ORDER BY c.created_at, c.node) AS done,
-                w.running, w.owners_before, w.ahead,
-                p.request ? 'callback_url' AS has_callback
-         FROM plans p
-         LEFT JOIN LATERAL (
-            SELECT (SELECT count(*) FROM plans r WHERE r.owner = p.owner AND r.status = 'running') AS running,
-                   (SELECT count(*) FROM (SELECT 1 FROM plans q WHERE q.owner = p.owner AND q.status = 'queued'
-                        AND q.due_at <= now() AND (q.due_at, q.id) < (p.due_at, p.id) LIMIT $2) mine) AS owners_before,
-                   (SELECT count(*) FROM (SELECT 1 FROM plans q WHERE q.status = 'queued'
-                        AND q.due_at <= now() AND (q.due_at, q.id) < (p.due_at, p.id) LIMIT $3) before) AS ahead
-            WHERE p.status = 'queued' AND p.due_at <= now()
-         ) w ON true
-         WHERE p.id = ANY($1)",
-    )
-    .bind(ids)
-    .bind(i64::from(owner_cap))
-    .bind(queue::AHEAD_COUNTED)
-    .fetch_all(pool)
-    .await?;
-    let mut by_id: std::collections::HashMap<Uuid, ReadRow> = rows.into_iter().map(|r| (r.plan.id, r)).collect();
-    // The same plan asked twice in one batch: every asker but the last gets a copy.
-    Ok(ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            if ids[i + 1..].contains(id) {
-                by_id.get(id).cloned()
-            } else {
-                by_id.remove(id)
-            }
-        })
-        .collect())
-}
-
-async fn with_deliveries(pool: &PgPool, row: Option<ReadRow>, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let succeeded = row.plan.status == PlanStatus::Succeeded;
-    let (webhooks, export) = if row.has_callback || succeeded {
-        deliveries(pool, row.plan.id, row.has_callback, succeeded).await?
-    } else {
-        (Vec::new(), None)
-    };
-    let wait = row.counts.reason(&row.plan, owner_cap);
-    Ok(Some(PlanRead {
-        plan: row.plan,
-        done: row.done,
-        wait,
-        webhooks,
-        export,
-    }))
-}
-
-/// Most reads in flight in one statement.
-const READ_BATCH: usize = 64;
-/// Statements reading at once: one gathers the next batch while another runs.
-const READERS: usize = 2;
-
-/// Plan reads of many requests at once: the reads waiting when a statement starts share it
-/// (`read_rows`), and with it one round trip and one set-up of its subqueries, which were
-/// most of a read's cost. A read alone runs at once; each read sees the plan as it is after
-/// the read was asked for.
-#[derive(Clone)]
-pub struct Reads {
-    rows: Batcher<ReadRows>,
-    pool: PgPool,
-    owner_cap: u32,
-}
-
-impl Reads {
-    /// Starts the reading tasks (needs a Tokio runtime). `owner_cap` decides the wait reasons.
-    pub fn spawn(pool: PgPool, owner_cap: u32) -> Self {
-        let statement = ReadRows {
-            pool: pool.clone(),
-            owner_cap,
-        };
-        Self {
-            rows: Batcher::spawn(statement, READ_BATCH, READERS),
-            pool,
-            owner_cap,
-        }
-    }
-
-    /// As `read`.
-    pub async fn read(&self, id: Uuid) -> Result<Option<PlanRead>, sqlx::Error> {
-        let row = self.rows.call(id).await?;
-        with_deliveries(&self.pool, row, self.owner_cap).await
-    }
-}
-
-struct ReadRows {
-    pool: PgPool,
-    owner_cap: u32,
-}
-
-#[async_trait::async_trait]
-impl BatchStatement for ReadRows {
-    type Item = Uuid;
-    type Answer = Option<ReadRow>;
-
-    async fn run(&self, ids: &[Uuid]) -> Result<Vec<Option<ReadRow>>, sqlx::Error> {
-        read_rows(&self.pool, ids, self.owner_cap).await
-    }
-}
-
-/// A plan's webhook deliveries (when it has a callback) and its copy to the results store
-/// (when it succeeded).
-async fn deliveries(
-    pool: &PgPool,
-    id: Uuid,
-    has_callback: bool,
-    succeeded: bool,
-) -> Result<(Vec<DeliveryStatus>, Option<ExportStatus>), sqlx::Error> {
-    let row: Deliveries = sqlx::query_as(
-        "SELECT CASE WHEN $2 THEN (
-                    SELECT coalesce(jsonb_agg(jsonb_build_object(
-                        'id', d.id, 'event', d.event, 'state', d.state, 'attempts', d.attempts,
-                        'last_status_code', d.last_status_code, 'last_error', d.last_error,
-                        'next_attempt_at', CASE WHEN d.state = 'pending' THEN d.next_attempt_at END,
-                        'created_at', d.created_at, 'delivered_at', d.delivered_at) ORDER BY d.created_at, d.id),
-                        '[]'::jsonb)
-                    FROM webhook_deliveries d WHERE d.plan_id = $1)
-                ELSE '[]'::jsonb END AS webhooks,
-                CASE WHEN $3 THEN (
-                    SELECT jsonb_build_object('state', x.state, 'attempts', x.attempts, 'last_error', x.last_error,
-                        'next_attempt_at', CASE WHEN x.state = 'pending' THEN x.next_attempt_at END,
-                        'location', x.location, 'exported_at', x.exported_at)
-                    FROM result_exports x WHERE x.plan_id = $1)
-                END AS export",
-    )
-    .bind(id)
-    .bind(has_callback)
-    .bind(succeeded)
-    .fetch_one(pool)
-    .await?;
-    Ok((row.webhooks.0, row.export.map(|e| e.0)))
 }
 
 /// Newest first; `after` is the (created_at, id) of the last plan of the previous page.

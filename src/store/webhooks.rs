@@ -30,7 +30,7 @@ pub struct Outgoing {
     pub created_at: DateTime<Utc>,
 }
 
-/// A delivery as a plan's reader sees it (`plans::read`).
+/// A delivery as a plan's reader sees it (`plan_reads::read`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct DeliveryStatus {
     pub id: Uuid,
