@@ -5,32 +5,14 @@
 
 mod common;
 
-use common::{in_days, migrated};
+use common::{migrated, plan_of};
 use futures::future::join_all;
 use planner::store::{
     plan_reads::{self, PlanRead, Reads},
-    plans::{self, Created, NewPlan},
     queue::{self, ClaimLimits},
 };
-use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
-
-async fn plan_of(pool: &PgPool, owner: &str) -> Uuid {
-    let request = json!({"destination": "杭州", "start_date": in_days(5), "days": 2});
-    let new = NewPlan {
-        owner,
-        trace_context: None,
-        idempotency_key: None,
-        request: &request,
-        max_attempts: 5,
-        not_before: None,
-    };
-    match plans::create(pool, new).await.unwrap() {
-        Created::New(plan) => plan.id,
-        _ => panic!("plan not created"),
-    }
-}
 
 /// What a reader is shown of a read, to compare two reads of the same plan.
 fn shown(read: &Option<PlanRead>) -> Option<String> {

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{call, in_days, migrated, router};
+use common::{call, in_days, migrated, plan_of, router};
 use planner::{
     queue::{claims::Claims, consumer::Consumer, wake::Wake},
     store::{
@@ -20,22 +20,6 @@ use planner::{
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-async fn plan_of(pool: &PgPool, owner: &str) -> Uuid {
-    let request = json!({"destination": "杭州", "start_date": in_days(5), "days": 2});
-    let new = NewPlan {
-        owner,
-        trace_context: None,
-        idempotency_key: None,
-        request: &request,
-        max_attempts: 5,
-        not_before: None,
-    };
-    match plans::create(pool, new).await.unwrap() {
-        Created::New(plan) => plan.id,
-        _ => panic!("plan not created"),
-    }
-}
 
 async fn claim(pool: &PgPool, max: usize, cap: u32, after: Option<&str>) -> Vec<Claimed> {
     let limits = ClaimLimits {

@@ -221,6 +221,23 @@ pub async fn create_plan(pool: &PgPool, request: &Value, max_attempts: i32) -> U
     }
 }
 
+/// Creates a due plan of `owner` the way the API does.
+pub async fn plan_of(pool: &PgPool, owner: &str) -> Uuid {
+    let request = serde_json::json!({"destination": "杭州", "start_date": in_days(5), "days": 2});
+    let new = planner::store::plans::NewPlan {
+        owner,
+        trace_context: None,
+        idempotency_key: None,
+        request: &request,
+        max_attempts: 5,
+        not_before: None,
+    };
+    match planner::store::plans::create(pool, new).await.unwrap() {
+        planner::store::plans::Created::New(plan) => plan.id,
+        _ => panic!("plan not created"),
+    }
+}
+
 /// A database outage for one test database: every connection refused and the open ones
 /// terminated, until `end`. Run through the server's admin database, which stays up.
 pub struct Outage {
