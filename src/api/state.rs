@@ -1,6 +1,5 @@
 //! What every handler shares: the database pool, the settings, the process's one listener
-//! for live timelines, the API keys it has looked up, and its batched plan reads and
-//! submissions.
+//! for live timelines, the API keys it has looked up, and its batched submissions.
 
 use std::sync::Arc;
 
@@ -12,7 +11,7 @@ use crate::{
         timeline_hub::TimelineHub,
     },
     config::Settings,
-    store::{plan_reads::Reads, plans::Submissions},
+    store::plans::Submissions,
 };
 
 #[derive(Clone)]
@@ -22,7 +21,6 @@ pub struct AppState {
     pub timeline: TimelineHub,
     pub keys: KeyCache,
     pub limits: RateLimits,
-    pub reads: Reads,
     pub submissions: Submissions,
 }
 
@@ -30,7 +28,6 @@ impl AppState {
     pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
         Self {
             timeline: TimelineHub::new(pool.clone()),
-            reads: Reads::spawn(pool.clone(), settings.queue.owner_max_running),
             submissions: Submissions::spawn(pool.clone(), settings.queue.owner_max_running),
             keys: KeyCache::default(),
             limits: RateLimits::new(settings.rate_limit_user_per_min, settings.rate_limit_admin_per_min),

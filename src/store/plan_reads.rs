@@ -1,12 +1,10 @@
 //! A plan as a client reads it (`GET /v1/plans/{id}`): its row, its progress, why it waits
-//! while it is queued, its webhook deliveries and its copy to the results store. Under load
-//! the reads of many requests share one statement (`Reads`).
+//! while it is queued, its webhook deliveries and its copy to the results store.
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::store::{
-    batch::{BatchStatement, Batcher},
     exports::ExportStatus,
     plans::{PlanRow, WaitCounts},
     queue::{self, WaitReason},
@@ -25,7 +23,7 @@ pub struct PlanRead {
     pub export: Option<ExportStatus>,
 }
 
-#[derive(Clone, sqlx::FromRow)]
+#[derive(sqlx::FromRow)]
 struct ReadRow {
     #[sqlx(flatten)]
     plan: PlanRow,
@@ -42,22 +40,15 @@ struct Deliveries {
 }
 
 /// The plan, its progress and its wait reason in one round trip (the API's most frequent
-/// read; under load `Reads` runs many at once).
-pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
-    let row = read_rows(pool, &[id], owner_cap).await?.pop().flatten();
-    with_deliveries(pool, row, owner_cap).await
-}
-
-/// `read`'s rows of many plans in one statement, answered in the order of `ids` (`None`: no
-/// such plan). For a due queued plan it counts its owner's running plans, its owner's due
+/// read). For a due queued plan it counts its owner's running plans, its owner's due
 /// plans before it (up to the cap: they take the owner's room first) and every due plan
 /// before it (up to `AHEAD_COUNTED`). The statuses are written out, not bound, so that the
 /// statement's cached plan uses the queue's partial indexes. The webhook deliveries and the
 /// copy to the results store come from a second statement, only for a plan whose request
 /// has a `callback_url` or that succeeded: PostgreSQL sets up every subquery of a statement
 /// before it runs, used or not, and those two made the common read a fifth dearer.
-async fn read_rows(pool: &PgPool, ids: &[Uuid], owner_cap: u32) -> Result<Vec<Option<ReadRow>>, sqlx::Error> {
-    let rows: Vec<ReadRow> = sqlx::query_as(
+pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
+    let row: Option<ReadRow> = sqlx::query_as(
         "SELECT p.*,
                 ARRAY(SELECT c.node FROM plan_checkpoints c WHERE c.plan_id = p.id ORDER BY c.created_at, c.node) AS done,
                 w.running, w.owners_before, w.ahead,
@@ -71,26 +62,14 @@ async fn read_rows(pool: &PgPool, ids: &[Uuid], owner_cap: u32) -> Result<Vec<Op
                         AND q.due_at <= now() AND (q.due_at, q.id) < (p.due_at, p.id) LIMIT $3) before) AS ahead
             WHERE p.status = 'queued' AND p.due_at <= now()
          ) w ON true
-         WHERE p.id = ANY($1)",
+         WHERE p.id = $1",
     )
-    .bind(ids)
+    .bind(id)
     .bind(i64::from(owner_cap))
     .bind(queue::AHEAD_COUNTED)
-    .fetch_all(pool)
+    .fetch_optional(pool)
     .await?;
-    let mut by_id: std::collections::HashMap<Uuid, ReadRow> = rows.into_iter().map(|r| (r.plan.id, r)).collect();
-    // The same plan asked twice in one batch: every asker but the last gets a copy.
-    Ok(ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            if ids[i + 1..].contains(id) {
-                by_id.get(id).cloned()
-            } else {
-                by_id.remove(id)
-            }
-        })
-        .collect())
+    with_deliveries(pool, row, owner_cap).await
 }
 
 async fn with_deliveries(pool: &PgPool, row: Option<ReadRow>, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
@@ -111,58 +90,6 @@ async fn with_deliveries(pool: &PgPool, row: Option<ReadRow>, owner_cap: u32) ->
         webhooks,
         export,
     }))
-}
-
-/// Most reads in flight in one statement.
-const READ_BATCH: usize = 64;
-/// Statements reading at once: one gathers the next batch while another runs.
-const READERS: usize = 2;
-
-/// Plan reads of many requests at once: the reads waiting when a statement starts share it
-/// (`read_rows`), and with it one round trip and one set-up of its subqueries, which were
-/// most of a read's cost. A read alone runs at once; each read sees the plan as it is after
-/// the read was asked for.
-#[derive(Clone)]
-pub struct Reads {
-    rows: Batcher<ReadRows>,
-    pool: PgPool,
-    owner_cap: u32,
-}
-
-impl Reads {
-    /// Starts the reading tasks (needs a Tokio runtime). `owner_cap` decides the wait reasons.
-    pub fn spawn(pool: PgPool, owner_cap: u32) -> Self {
-        let statement = ReadRows {
-            pool: pool.clone(),
-            owner_cap,
-        };
-        Self {
-            rows: Batcher::spawn(statement, READ_BATCH, READERS),
-            pool,
-            owner_cap,
-        }
-    }
-
-    /// As `read`.
-    pub async fn read(&self, id: Uuid) -> Result<Option<PlanRead>, sqlx::Error> {
-        let row = self.rows.call(id).await?;
-        with_deliveries(&self.pool, row, self.owner_cap).await
-    }
-}
-
-struct ReadRows {
-    pool: PgPool,
-    owner_cap: u32,
-}
-
-#[async_trait::async_trait]
-impl BatchStatement for ReadRows {
-    type Item = Uuid;
-    type Answer = Option<ReadRow>;
-
-    async fn run(&self, ids: &[Uuid]) -> Result<Vec<Option<ReadRow>>, sqlx::Error> {
-        read_rows(&self.pool, ids, self.owner_cap).await
-    }
 }
 
 /// A plan's webhook deliveries (when it has a callback) and its copy to the results store
