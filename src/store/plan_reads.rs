@@ -69,10 +69,6 @@ pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<Plan
     .bind(queue::AHEAD_COUNTED)
     .fetch_optional(pool)
     .await?;
-    with_deliveries(pool, row, owner_cap).await
-}
-
-async fn with_deliveries(pool: &PgPool, row: Option<ReadRow>, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
     let Some(row) = row else {
         return Ok(None);
     };

@@ -252,16 +252,12 @@ async fn insert(pool: &PgPool, batch: &[Submission], owner_cap: u32) -> Result<V
     .bind(&c.shown)
     .fetch_all(pool)
     .await?;
-    let due_now: Vec<Uuid> = rows
-        .iter()
-        .filter(|r| r.plan.delay_reason.is_none())
-        .map(|r| r.plan.id)
-        .collect();
+    let due_now = rows.iter().any(|r| r.plan.delay_reason.is_none());
     let ids: Vec<Uuid> = rows.iter().map(|r| r.plan.id).collect();
     if !ids.is_empty() {
         // Spawned: the clients' answers do not wait for it, nor can a client that hangs up
         // cut it short.
-        tokio::spawn(announce_submitted(pool.clone(), ids, !due_now.is_empty()));
+        tokio::spawn(announce_submitted(pool.clone(), ids, due_now));
     }
     let mut by_id: std::collections::HashMap<Uuid, Inserted> = rows.into_iter().map(|r| (r.plan.id, r)).collect();
     Ok(batch.iter().map(|s| by_id.remove(&s.id)).collect())
