@@ -22,7 +22,7 @@ use crate::{
     },
     store::{
         approval::Decision,
-        plan_reads::{self, PlanRead},
+        plan_reads::PlanRead,
         plans::{self, Action, CancelOutcome, Created, NewPlan},
         states::PlanStatus,
     },
@@ -125,7 +125,9 @@ pub async fn enqueue(
     // A new plan has done nothing yet and its wait was counted with it; a replayed one is
     // read as it is now.
     let view = if replayed {
-        let read = plan_reads::read(&state.pool, plan.id, state.settings.queue.owner_max_running)
+        let read = state
+            .reads
+            .read(plan.id)
             .await?
             .ok_or_else(|| ApiError::not_found("plan"))?;
         read_view(read)
@@ -206,7 +208,9 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
 )]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = plan_id(&id)?;
-    let read = plan_reads::read(&state.pool, id, state.settings.queue.owner_max_running)
+    let read = state
+        .reads
+        .read(id)
         .await?
         .filter(|read| caller.may_see(&read.plan.owner))
         .ok_or_else(|| ApiError::not_found("plan"))?;

@@ -1,5 +1,6 @@
 //! What every handler shares: the database pool, the settings, the process's one listener
-//! for live timelines, the API keys it has looked up, and its batched submissions.
+//! for live timelines, the API keys it has looked up, and its batched plan reads and
+//! submissions.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use crate::{
         timeline_hub::TimelineHub,
     },
     config::Settings,
-    store::plans::Submissions,
+    store::{plan_reads::Reads, plans::Submissions},
 };
 
 #[derive(Clone)]
@@ -21,6 +22,7 @@ pub struct AppState {
     pub timeline: TimelineHub,
     pub keys: KeyCache,
     pub limits: RateLimits,
+    pub reads: Reads,
     pub submissions: Submissions,
 }
 
@@ -28,6 +30,7 @@ impl AppState {
     pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
         Self {
             timeline: TimelineHub::new(pool.clone()),
+            reads: Reads::spawn(pool.clone(), settings.queue.owner_max_running),
             submissions: Submissions::spawn(pool.clone(), settings.queue.owner_max_running),
             keys: KeyCache::default(),
             limits: RateLimits::new(settings.rate_limit_user_per_min, settings.rate_limit_admin_per_min),

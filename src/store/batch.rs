@@ -1,9 +1,10 @@
-//! Group commit: the writes of many plans' runs share one statement and one commit
-//! (`progress`), and so do many requests' submissions (`plans::Submissions`). A caller sends
-//! its item and waits for its own answer; a task takes every item waiting at that moment (up
-//! to a cap), runs them in one statement and answers each. Alone, an item runs at once; under
-//! load the batches grow by themselves, with no timer to tune. A few tasks take turns, so
-//! that one batch is collected while another runs.
+//! Group commit, and group reads: the writes of many plans' runs share one statement and one
+//! commit (`progress`), and so do many requests' submissions (`plans::Submissions`) and
+//! reads (`plan_reads::Reads`). A caller sends its item and waits for its own answer; a task
+//! takes every item waiting at that moment (up to a cap), runs them in one statement and
+//! answers each. Alone, an item runs at once; under load the batches grow by themselves, with
+//! no timer to tune. A few tasks take turns, so that one batch is collected while another
+//! runs.
 //!
 //! When a batch fails on an unavailable database every item gets that error (the runs' writes
 //! wait it out with `durable`, the API answers 503); any other failure is retried item by

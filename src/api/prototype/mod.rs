@@ -25,7 +25,7 @@ use crate::{
         plans::{IdempotencyKey, Submitted, enqueue, idempotency_key},
         state::AppState,
     },
-    store::{plan_reads, plans, states::PlanStatus},
+    store::{plans, states::PlanStatus},
     travel::prototype::travel_request::{self, TravelRequest},
 };
 
@@ -110,7 +110,9 @@ pub async fn status(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = task_id(&id)?;
-    let read = plan_reads::read(&state.pool, id, state.settings.queue.owner_max_running)
+    let read = state
+        .reads
+        .read(id)
         .await?
         .filter(|read| caller.may_see(&read.plan.owner))
         .ok_or_else(|| ApiError::not_found("task").field("task_id"))?;
