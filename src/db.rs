@@ -42,6 +42,25 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     Ok(pool)
 }
 
+/// A pool of up to `max_connections` beside `pool` (same server, same pool settings) on whose
+/// connections PostgreSQL always runs a statement's generic plan. Left to choose, it plans a
+/// statement for its parameters' values each time that looks cheaper, and with statistics
+/// that lag the table (a queue filled a moment ago) such a plan can be far worse: a batch of
+/// a few plan reads counted the plans ahead by a bitmap scan of every due plan, 3-5 ms a
+/// batch against 0.2 ms (`bench-results/2026-12-07-reads-generic-plan.txt`). The setting is
+/// made after connecting, not as a startup option, which PgBouncer refuses; like the
+/// listening connections it needs session pooling.
+pub fn generic_plan_pool(pool: &PgPool, max_connections: u32) -> PgPool {
+    pool.options()
+        .clone()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .after_connect(|conn, _| {
+            Box::pin(async move { conn.execute("SET plan_cache_mode = force_generic_plan").await.map(drop) })
+        })
+        .connect_lazy_with((*pool.connect_options()).clone())
+}
+
 /// A pool on a database whose schema is current: what every command that uses the
 /// database starts with.
 pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {

@@ -77,3 +77,30 @@ async fn reads_asked_together_each_get_their_own_plan_as_a_read_alone_sees_it(po
         "reasons seen"
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_reads_connections_run_generic_plans_even_after_the_server_drops_one(pool: PgPool) {
+    let reads = planner::db::generic_plan_pool(&pool, 2);
+    let mode = |p: PgPool| async move {
+        sqlx::query_as::<_, (String, i32)>("SELECT current_setting('plan_cache_mode'), pg_backend_pid()")
+            .fetch_one(&p)
+            .await
+            .unwrap()
+    };
+    let (first, pid) = mode(reads.clone()).await;
+    assert_eq!(first, "force_generic_plan");
+    assert_eq!(mode(pool.clone()).await.0, "auto", "the shared pool keeps PostgreSQL's choice");
+
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(ended);
+    // Idle long enough that the pool pings it before handing it out, finds it gone and opens
+    // another.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (again, new_pid) = mode(reads.clone()).await;
+    assert_ne!(new_pid, pid, "a new connection");
+    assert_eq!(again, "force_generic_plan");
+}

@@ -31,7 +31,7 @@ pub struct DueDeletion {
     pub attempts: i32,
 }
 
-/// A plan's export as its reader sees it (`plan_reads::read`).
+/// A plan's export as its reader sees it (`plan_reads`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ExportStatus {
     pub state: ExportState,

@@ -2,16 +2,21 @@
 //! while it is queued, its webhook deliveries and its copy to the results store. Under load
 //! the reads of many requests share one statement (`Reads`).
 
-use sqlx::{Executor, PgPool};
+use std::collections::HashMap;
+
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::store::{
-    batch::{BatchStatement, Batcher},
-    exports::ExportStatus,
-    plans::{PlanRow, WaitCounts},
-    queue::{self, WaitReason},
-    states::PlanStatus,
-    webhooks::DeliveryStatus,
+use crate::{
+    db,
+    store::{
+        batch::{BatchStatement, Batcher},
+        exports::ExportStatus,
+        plans::{PlanRow, WaitCounts},
+        queue::{self, WaitReason},
+        states::PlanStatus,
+        webhooks::DeliveryStatus,
+    },
 };
 
 /// A plan as a client reads it: the row, its `done_nodes`, while it is queued why, and its
@@ -41,8 +46,8 @@ struct Deliveries {
     export: Option<sqlx::types::Json<ExportStatus>>,
 }
 
-/// The plan, its progress and its wait reason in one round trip (the API's most frequent
-/// read; under load `Reads` runs many at once).
+/// The plan, its progress and its wait reason, read alone on `pool` (the API reads through
+/// `Reads`; this is the same read without the batcher).
 pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
     let row = read_rows(pool, &[id], owner_cap).await?.pop().flatten();
     with_deliveries(pool, row, owner_cap).await
@@ -52,7 +57,9 @@ pub async fn read(pool: &PgPool, id: Uuid, owner_cap: u32) -> Result<Option<Plan
 /// such plan). For a due queued plan it counts its owner's running plans, its owner's due
 /// plans before it (up to the cap: they take the owner's room first) and every due plan
 /// before it (up to `AHEAD_COUNTED`). The statuses are written out, not bound, so that the
-/// statement's cached plan uses the queue's partial indexes. The webhook deliveries and the
+/// statement's cached plan uses the queue's partial indexes; the counts walk those indexes in
+/// their order (`ORDER BY`) and stop at the limit, which does not change what they count. The
+/// webhook deliveries and the
 /// copy to the results store come from a second statement, only for a plan whose request
 /// has a `callback_url` or that succeeded: PostgreSQL sets up every subquery of a statement
 /// before it runs, used or not, and those two made the common read a fifth dearer.
@@ -80,19 +87,9 @@ async fn read_rows(pool: &PgPool, ids: &[Uuid], owner_cap: u32) -> Result<Vec<Op
     .bind(queue::AHEAD_COUNTED)
     .fetch_all(pool)
     .await?;
-    let mut by_id: std::collections::HashMap<Uuid, ReadRow> = rows.into_iter().map(|r| (r.plan.id, r)).collect();
-    // The same plan asked twice in one batch: every asker but the last gets a copy.
-    Ok(ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            if ids[i + 1..].contains(id) {
-                by_id.get(id).cloned()
-            } else {
-                by_id.remove(id)
-            }
-        })
-        .collect())
+    // A copy for every asker: the same plan may be asked for twice in one batch.
+    let by_id: HashMap<Uuid, ReadRow> = rows.into_iter().map(|r| (r.plan.id, r)).collect();
+    Ok(ids.iter().map(|id| by_id.get(id).cloned()).collect())
 }
 
 async fn with_deliveries(pool: &PgPool, row: Option<ReadRow>, owner_cap: u32) -> Result<Option<PlanRead>, sqlx::Error> {
@@ -118,7 +115,7 @@ async fn with_deliveries(pool: &PgPool, row: Option<ReadRow>, owner_cap: u32) ->
 /// Most reads in flight in one statement.
 const READ_BATCH: usize = 64;
 /// Statements reading at once: one gathers the next batch while another runs.
-const READERS: usize = 2;
+const READERS: u32 = 2;
 
 /// Plan reads of many requests at once: the reads waiting when a statement starts share it
 /// (`read_rows`), and with it one round trip and one set-up of its subqueries, which were
@@ -135,11 +132,11 @@ impl Reads {
     /// Starts the reading tasks (needs a Tokio runtime). `owner_cap` decides the wait reasons.
     pub fn spawn(pool: PgPool, owner_cap: u32) -> Self {
         let statement = ReadRows {
-            pool: generic_plan_pool(&pool),
+            pool: db::generic_plan_pool(&pool, READERS),
             owner_cap,
         };
         Self {
-            rows: Batcher::spawn(statement, READ_BATCH, READERS),
+            rows: Batcher::spawn(statement, READ_BATCH, READERS as usize),
             pool,
             owner_cap,
         }
@@ -155,23 +152,6 @@ impl Reads {
 struct ReadRows {
     pool: PgPool,
     owner_cap: u32,
-}
-
-/// The batched reads' own connections, on which PostgreSQL always runs a statement's generic
-/// plan. Left to choose, it plans a batch of a few ids for their values, and with statistics
-/// that lag the table (a queue filled a moment ago) that plan counts `ahead` by a bitmap scan
-/// of every due plan, 20,000 of them, and sorts them to keep 100: 3-5 ms a batch against
-/// 0.2 ms for the generic plan, which walks `plans_due` in order and stops at the limit.
-/// (Set after connecting rather than as a startup option, which PgBouncer refuses.)
-fn generic_plan_pool(pool: &PgPool) -> PgPool {
-    pool.options()
-        .clone()
-        .max_connections(READERS as u32)
-        .min_connections(0)
-        .after_connect(|conn, _| {
-            Box::pin(async move { conn.execute("SET plan_cache_mode = force_generic_plan").await.map(drop) })
-        })
-        .connect_lazy_with((*pool.connect_options()).clone())
 }
 
 #[async_trait::async_trait]

@@ -30,7 +30,7 @@ pub struct Outgoing {
     pub created_at: DateTime<Utc>,
 }
 
-/// A delivery as a plan's reader sees it (`plan_reads::read`).
+/// A delivery as a plan's reader sees it (`plan_reads`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct DeliveryStatus {
     pub id: Uuid,
