@@ -89,7 +89,11 @@ async fn the_reads_connections_run_generic_plans_even_after_the_server_drops_one
     };
     let (first, pid) = mode(reads.clone()).await;
     assert_eq!(first, "force_generic_plan");
-    assert_eq!(mode(pool.clone()).await.0, "auto", "the shared pool keeps PostgreSQL's choice");
+    assert_eq!(
+        mode(pool.clone()).await.0,
+        "auto",
+        "the shared pool keeps PostgreSQL's choice"
+    );
 
     let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
         .bind(pid)
