@@ -8,13 +8,16 @@ use serde_json::{Value, json};
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::store::{
-    approval::{Approval, Decision},
-    batch::{BatchStatement, Batcher},
-    events,
-    queue::{self, Delay, QueueCounts, WAKE_CHANNEL, WaitReason},
-    states::{EventKind, PlanStatus},
-    timeline,
+use crate::{
+    db,
+    store::{
+        approval::{Approval, Decision},
+        batch::{BatchStatement, Batcher},
+        events,
+        queue::{self, Delay, QueueCounts, WAKE_CHANNEL, WaitReason},
+        states::{EventKind, PlanStatus},
+        timeline,
+    },
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -158,7 +161,7 @@ pub async fn submit(
     owner_cap: u32,
 ) -> Result<(Created, Option<WaitReason>), sqlx::Error> {
     let submission = Submission::from(new);
-    let inserted = insert(pool, std::slice::from_ref(&submission), owner_cap)
+    let inserted = insert(pool, pool, std::slice::from_ref(&submission), owner_cap)
         .await?
         .pop()
         .flatten();
@@ -172,7 +175,7 @@ pub async fn submit_all(
     owner_cap: u32,
 ) -> Result<Vec<(Created, Option<WaitReason>)>, sqlx::Error> {
     let batch: Vec<Submission> = news.into_iter().map(Submission::from).collect();
-    let inserted = insert(pool, &batch, owner_cap).await?;
+    let inserted = insert(pool, pool, &batch, owner_cap).await?;
     let mut answers = Vec::with_capacity(batch.len());
     for (submission, inserted) in batch.into_iter().zip(inserted) {
         answers.push(settle(pool, submission, inserted, owner_cap).await?);
@@ -187,8 +190,13 @@ pub async fn submit_all(
 /// due at the same time). The statement does not notify (a NOTIFY would hold the notification
 /// queue's lock until the commit is flushed, so that submissions committed one at a time;
 /// see the migration `caller_announces`): once it has committed, `announce_submitted` wakes
-/// the workers and the plans' live streams.
-async fn insert(pool: &PgPool, batch: &[Submission], owner_cap: u32) -> Result<Vec<Option<Inserted>>, sqlx::Error> {
+/// the workers and the plans' live streams, on `announcer`.
+async fn insert(
+    pool: &PgPool,
+    announcer: &PgPool,
+    batch: &[Submission],
+    owner_cap: u32,
+) -> Result<Vec<Option<Inserted>>, sqlx::Error> {
     let mut c = SubmissionColumns::default();
     for s in batch {
         c.push(s);
@@ -232,9 +240,9 @@ async fn insert(pool: &PgPool, batch: &[Submission], owner_cap: u32) -> Result<V
          LEFT JOIN LATERAL (
             SELECT (SELECT count(*) FROM plans r WHERE r.owner = due.owner AND r.status = 'running') AS running,
                    (SELECT count(*) FROM (SELECT 1 FROM plans q WHERE q.owner = due.owner AND q.status = 'queued'
-                        AND q.due_at <= now() LIMIT $10) mine) AS owners_before,
+                        AND q.due_at <= now() ORDER BY q.due_at, q.id LIMIT $10) mine) AS owners_before,
                    (SELECT count(*) FROM (SELECT 1 FROM plans q WHERE q.status = 'queued'
-                        AND q.due_at <= now() LIMIT $11) before) AS ahead
+                        AND q.due_at <= now() ORDER BY q.due_at, q.id LIMIT $11) before) AS ahead
             WHERE due.delay_reason IS NULL
          ) w ON true",
     )
@@ -257,7 +265,7 @@ async fn insert(pool: &PgPool, batch: &[Submission], owner_cap: u32) -> Result<V
     if !ids.is_empty() {
         // Spawned: the clients' answers do not wait for it, nor can a client that hangs up
         // cut it short.
-        tokio::spawn(announce_submitted(pool.clone(), ids, due_now));
+        tokio::spawn(announce_submitted(announcer.clone(), ids, due_now));
     }
     let mut by_id: std::collections::HashMap<Uuid, Inserted> = rows.into_iter().map(|r| (r.plan.id, r)).collect();
     Ok(batch.iter().map(|s| by_id.remove(&s.id)).collect())
@@ -320,7 +328,7 @@ async fn settle(
 /// Most submissions in one statement.
 const SUBMIT_BATCH: usize = 64;
 /// Statements submitting at once: one gathers the next batch while another commits.
-const SUBMITTERS: usize = 2;
+const SUBMITTERS: u32 = 2;
 
 /// Submissions of many requests at once: the submissions waiting when a statement starts
 /// share it and its commit (`insert`), as the runs' writes share theirs. Every plan still
@@ -336,11 +344,12 @@ impl Submissions {
     /// Starts the submitting tasks (needs a Tokio runtime). `owner_cap` decides the wait reasons.
     pub fn spawn(pool: PgPool, owner_cap: u32) -> Self {
         let statement = InsertRows {
+            statements: db::generic_plan_pool(&pool, SUBMITTERS),
             pool: pool.clone(),
             owner_cap,
         };
         Self {
-            rows: Batcher::spawn(statement, SUBMIT_BATCH, SUBMITTERS),
+            rows: Batcher::spawn(statement, SUBMIT_BATCH, SUBMITTERS as usize),
             pool,
             owner_cap,
         }
@@ -355,6 +364,8 @@ impl Submissions {
 }
 
 struct InsertRows {
+    /// The statements' own connections, which always run the generic plan (as reads do).
+    statements: PgPool,
     pool: PgPool,
     owner_cap: u32,
 }
@@ -365,7 +376,7 @@ impl BatchStatement for InsertRows {
     type Answer = Option<Inserted>;
 
     async fn run(&self, batch: &[Submission]) -> Result<Vec<Option<Inserted>>, sqlx::Error> {
-        insert(&self.pool, batch, self.owner_cap).await
+        insert(&self.statements, &self.pool, batch, self.owner_cap).await
     }
 }
 
