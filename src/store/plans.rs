@@ -332,7 +332,9 @@ const SUBMITTERS: u32 = 2;
 
 /// Submissions of many requests at once: the submissions waiting when a statement starts
 /// share it and its commit (`insert`), as the runs' writes share theirs. Every plan still
-/// goes in with its `queued` event in one transaction; a submission alone runs at once.
+/// goes in with its `queued` event in one transaction; a submission alone runs at once. The
+/// statements run on connections of their own that always use the generic plan
+/// (`db::generic_plan_pool`), as the shared reads do.
 #[derive(Clone)]
 pub struct Submissions {
     rows: Batcher<InsertRows>,
