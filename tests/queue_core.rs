@@ -172,6 +172,50 @@ async fn claims_side_by_side_skip_an_owner_being_served_and_never_pass_a_cap(poo
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_claim_locks_only_the_owners_it_reaches(pool: PgPool) {
+    migrated(&pool).await;
+    for owner in ["a", "b", "c", "d"] {
+        for _ in 0..4 {
+            plan_of(&pool, owner).await;
+        }
+    }
+    let locked_owners = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()";
+    // Full after a's three and b's first: c and d are neither locked nor read, so a claim
+    // beside this one (still open) may serve them.
+    let mut claiming = pool.begin().await.unwrap();
+    let taken: Vec<(String,)> = sqlx::query_as("SELECT owner FROM claim_plans('w1', 4, 3, NULL, NULL)")
+        .fetch_all(&mut *claiming)
+        .await
+        .unwrap();
+    assert_eq!(taken, [("a",), ("a",), ("a",), ("b",)].map(|(o,)| (o.to_string(),)));
+    let locks: i64 = sqlx::query_scalar(locked_owners)
+        .fetch_one(&mut *claiming)
+        .await
+        .unwrap();
+    assert_eq!(locks, 2);
+    let beside = tokio::time::timeout(Duration::from_secs(5), claim(&pool, 8, 3, Some("b")))
+        .await
+        .expect("a claim waited for another claim's owner");
+    let owners: Vec<&str> = beside.iter().map(|c| c.owner.as_str()).collect();
+    assert_eq!(owners, ["c", "c", "c", "d", "d", "d"]);
+    claiming.commit().await.unwrap();
+
+    // Past the last owner, a claim goes round to the first ones: a has no room left, b has.
+    let mut claiming = pool.begin().await.unwrap();
+    let taken: Vec<(String,)> = sqlx::query_as("SELECT owner FROM claim_plans('w1', 5, 3, NULL, 'd')")
+        .fetch_all(&mut *claiming)
+        .await
+        .unwrap();
+    assert_eq!(taken, [("b",), ("b",)].map(|(o,)| (o.to_string(),)));
+    let locks: i64 = sqlx::query_scalar(locked_owners)
+        .fetch_one(&mut *claiming)
+        .await
+        .unwrap();
+    assert_eq!(locks, 4, "every owner with queued plans was visited once");
+    claiming.commit().await.unwrap();
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_stopping_worker_hands_back_the_plans_it_claimed_and_never_started(pool: PgPool) {
     migrated(&pool).await;
     let mut ids = Vec::new();
