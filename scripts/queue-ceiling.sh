@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# How fast PostgreSQL alone can run the queue core's statements, with no worker process: two
+# pgbench clients, each claiming a batch with the product's own `claim_plans` and committing,
+# then writing the batch's success as the runs' write does (the plan's row and a `succeeded`
+# event) and committing. Beside it, a graphile-worker-like job table (one lock update, then a
+# delete) under the same clients and batch sizes. Prints jobs/s per design and batch size.
+#
+#   scripts/queue-ceiling.sh          # JOBS=300000 BATCHES="84 134 250" SECONDS_EACH=3 REPS=2
+#
+# `planner bench --only queue` at C=50 claims ~134 plans and writes ~84 successes per
+# statement; graphile-worker with a local queue of 5×C takes up to 250 jobs per fetch. What the
+# two designs reach here, against what the worker reaches, says where a gap lies: in the rows
+# each job writes, or in how the worker feeds PostgreSQL.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+JOBS=${JOBS:-300000}
+BATCHES=${BATCHES:-84 134 250}
+SECONDS_EACH=${SECONDS_EACH:-3}
+REPS=${REPS:-2}
+OWNERS=${OWNERS:-128}
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+DB=queue_ceiling_$$
+PLANNER=${PLANNER:-$ROOT/target/release/planner}
+[ -x "$PLANNER" ] || cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+WORK=$(mktemp -d)
+
+createdb "$DB"
+trap 'dropdb --force "$DB" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" "$PLANNER" migrate >/dev/null
+
+psql -XqAt -v ON_ERROR_STOP=1 "$DB" <<'SQL'
+SET client_min_messages = warning;
+CREATE TABLE graphile_like (id bigserial PRIMARY KEY, task text NOT NULL DEFAULT 'noop', payload json NOT NULL DEFAULT '{}',
+    priority int NOT NULL DEFAULT 0, run_at timestamptz NOT NULL DEFAULT now(), attempts int NOT NULL DEFAULT 0,
+    max_attempts int NOT NULL DEFAULT 25, locked_at timestamptz, locked_by text,
+    created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX ON graphile_like (priority, run_at) INCLUDE (id) WHERE locked_at IS NULL;
+SQL
+
+# Plans with time-ordered ids, dealt to the owners in turn, each with its `queued` event, as
+# `planner bench` enqueues them.
+fill() {
+  psql -XqAt -v ON_ERROR_STOP=1 -v jobs="$JOBS" -v owners="$OWNERS" "$DB" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+TRUNCATE plans, plan_events, graphile_like RESTART IDENTITY CASCADE;
+INSERT INTO plans (id, owner, request)
+SELECT (lpad(to_hex(g), 12, '0') || '70008000' || lpad(to_hex(g), 12, '0'))::uuid,
+       'owner-' || lpad((g % :owners)::text, 4, '0'), '{}'::jsonb
+FROM generate_series(1, :jobs) g;
+INSERT INTO plan_events (plan_id, kind) SELECT id, 'queued' FROM plans;
+INSERT INTO graphile_like (task) SELECT 'noop' FROM generate_series(1, :jobs);
+VACUUM ANALYZE plans, plan_events, graphile_like;
+CHECKPOINT;
+SQL
+}
+
+cat > "$WORK/plans.sql" <<'SQL'
+\set n random(0, :owners - 1)
+BEGIN;
+SELECT coalesce(array_agg(id), '{}')::text AS ids
+FROM claim_plans('ceiling', :batch, 1000000, NULL, 'owner-' || lpad(:n::text, 4, '0')) \gset
+COMMIT;
+WITH done AS (
+    UPDATE plans p SET status = 'succeeded', result = '{}', result_markdown = '', warnings = '[]', worker = NULL,
+        finished_at = now(), updated_at = now()
+    WHERE p.id = ANY(:'ids'::uuid[]) AND p.status = 'running'
+    RETURNING p.id, p.attempts, p.runs)
+INSERT INTO plan_events (plan_id, kind, attempt, detail) SELECT id, 'succeeded', attempts, jsonb_build_object('run', runs) FROM done;
+SQL
+cat > "$WORK/graphile_like.sql" <<'SQL'
+BEGIN;
+WITH locked AS (
+    UPDATE graphile_like j SET locked_at = now(), locked_by = 'ceiling', attempts = j.attempts + 1
+    WHERE j.id IN (SELECT id FROM graphile_like WHERE locked_at IS NULL AND run_at <= now()
+                   ORDER BY priority, run_at LIMIT :batch FOR UPDATE SKIP LOCKED)
+    RETURNING j.id)
+SELECT coalesce(array_agg(id), '{}')::text AS ids FROM locked \gset
+COMMIT;
+DELETE FROM graphile_like WHERE id = ANY(:'ids'::bigint[]);
+SQL
+# pgbench has no quoted variables; spell them as literals.
+sed -i "s/:'ids'/':ids'/" "$WORK/plans.sql" "$WORK/graphile_like.sql"
+
+echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ) nproc: $(nproc) commit: $(git -C "$ROOT" rev-parse --short HEAD) jobs: $JOBS owners: $OWNERS clients: 2"
+for rep in $(seq "$REPS"); do
+  for batch in $BATCHES; do
+    for design in plans graphile_like; do
+      fill
+      tps=$(pgbench -n -c 2 -j 2 -T "$SECONDS_EACH" -D batch="$batch" -D owners="$OWNERS" -f "$WORK/$design.sql" "$DB" 2>&1 \
+        | awk '/^tps/ {print $3}')
+      case $design in
+        plans) left=$(psql -XAtc "SELECT count(*) FROM plans WHERE status = 'queued'" "$DB") ;;
+        graphile_like) left=$(psql -XAtc "SELECT count(*) FROM graphile_like WHERE locked_at IS NULL" "$DB") ;;
+      esac
+      if [ -z "$tps" ] || [ "$left" -lt $((JOBS / 10)) ]; then
+        echo "bench=queue_ceiling design=$design batch=$batch FAILED: tps=${tps:-none}, $left jobs left (raise JOBS)"
+        continue
+      fi
+      awk -v d="$design" -v b="$batch" -v t="$tps" -v r="$rep" \
+        'BEGIN {printf "bench=queue_ceiling rep=%s design=%s batch=%s jobs_per_s=%.0f\n", r, d, b, t * b}'
+    done
+  done
+done
