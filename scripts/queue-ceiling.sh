@@ -2,8 +2,9 @@
 # How fast PostgreSQL alone can run the queue core's statements, with no worker process: two
 # pgbench clients, each claiming a batch with the product's own `claim_plans` and committing,
 # then writing the batch's success as the runs' write does (the plan's row and a `succeeded`
-# event) and committing. Beside it, a graphile-worker-like job table (one lock update, then a
-# delete) under the same clients and batch sizes. Prints jobs/s per design and batch size.
+# event) and committing. Beside it, the same rows with the plainest claim (oldest first, no
+# owners or caps), and a graphile-worker-like job table (one lock update, then a delete), under
+# the same clients and batch sizes. Prints jobs/s per design and batch size.
 #
 #   scripts/queue-ceiling.sh          # JOBS=300000 BATCHES="84 134 250" SECONDS_EACH=3 REPS=2
 #
@@ -67,6 +68,28 @@ WITH done AS (
     RETURNING p.id, p.attempts, p.runs)
 INSERT INTO plan_events (plan_id, kind, attempt, detail) SELECT id, 'succeeded', attempts, jsonb_build_object('run', runs) FROM done;
 SQL
+# The same rows with the plainest claim: oldest due first, no owners, no caps.
+cat > "$WORK/plans_plain_claim.sql" <<'SQL'
+BEGIN;
+WITH claimed AS (
+    UPDATE plans p SET status = 'running', runs = p.runs + 1, attempts = p.attempts + 1, worker = 'ceiling',
+        next_attempt_at = NULL, delay_reason = NULL, current_node = NULL,
+        started_at = coalesce(p.started_at, now()), updated_at = now()
+    WHERE p.id IN (SELECT id FROM plans WHERE status = 'queued' AND due_at <= now()
+                   ORDER BY due_at, id LIMIT :batch FOR UPDATE SKIP LOCKED)
+    RETURNING p.id, p.attempts, p.runs),
+logged AS (
+    INSERT INTO plan_events (plan_id, kind, attempt, detail)
+    SELECT id, 'started', attempts, jsonb_build_object('worker', 'ceiling', 'run', runs) FROM claimed)
+SELECT coalesce(array_agg(id), '{}')::text AS ids FROM claimed \gset
+COMMIT;
+WITH done AS (
+    UPDATE plans p SET status = 'succeeded', result = '{}', result_markdown = '', warnings = '[]', worker = NULL,
+        finished_at = now(), updated_at = now()
+    WHERE p.id = ANY(:'ids'::uuid[]) AND p.status = 'running'
+    RETURNING p.id, p.attempts, p.runs)
+INSERT INTO plan_events (plan_id, kind, attempt, detail) SELECT id, 'succeeded', attempts, jsonb_build_object('run', runs) FROM done;
+SQL
 cat > "$WORK/graphile_like.sql" <<'SQL'
 BEGIN;
 WITH locked AS (
@@ -79,17 +102,17 @@ COMMIT;
 DELETE FROM graphile_like WHERE id = ANY(:'ids'::bigint[]);
 SQL
 # pgbench has no quoted variables; spell them as literals.
-sed -i "s/:'ids'/':ids'/" "$WORK/plans.sql" "$WORK/graphile_like.sql"
+sed -i "s/:'ids'/':ids'/" "$WORK"/*.sql
 
 echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ) nproc: $(nproc) commit: $(git -C "$ROOT" rev-parse --short HEAD) jobs: $JOBS owners: $OWNERS clients: 2"
 for rep in $(seq "$REPS"); do
   for batch in $BATCHES; do
-    for design in plans graphile_like; do
+    for design in plans plans_plain_claim graphile_like; do
       fill
       tps=$(pgbench -n -c 2 -j 2 -T "$SECONDS_EACH" -D batch="$batch" -D owners="$OWNERS" -f "$WORK/$design.sql" "$DB" 2>&1 \
         | awk '/^tps/ {print $3}')
       case $design in
-        plans) left=$(psql -XAtc "SELECT count(*) FROM plans WHERE status = 'queued'" "$DB") ;;
+        plans*) left=$(psql -XAtc "SELECT count(*) FROM plans WHERE status = 'queued'" "$DB") ;;
         graphile_like) left=$(psql -XAtc "SELECT count(*) FROM graphile_like WHERE locked_at IS NULL" "$DB") ;;
       esac
       if [ -z "$tps" ] || [ "$left" -lt $((JOBS / 10)) ]; then
