@@ -61,12 +61,6 @@ BEGIN;
 SELECT coalesce(array_agg(id), '{}')::text AS ids
 FROM claim_plans('ceiling', :batch, 1000000, NULL, 'owner-' || lpad(:n::text, 4, '0')) \gset
 COMMIT;
-WITH done AS (
-    UPDATE plans p SET status = 'succeeded', result = '{}', result_markdown = '', warnings = '[]', worker = NULL,
-        finished_at = now(), updated_at = now()
-    WHERE p.id = ANY(:'ids'::uuid[]) AND p.status = 'running'
-    RETURNING p.id, p.attempts, p.runs)
-INSERT INTO plan_events (plan_id, kind, attempt, detail) SELECT id, 'succeeded', attempts, jsonb_build_object('run', runs) FROM done;
 SQL
 # The same rows with the plainest claim: oldest due first, no owners, no caps.
 cat > "$WORK/plans_plain_claim.sql" <<'SQL'
@@ -83,6 +77,9 @@ logged AS (
     SELECT id, 'started', attempts, jsonb_build_object('worker', 'ceiling', 'run', runs) FROM claimed)
 SELECT coalesce(array_agg(id), '{}')::text AS ids FROM claimed \gset
 COMMIT;
+SQL
+# Both plan designs end with the success write.
+cat > "$WORK/success.sql" <<'SQL'
 WITH done AS (
     UPDATE plans p SET status = 'succeeded', result = '{}', result_markdown = '', warnings = '[]', worker = NULL,
         finished_at = now(), updated_at = now()
@@ -90,6 +87,9 @@ WITH done AS (
     RETURNING p.id, p.attempts, p.runs)
 INSERT INTO plan_events (plan_id, kind, attempt, detail) SELECT id, 'succeeded', attempts, jsonb_build_object('run', runs) FROM done;
 SQL
+cat "$WORK/success.sql" >> "$WORK/plans.sql"
+cat "$WORK/success.sql" >> "$WORK/plans_plain_claim.sql"
+rm "$WORK/success.sql"
 cat > "$WORK/graphile_like.sql" <<'SQL'
 BEGIN;
 WITH locked AS (
