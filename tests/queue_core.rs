@@ -1,5 +1,6 @@
 //! The queue core against real PostgreSQL, without a worker process: claims are batched, fair
-//! between owners and capped per owner, also when they run side by side; a worker's claimed
+//! between owners and capped per owner, also when they run side by side (a claim locks only the
+//! owners it reaches, and reads each as it is once locked); a worker's claimed
 //! plans not yet started go back to the queue when it stops; a queued plan's `wait_reason` (and the
 //! `planner_plans_waiting` figures) say truly why it waits; `not_before` schedules a plan.
 
@@ -213,6 +214,81 @@ async fn a_claim_locks_only_the_owners_it_reaches(pool: PgPool) {
         .unwrap();
     assert_eq!(locks, 4, "every owner with queued plans was visited once");
     claiming.commit().await.unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_claim_reads_each_owner_as_it_is_once_locked(pool: PgPool) {
+    migrated(&pool).await;
+    let older = plan_of(&pool, "x").await;
+    plan_of(&pool, "y").await;
+    // On one connection only, taking owner x's lock is slowed: that claim began reading the
+    // database before another claim serves x and commits, and locks x after.
+    sqlx::query(
+        "CREATE FUNCTION public.hashtext(t text) RETURNS integer LANGUAGE plpgsql AS $$
+         BEGIN
+            IF t = 'x' AND current_setting('test.slow_owner', true) = 'on' THEN PERFORM pg_sleep(2); END IF;
+            RETURN pg_catalog.hashtext(t);
+         END $$",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut slow = pool.acquire().await.unwrap();
+    sqlx::query("SET search_path = public, pg_catalog")
+        .execute(&mut *slow)
+        .await
+        .unwrap();
+    sqlx::query("SET test.slow_owner = 'on'")
+        .execute(&mut *slow)
+        .await
+        .unwrap();
+    let slow_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *slow)
+        .await
+        .unwrap();
+    let slow_claim = tokio::spawn(async move {
+        sqlx::query_as::<_, (Uuid, String)>("SELECT id, owner FROM claim_plans('slow', 10, 1, NULL, NULL)")
+            .fetch_all(&mut *slow)
+            .await
+            .unwrap()
+    });
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: Option<String> = sqlx::query_scalar("SELECT wait_event FROM pg_stat_activity WHERE pid = $1")
+            .bind(slow_pid)
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+            .flatten();
+        if waiting.as_deref() == Some("PgSleep") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the slow claim never reached x"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Meanwhile a plan of x due before the older one arrives, and another claim takes it (x is
+    // then at its cap of 1) and y's plan.
+    let first_due = plan_of(&pool, "x").await;
+    sqlx::query("UPDATE plans SET due_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(first_due)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let other: Vec<Uuid> = claim(&pool, 10, 1, None).await.into_iter().map(|c| c.plan_id).collect();
+    assert_eq!(other.len(), 2, "{other:?}");
+    assert!(other.contains(&first_due) && !other.contains(&older));
+
+    // The slow claim locks x only now: what it read of x before is stale, and taking the older
+    // plan would put x past its cap.
+    let taken = slow_claim.await.unwrap();
+    assert!(taken.is_empty(), "{taken:?}");
+    assert_eq!(
+        running_by_owner(&pool).await,
+        vec![("x".to_string(), 1), ("y".to_string(), 1)]
+    );
 }
 
 #[sqlx::test(migrations = false)]
