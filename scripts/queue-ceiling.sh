@@ -31,14 +31,7 @@ trap 'dropdb --force "$DB" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 createdb "$DB"
 DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" "$PLANNER" migrate >/dev/null
 
-psql -XqAt -v ON_ERROR_STOP=1 "$DB" <<'SQL'
-SET client_min_messages = warning;
-CREATE TABLE graphile_like (id bigserial PRIMARY KEY, task text NOT NULL DEFAULT 'noop', payload json NOT NULL DEFAULT '{}',
-    priority int NOT NULL DEFAULT 0, run_at timestamptz NOT NULL DEFAULT now(), attempts int NOT NULL DEFAULT 0,
-    max_attempts int NOT NULL DEFAULT 25, locked_at timestamptz, locked_by text,
-    created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
-CREATE INDEX ON graphile_like (priority, run_at) INCLUDE (id) WHERE locked_at IS NULL;
-SQL
+psql -XqAt -v ON_ERROR_STOP=1 -f "$ROOT/scripts/graphile_like.sql" "$DB"
 
 # Plans with time-ordered ids, dealt to the owners in turn, each with its `queued` event, as
 # `planner bench` enqueues them.

@@ -26,6 +26,7 @@ PLANNER=${PLANNER:-$ROOT/target/release/planner}
 createdb "$DB"
 trap 'dropdb --force "$DB" 2>/dev/null || true' EXIT
 DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" "$PLANNER" migrate >/dev/null
+psql -XqAt -v ON_ERROR_STOP=1 -f "$ROOT/scripts/graphile_like.sql" "$DB"
 
 psql -XqAt -v ON_ERROR_STOP=1 -v jobs="$JOBS" -v batch="$BATCH" -v reps="$REPS" "$DB" <<'SQL'
 SET client_min_messages = warning;
@@ -38,11 +39,6 @@ CREATE TABLE hot_queue (plan_id uuid PRIMARY KEY, owner text NOT NULL, status te
 CREATE INDEX ON hot_queue (owner, due_at, plan_id) WHERE status = 'queued';
 CREATE INDEX ON hot_queue (due_at, plan_id) WHERE status = 'queued';
 CREATE INDEX ON hot_queue (owner) WHERE status = 'running';
-CREATE TABLE graphile_like (id bigserial PRIMARY KEY, task text NOT NULL DEFAULT 'noop', payload json NOT NULL DEFAULT '{}',
-    priority int NOT NULL DEFAULT 0, run_at timestamptz NOT NULL DEFAULT now(), attempts int NOT NULL DEFAULT 0,
-    max_attempts int NOT NULL DEFAULT 25, locked_at timestamptz, locked_by text,
-    created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
-CREATE INDEX ON graphile_like (priority, run_at) INCLUDE (id) WHERE locked_at IS NULL;
 CREATE TABLE batches (n int PRIMARY KEY, ids uuid[] NOT NULL, serials bigint[] NOT NULL);
 CREATE TABLE costs (design text, rep int, seconds float8);
 
