@@ -2,7 +2,8 @@
 //! `planner dev`: plan a trip from free text and watch it live, read the plan and download
 //! it; the approval flow (approve one plan, reject another) from the form; an API refusal
 //! shown on the page; API keys (the page loads without one, a wrong one is refused, one
-//! owner's plan does not exist for another); markup in a request shown as text; and, with
+//! owner's plan does not exist for another); markup in a request shown as text; the recent
+//! list read again on going home, and a failed refresh shown as such; and, with
 //! the binary's fault injection (a slow draft step), a timeout and its retry in words, the
 //! failure and "Try again", and a running plan cancelled from the page.
 //! Screenshots go to `target/screenshots/`. Chromium and chromedriver must be installed
@@ -28,7 +29,7 @@ const HANGZHOU: &str = "杭州3天2晚，两个人，预算3000元，喜欢美�
 /// What a scenario holds until it ends: the one browser's turn, and its `planner dev`.
 struct Held {
     _one: tokio::sync::MutexGuard<'static, ()>,
-    _api: common::Proc,
+    api: common::Proc,
     url: String,
 }
 
@@ -41,15 +42,7 @@ async fn open_page(pool: &PgPool, env: &[(&str, &str)]) -> (Held, Browser, Strin
     let (api, base) = api_process("dev", &url, env).await;
     let browser = Browser::start().await;
     english(&browser, &base).await;
-    (
-        Held {
-            _one: one,
-            _api: api,
-            url,
-        },
-        browser,
-        base,
-    )
+    (Held { _one: one, api, url }, browser, base)
 }
 
 /// The page in English, whatever the browser's language.
@@ -367,6 +360,61 @@ async fn a_refused_request_shows_the_apis_message_and_field(pool: PgPool) {
     );
     assert_eq!(browser.js("location.hash").await, "", "no plan was opened");
     browser.screenshot("refused-desktop", DESKTOP).await;
+    browser.close().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn going_home_shows_plans_submitted_meanwhile_and_a_failed_refresh_says_so(pool: PgPool) {
+    let (mut held, browser, base) = open_page(&pool, &[]).await;
+    browser
+        .until(
+            "document.querySelector('#recent-message').textContent.includes('No plans')",
+            "the empty list",
+        )
+        .await;
+
+    // A plan view with no stream to refresh the list: a plan that does not exist.
+    browser
+        .js("location.hash = '#/plans/00000000-0000-4000-8000-000000000000'")
+        .await;
+    browser
+        .until("document.querySelector('#plan-error')?.dataset.code", "not found")
+        .await;
+    // Meanwhile a plan is submitted from elsewhere (another tab, the API).
+    let submitted: Value = reqwest::Client::new()
+        .post(format!("{base}/v1/plans"))
+        .json(&json!({"query": HANGZHOU}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = submitted["id"].as_str().unwrap().to_string();
+
+    browser.click(".top a[href='#/']").await;
+    let listed = browser
+        .until(
+            "document.querySelector('#recent-list a')?.dataset.plan",
+            "the submitted plan in the list",
+        )
+        .await;
+    assert_eq!(listed, json!(id));
+    assert_eq!(browser.text("#recent-message").await, "");
+
+    // The service goes away: a refresh says so instead of showing the old list as current.
+    held.api.sigkill();
+    browser.click("#recent-refresh").await;
+    let said = browser
+        .until(
+            "document.querySelector('#recent-message').textContent",
+            "the refresh's failure",
+        )
+        .await;
+    assert!(
+        said.as_str().unwrap_or_default().contains("cannot be reached"),
+        "{said}"
+    );
     browser.close().await;
 }
 

@@ -57,6 +57,8 @@ async function useKey(event) {
 function forgetKey() {
   setApiKey('');
   askForKey(t('keyNeeded'), false);
+  // A list on its way was read with the forgotten key: it is not shown.
+  recentAsked++;
   clear(byId('recent-list'));
 }
 
@@ -80,10 +82,19 @@ async function loadAccess() {
 
 // ---------- recent plans ----------
 
+// Lists can be asked for while one is on its way; only the newest answer is shown, so a
+// slow answer from before a plan was submitted never hides it.
+let recentAsked = 0;
+
 async function loadRecent() {
   const list = byId('recent-list');
   const message = byId('recent-message');
-  const { plans } = await api.plans(20);
+  const asked = ++recentAsked;
+  const answer = await api.plans(20).catch((e) => {
+    if (asked === recentAsked) throw e;
+  });
+  if (asked !== recentAsked) return;
+  const { plans } = answer;
   message.textContent = plans.length ? '' : t('recentEmpty');
   list.replaceChildren(
     ...plans.map((p) =>
@@ -103,7 +114,10 @@ async function loadRecent() {
 }
 
 function refreshRecent() {
-  loadRecent().catch((e) => (e.status === 401 ? unauthorized(e) : null));
+  loadRecent().catch((e) => {
+    if (e.status === 401) unauthorized(e);
+    else byId('recent-message').textContent = t('networkError', { message: e.message });
+  });
 }
 
 // ---------- the form ----------
@@ -353,6 +367,7 @@ function showPlanSection() {
 }
 
 function showHome() {
+  const leftPlan = view.planId !== null;
   stopFollowing();
   view.planId = null;
   view.plan = null;
@@ -360,6 +375,9 @@ function showHome() {
   clear(byId('plan'));
   byId('home').hidden = false;
   markCurrent();
+  // Leaving a plan cancels its pending refresh (`stopFollowing`), and plans may have been
+  // submitted or finished elsewhere meanwhile: the list is read again.
+  if (leftPlan) refreshRecent();
 }
 
 function markCurrent() {
