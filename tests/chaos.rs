@@ -15,7 +15,7 @@ use std::{
 };
 
 use common::{Proc, call, database_url, in_days, migrated};
-use planner::store::plans::{self, Created, NewPlan};
+use planner::store::submissions::{self, Created, NewPlan};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::json;
 use sqlx::PgPool;
@@ -64,7 +64,7 @@ async fn chaos_kills_and_a_database_restart_lose_nothing(pool: PgPool) {
     for i in 0..PLANS {
         let request = json!({"destination": CITIES[i % CITIES.len()], "start_date": in_days(3 + (i % 20) as i64), "days": 2 + i % 3,
                              "travelers": 1 + i % 3});
-        match plans::create(
+        match submissions::create(
             &pool,
             NewPlan {
                 trace_context: None,

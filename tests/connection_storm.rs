@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Proc, database_url, in_days, migrated};
-use planner::store::plans::{self, Created, NewPlan};
+use planner::store::submissions::{self, Created, NewPlan};
 use serde_json::json;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -64,7 +64,10 @@ async fn dropped_connections_orphan_no_plan(pool: PgPool) {
             max_attempts: 5,
             not_before: None,
         };
-        assert!(matches!(plans::create(&pool, new).await.unwrap(), Created::New(_)));
+        assert!(matches!(
+            submissions::create(&pool, new).await.unwrap(),
+            Created::New(_)
+        ));
     }
     let env = [
         ("PLANNER_FAULT_NODE_DELAY", "draft=500"),

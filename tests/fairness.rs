@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Proc, database_url, in_days, migrated};
-use planner::store::plans::{self, Created, NewPlan};
+use planner::store::submissions::{self, Created, NewPlan};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -28,7 +28,7 @@ async fn submit(pool: &PgPool, owner: &str, n: usize) -> Vec<Uuid> {
             max_attempts: 5,
             not_before: None,
         };
-        match plans::create(pool, new).await.unwrap() {
+        match submissions::create(pool, new).await.unwrap() {
             Created::New(plan) => ids.push(plan.id),
             _ => panic!("plan not created"),
         }

@@ -13,9 +13,9 @@ use planner::{
     queue::{claims::Claims, consumer::Consumer, wake::Wake},
     store::{
         plan_error::PlanError,
-        plans::{self, Created, NewPlan},
         queue::{self, ClaimLimits, Claimed},
         runs::{self, Requeue},
+        submissions::{self, Created, NewPlan},
     },
 };
 use serde_json::{Value, json};
@@ -523,7 +523,7 @@ async fn a_submission_announces_itself_after_its_commit(pool: PgPool) {
         max_attempts: 5,
         not_before: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
     };
-    let Created::New(scheduled) = plans::create(&pool, later).await.unwrap() else {
+    let Created::New(scheduled) = submissions::create(&pool, later).await.unwrap() else {
         panic!("plan not created")
     };
     assert_eq!(next().await, (timeline::CHANNEL.to_owned(), scheduled.id.to_string()));

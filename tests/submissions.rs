@@ -1,4 +1,4 @@
-//! Batched submissions (`plans::submit_all`, `plans::Submissions`) against real PostgreSQL:
+//! Batched submissions (`submissions::submit_all`, `submissions::Submissions`) against real PostgreSQL:
 //! plans submitted in one statement each get their own plan and `queued` event, the reason
 //! each waits as a read of it says, and an idempotency key still makes one plan.
 
@@ -8,8 +8,8 @@ use common::{in_days, migrated};
 use futures::future::join_all;
 use planner::store::{
     plan_reads,
-    plans::{self, Created, NewPlan, Submissions},
     queue::{self, ClaimLimits, WaitReason},
+    submissions::{self, Created, NewPlan, Submissions},
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -50,7 +50,7 @@ async fn plans_submitted_in_one_statement_wait_as_a_read_of_each_says(pool: PgPo
     // Two of owner a's plans running and three queued before the batch.
     let two = request(2);
     for _ in 0..5 {
-        plans::create(&pool, new("a", &two, None)).await.unwrap();
+        submissions::create(&pool, new("a", &two, None)).await.unwrap();
     }
     let limits = ClaimLimits {
         max: 2,
@@ -72,7 +72,7 @@ async fn plans_submitted_in_one_statement_wait_as_a_read_of_each_says(pool: PgPo
     batch.push(new("b", &two, Some("k")));
     batch.push(new("b", &two, Some("k")));
     batch.push(new("b", &three, Some("k")));
-    let answers = plans::submit_all(&pool, batch, 8).await.unwrap();
+    let answers = submissions::submit_all(&pool, batch, 8).await.unwrap();
     assert_eq!(answers.len(), 13);
 
     let mut reasons = Vec::new();

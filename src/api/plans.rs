@@ -23,8 +23,9 @@ use crate::{
     store::{
         approval::Decision,
         plan_reads::PlanRead,
-        plans::{self, Action, CancelOutcome, Created, NewPlan},
+        plans::{self, Action, CancelOutcome},
         states::PlanStatus,
+        submissions::{Created, NewPlan},
     },
     travel::request::{self, RequestErrorCode, SubmitRequest},
 };

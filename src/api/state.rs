@@ -12,7 +12,7 @@ use crate::{
         timeline_hub::TimelineHub,
     },
     config::Settings,
-    store::{plan_reads::Reads, plans::Submissions},
+    store::{plan_reads::Reads, submissions::Submissions},
 };
 
 #[derive(Clone)]

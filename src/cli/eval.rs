@@ -33,9 +33,9 @@ use crate::{
     graph::{NodeContext, Outputs, node_of, output_of},
     queue::{executor::Executor, worker},
     store::{
-        checkpoints,
-        plans::{self, Created, NewPlan},
+        checkpoints, plans,
         states::PlanStatus,
+        submissions::{self, Created, NewPlan},
     },
     travel::{
         itinerary::Itinerary,
@@ -189,7 +189,7 @@ async fn submit(pool: &sqlx::PgPool, settings: &Settings, case: &Case, today: Na
         max_attempts: settings.plan_max_attempts,
         not_before: None,
     };
-    match plans::create(pool, new).await? {
+    match submissions::create(pool, new).await? {
         Created::New(plan) | Created::Existing(plan) | Created::KeyReused(plan) => Ok(Submitted::Planned(plan.id)),
     }
 }

@@ -14,8 +14,9 @@ use crate::{
     db,
     queue::{executor::Executor, worker},
     store::{
-        plans::{self, Created, NewPlan},
+        plans,
         states::PlanStatus,
+        submissions::{self, Created, NewPlan},
     },
     travel::{request, sources::Sources},
 };
@@ -122,7 +123,7 @@ async fn in_process(settings: Settings, body: &Value, bar: &ProgressBar) -> anyh
         bail!("{} ({})", e.message, e.field);
     }
     let pool = db::open(&settings.database_url, settings.db_pool_max).await?;
-    let created = plans::create(
+    let created = submissions::create(
         &pool,
         NewPlan {
             trace_context: None,

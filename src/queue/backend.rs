@@ -101,7 +101,7 @@ impl Persistence for PlanQueue {
         Ok(())
     }
 
-    /// Plans enter the queue through `store::plans::create`, never through apalis.
+    /// Plans enter the queue through `store::submissions::create`, never through apalis.
     async fn push_tasks(&mut self, tasks: Vec<Task<Claimed>>) -> Result<(), Infallible> {
         tracing::error!(
             tasks = tasks.len(),

@@ -1,5 +1,5 @@
 //! Group commit, and group reads: the writes of many plans' runs share one statement and one
-//! commit (`progress`), and so do many requests' submissions (`plans::Submissions`) and
+//! commit (`progress`), and so do many requests' submissions (`submissions::Submissions`) and
 //! reads (`plan_reads::Reads`). A caller sends its item and waits for its own answer; a task
 //! takes every item waiting at that moment (up to a cap), runs them in one statement and
 //! answers each. Alone, an item runs at once; under load the batches grow by themselves, with

@@ -1,5 +1,6 @@
 //! Everything the service keeps in PostgreSQL, one file per table's concern: plans as
-//! clients change them (`plans`), read them (`plan_reads`) and as workers run them (`runs`), their timeline
+//! clients create them (`submissions`), change them (`plans`), read them (`plan_reads`) and as
+//! workers run them (`runs`), their timeline
 //! (`events`, read live by `timeline`), their checkpoints and the run's writes (`progress`; it, submissions and reads share statements through `batch`),
 //! the queue the plans table also is (`queue`), the provider cache, the webhook outbox
 //! (`webhooks`), the results export outbox (`exports`), and the typed states all of these
@@ -20,5 +21,6 @@ pub mod progress;
 pub mod queue;
 pub mod runs;
 pub mod states;
+pub mod submissions;
 pub mod timeline;
 pub mod webhooks;

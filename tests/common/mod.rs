@@ -207,7 +207,7 @@ pub fn in_days(days: i64) -> String {
 
 /// Creates a plan (row, event and job) the way the API does, with its own attempt limit.
 pub async fn create_plan(pool: &PgPool, request: &Value, max_attempts: i32) -> Uuid {
-    let new = planner::store::plans::NewPlan {
+    let new = planner::store::submissions::NewPlan {
         trace_context: None,
         owner: "test",
         idempotency_key: None,
@@ -215,8 +215,8 @@ pub async fn create_plan(pool: &PgPool, request: &Value, max_attempts: i32) -> U
         max_attempts,
         not_before: None,
     };
-    match planner::store::plans::create(pool, new).await.unwrap() {
-        planner::store::plans::Created::New(plan) => plan.id,
+    match planner::store::submissions::create(pool, new).await.unwrap() {
+        planner::store::submissions::Created::New(plan) => plan.id,
         _ => panic!("plan not created"),
     }
 }
@@ -224,7 +224,7 @@ pub async fn create_plan(pool: &PgPool, request: &Value, max_attempts: i32) -> U
 /// Creates a due plan of `owner` the way the API does.
 pub async fn plan_of(pool: &PgPool, owner: &str) -> Uuid {
     let request = serde_json::json!({"destination": "杭州", "start_date": in_days(5), "days": 2});
-    let new = planner::store::plans::NewPlan {
+    let new = planner::store::submissions::NewPlan {
         owner,
         trace_context: None,
         idempotency_key: None,
@@ -232,8 +232,8 @@ pub async fn plan_of(pool: &PgPool, owner: &str) -> Uuid {
         max_attempts: 5,
         not_before: None,
     };
-    match planner::store::plans::create(pool, new).await.unwrap() {
-        planner::store::plans::Created::New(plan) => plan.id,
+    match planner::store::submissions::create(pool, new).await.unwrap() {
+        planner::store::submissions::Created::New(plan) => plan.id,
         _ => panic!("plan not created"),
     }
 }

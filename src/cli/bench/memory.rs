@@ -31,8 +31,9 @@ use crate::{
     db,
     queue::{executor::Executor, worker},
     store::{
-        plans::{self, Created, NewPlan},
+        plans,
         states::PlanStatus,
+        submissions::{self, Created, NewPlan},
     },
     travel::sources::Sources,
 };
@@ -213,7 +214,7 @@ async fn submit(pool: &PgPool, request: &Value) -> anyhow::Result<Uuid> {
         max_attempts: 5,
         not_before: None,
     };
-    match plans::create(pool, new).await? {
+    match submissions::create(pool, new).await? {
         Created::New(row) | Created::Existing(row) | Created::KeyReused(row) => Ok(row.id),
     }
 }

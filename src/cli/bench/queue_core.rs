@@ -32,7 +32,7 @@ use crate::{
         wake::Wake,
         worker::{consumer, unique_worker_name},
     },
-    store::{checkpoints::PgCheckpoints, plans, progress::Success, queue::Claimed, states::EventKind},
+    store::{checkpoints::PgCheckpoints, progress::Success, queue::Claimed, states::EventKind, submissions},
 };
 
 const ENQUEUE_BATCH: usize = 1000;
@@ -132,7 +132,7 @@ async fn enqueue(pool: &PgPool, count: usize, owners: usize) -> anyhow::Result<(
     let mut i = 0;
     while i < count {
         let n = ENQUEUE_BATCH.min(count - i);
-        let ids: Vec<Uuid> = (0..n).map(|_| plans::new_plan_id()).collect();
+        let ids: Vec<Uuid> = (0..n).map(|_| submissions::new_plan_id()).collect();
         let owners: Vec<String> = (i..i + n).map(|k| owner(k, owners)).collect();
         sqlx::query(
             "WITH plan AS (

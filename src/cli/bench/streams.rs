@@ -21,7 +21,7 @@ use crate::{
         figures::{percentile, spawn_planner, status_kib},
     },
     db,
-    store::plans::{self, Created, NewPlan},
+    store::submissions::{self, Created, NewPlan},
 };
 
 /// Rounds of events: each round writes one event to every streamed plan.
@@ -141,7 +141,7 @@ async fn queued_plan(pool: &PgPool, request: &serde_json::Value) -> anyhow::Resu
         max_attempts: 5,
         not_before: None,
     };
-    match plans::create(pool, new).await? {
+    match submissions::create(pool, new).await? {
         Created::New(row) | Created::Existing(row) | Created::KeyReused(row) => Ok(row.id),
     }
 }

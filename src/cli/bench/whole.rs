@@ -17,8 +17,8 @@ use crate::{
     db,
     queue::{executor::Executor, worker},
     store::{
-        plans::{self, NewPlan},
         states::PlanStatus,
+        submissions::{self, NewPlan},
     },
     travel::sources::Sources,
 };
@@ -97,7 +97,7 @@ async fn submit(pool: &PgPool, count: usize, owners: usize) -> anyhow::Result<()
             max_attempts: 5,
             not_before: None,
         };
-        plans::create(pool, new).await?;
+        submissions::create(pool, new).await?;
     }
     Ok(())
 }
