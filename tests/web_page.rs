@@ -2,7 +2,7 @@
 //! `planner dev`: plan a trip from free text and watch it live, read the plan and download
 //! it; the approval flow (approve one plan, reject another) from the form; an API refusal
 //! shown on the page; API keys (the page loads without one, a wrong one is refused, one
-//! owner's plan does not exist for another); markup in a request shown as text; the recent
+//! owner's plan does not exist for another, a revoked key takes its list with it); markup in a request shown as text; the recent
 //! list read again on going home, and a failed refresh shown as such; and, with
 //! the binary's fault injection (a slow draft step), a timeout and its retry in words, the
 //! failure and "Try again", and a running plan cancelled from the page.
@@ -551,7 +551,47 @@ async fn with_keys_required_the_page_asks_for_one_and_shows_only_the_callers_pla
         .await;
     assert_eq!(error, "not_found");
     assert!(browser.text("#plan-title").await.contains("does not exist"));
+
+    // Alice again, until her key is revoked: her list goes with it.
+    browser.click("#key-button").await;
+    browser.click("#key-forget").await;
+    use_key(&browser, &alice).await;
+    browser.click(".top a[href='#/']").await;
+    browser
+        .until(
+            &format!("document.querySelector('#recent-list a[data-plan=\"{plan}\"]')"),
+            "alice's plan listed again",
+        )
+        .await;
+    revoke_key(&held.url, "alice");
+    // Each api process trusts a key for 5 s: the list is refreshed until the key is refused.
+    let refused = browser
+        .until(
+            "(document.querySelector('#key-panel').hidden && document.querySelector('#recent-refresh').click(), \
+             document.querySelector('#key-message.error')?.textContent)",
+            "the revoked key refused",
+        )
+        .await;
+    assert!(
+        refused.as_str().unwrap_or_default().contains("The API key was refused"),
+        "{refused}"
+    );
+    assert_eq!(
+        browser.js("document.querySelectorAll('#recent-list a').length").await,
+        json!(0)
+    );
+    assert_eq!(browser.text("#recent-message").await, "");
     browser.close().await;
+}
+
+fn revoke_key(url: &str, name: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_planner"))
+        .args(["keys", "revoke", name])
+        .env("DATABASE_URL", url)
+        .env("LOG_FORMAT", "json")
+        .output()
+        .expect("run planner keys revoke");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The sentences the live list shows for events of `kind`, in order.

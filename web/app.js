@@ -38,6 +38,7 @@ function askForKey(message, refused) {
 function unauthorized(error) {
   const had = Boolean(apiKey());
   if (had) setApiKey('');
+  dropRecent();
   askForKey(had ? t('keyRefused', { message: error.message }) : t('keyNeeded'), had);
 }
 
@@ -47,7 +48,8 @@ async function useKey(event) {
   if (!key) return;
   setApiKey(key);
   byId('key-input').value = '';
-  if (await loadAccess()) {
+  // The key may have been forgotten or replaced while it was being tried.
+  if ((await loadAccess()) && apiKey() === key) {
     byId('key-panel').hidden = true;
     byId('key-message').textContent = '';
     route();
@@ -57,9 +59,7 @@ async function useKey(event) {
 function forgetKey() {
   setApiKey('');
   askForKey(t('keyNeeded'), false);
-  // A list on its way was read with the forgotten key: it is not shown.
-  recentAsked++;
-  clear(byId('recent-list'));
+  dropRecent();
 }
 
 /** Loads what needs a key (destinations, recent plans); false when it was refused. */
@@ -75,7 +75,7 @@ async function loadAccess() {
       unauthorized(e);
       return false;
     }
-    byId('recent-message').textContent = t('networkError', { message: e.message });
+    recentFailed(e);
     return false;
   }
 }
@@ -114,10 +114,19 @@ async function loadRecent() {
 }
 
 function refreshRecent() {
-  loadRecent().catch((e) => {
-    if (e.status === 401) unauthorized(e);
-    else byId('recent-message').textContent = t('networkError', { message: e.message });
-  });
+  loadRecent().catch((e) => (e.status === 401 ? unauthorized(e) : recentFailed(e)));
+}
+
+/** The list could not be read: the planner answered with an error, or did not answer. */
+function recentFailed(e) {
+  byId('recent-message').textContent = e.status ? t('refused', { message: e.message }) : t('networkError', { message: e.message });
+}
+
+/** The key the list was read with is gone: the list, and any list on its way, are not shown. */
+function dropRecent() {
+  recentAsked++;
+  clear(byId('recent-list'));
+  byId('recent-message').textContent = '';
 }
 
 // ---------- the form ----------
@@ -377,7 +386,8 @@ function showHome() {
   markCurrent();
   // Leaving a plan cancels its pending refresh (`stopFollowing`), and plans may have been
   // submitted or finished elsewhere meanwhile: the list is read again.
-  if (leftPlan) refreshRecent();
+  // Without a key where one is asked for, the list would only be refused again.
+  if (leftPlan && !(view.keyAsked && !apiKey())) refreshRecent();
 }
 
 function markCurrent() {

@@ -1,6 +1,8 @@
-//! The `plans` table as clients read and change it after creating it (`submissions.rs`):
-//! listing plans, and the client's actions (cancel, approve or reject, retry). Reading one
-//! plan is in `plan_reads.rs`; what a worker writes while it runs a plan is in `runs.rs`.
+//! The `plans` table as clients read and change it after creating it (`submissions.rs`): a
+//! plan's row (`PlanRow`) and why a queued plan waits (`WaitCounts`), which submissions and
+//! reads answer with; getting and listing plans, their finished steps and the queue's depth;
+//! and the client's actions (cancel, approve or reject, retry). Reading plans under load is in
+//! `plan_reads.rs`; what a worker writes while it runs a plan is in `runs.rs`.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -51,7 +53,7 @@ impl PlanRow {
     }
 }
 
-/// The counts `submit` and `read` make for a due queued plan (NULL for any other).
+/// The counts `submissions::submit` and `plan_reads::read` make for a due queued plan (NULL for any other).
 #[derive(Clone, sqlx::FromRow)]
 pub(crate) struct WaitCounts {
     running: Option<i64>,

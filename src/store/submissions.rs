@@ -335,7 +335,12 @@ async fn announce_submitted(pool: PgPool, ids: Vec<Uuid>, due_now: bool) {
     .bind(due_now)
     .execute(&pool)
     .await;
-    if let Err(error) = sent {
-        tracing::warn!(plans = ids.len(), %error, "could not announce submitted plans; workers find them at their next poll");
+    match sent {
+        Ok(_) => {}
+        // The pool was closed: this process is shutting down (workers still poll for the plans).
+        Err(sqlx::Error::PoolClosed) => {}
+        Err(error) => {
+            tracing::warn!(plans = ids.len(), %error, "could not announce submitted plans; workers find them at their next poll")
+        }
     }
 }
