@@ -8,6 +8,14 @@
 #
 #   scripts/queue-ceiling.sh          # JOBS=300000 BATCHES="84 134 250" SECONDS_EACH=3 REPS=2
 #
+# What-ifs for writing less per job, each in a database of its own changed after the migrations
+# (none of them is the product): DESIGNS="plans plans_no_started plans_no_open_listing
+# plans_no_finished_index plans_lean graphile_like". `plans_no_started`: the claim writes no
+# `started` event. `plans_no_open_listing`: the owner's listing index holds finished plans
+# only, so a claim adds no entry to it. `plans_no_finished_index`: no index of finished plans
+# (retention would find them by the time-ordered ids), so a success adds no entry to it.
+# `plans_lean`: all three.
+#
 # `planner bench --only queue` at C=50 claims ~134 plans and writes ~84 successes per
 # statement; graphile-worker with a local queue of 5×C takes up to 250 jobs per fetch. What the
 # designs reach here, against what the worker reaches, says where a gap lies: in the rows each
@@ -21,17 +29,42 @@ SECONDS_EACH=${SECONDS_EACH:-3}
 REPS=${REPS:-2}
 OWNERS=${OWNERS:-128}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
-DB=queue_ceiling_$$
+DESIGNS=${DESIGNS:-plans plans_plain_claim graphile_like}
+DB_PREFIX=queue_ceiling_$$
 # The binary's migrations make the schema: build it from this checkout, as bench-peers.sh does.
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
 PLANNER=$ROOT/target/release/planner
 WORK=$(mktemp -d)
-trap 'dropdb --force "$DB" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'for d in $DESIGNS; do dropdb --force "${DB_PREFIX}_$d" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 
-createdb "$DB"
-DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" "$PLANNER" migrate >/dev/null
-
-psql -XqAt -v ON_ERROR_STOP=1 -f "$ROOT/scripts/graphile_like.sql" "$DB"
+# The design's database: the migrations, the reference table, and the design's what-if.
+prepare() {
+  local design=$1 db=${DB_PREFIX}_$1
+  createdb "$db"
+  DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$db" "$PLANNER" migrate >/dev/null
+  psql -XqAt -v ON_ERROR_STOP=1 -f "$ROOT/scripts/graphile_like.sql" "$db"
+  case $design in
+    plans_no_started | plans_lean)
+      # claim_plans as the migrations left it, less the CTE that logs `started` (and the
+      # first `node_started`, which the bench's claims, with no entry node, never write).
+      psql -XqAt -c "SELECT pg_get_functiondef('claim_plans'::regproc)" "$db" |
+        perl -0pe 's/\),\n\s*logged AS \(.*?\n    \)\n(\s*SELECT s\.id)/)\n$1/s or die "no logged CTE\n"' >"$WORK/claim.sql"
+      psql -XqAt -v ON_ERROR_STOP=1 -f "$WORK/claim.sql" "$db" >/dev/null
+      ;;
+  esac
+  case $design in
+    plans_no_open_listing | plans_lean)
+      psql -XqAt -v ON_ERROR_STOP=1 "$db" >/dev/null <<'SQL'
+DROP INDEX plans_owner_created;
+CREATE INDEX plans_owner_created ON plans (owner, created_at DESC, id DESC) WHERE finished_at IS NOT NULL;
+SQL
+      ;;
+  esac
+  case $design in
+    plans_no_finished_index | plans_lean) psql -XqAt -v ON_ERROR_STOP=1 -c "DROP INDEX plans_finished" "$db" >/dev/null ;;
+  esac
+}
+for design in $DESIGNS; do prepare "$design"; done
 
 # Plans with time-ordered ids, dealt to the owners in turn, each with its `queued` event, as
 # `planner bench` enqueues them.
@@ -102,10 +135,15 @@ sed -i "s/:'ids'/':ids'/" "$WORK"/*.sql
 echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ) nproc: $(nproc) commit: $(git -C "$ROOT" rev-parse --short HEAD) jobs: $JOBS owners: $OWNERS clients: 2"
 for rep in $(seq "$REPS"); do
   for batch in $BATCHES; do
-    for design in plans plans_plain_claim graphile_like; do
+    for design in $DESIGNS; do
+      DB=${DB_PREFIX}_$design
+      case $design in
+        plans_plain_claim | graphile_like) script=$design ;;
+        plans*) script=plans ;;
+      esac
       fill
       # Jobs done, counted in the database: a claim may come back short.
-      if ! pgbench -n -c 2 -j 2 -T "$SECONDS_EACH" -D batch="$batch" -D owners="$OWNERS" -f "$WORK/$design.sql" "$DB" \
+      if ! pgbench -n -c 2 -j 2 -T "$SECONDS_EACH" -D batch="$batch" -D owners="$OWNERS" -f "$WORK/$script.sql" "$DB" \
         >"$WORK/pgbench.out" 2>&1; then
         echo "bench=queue_ceiling design=$design batch=$batch FAILED: $(grep -m1 -i error "$WORK/pgbench.out")"
         continue
