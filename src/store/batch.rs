@@ -7,15 +7,17 @@
 //! runs.
 //!
 //! When a batch fails on an unavailable database every item gets that error (the runs' writes
-//! wait it out with `durable`, the API answers 503); any other failure is retried item by
-//! item, so that one bad item (say, text PostgreSQL refuses) fails alone.
+//! wait it out with `durable`, the API answers 503). So does a batch whose answer could not be
+//! read: the statement ran, and may have committed, so it never runs again. Any other failure
+//! is retried item by item, so that one bad item (say, text PostgreSQL refuses) fails alone.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-/// A statement that takes many items at once, answering each in order.
+/// A statement that takes many items at once, answering each in order: one statement,
+/// committed on its own.
 #[async_trait]
 pub trait BatchStatement: Send + Sync + 'static {
     type Item: Send + 'static;
@@ -81,7 +83,7 @@ async fn run_batches<W: BatchStatement>(statement: Arc<W>, receiver: Receiver<W>
                     let _ = reply.send(Err(sqlx::Error::Decode(message.clone().into())));
                 }
             }
-            Err(e) if crate::db::is_unavailable(&e) || items.len() == 1 => {
+            Err(e) if crate::db::is_unavailable(&e) || answer_unreadable(&e) || items.len() == 1 => {
                 let unavailable = crate::db::is_unavailable(&e);
                 let message = e.to_string();
                 let mut first = Some(e);
@@ -105,5 +107,74 @@ async fn run_batches<W: BatchStatement>(statement: Arc<W>, receiver: Receiver<W>
                 }
             }
         }
+    }
+}
+
+/// Errors met reading a statement's rows, after PostgreSQL ran it.
+fn answer_unreadable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Fails any batch of more than one item with `error`, answers single items with
+    /// themselves, and counts the statements it ran.
+    struct FailsBatches {
+        error: fn() -> sqlx::Error,
+        ran: Arc<AtomicUsize>,
+    }
+
+    #[async_trait]
+    impl BatchStatement for FailsBatches {
+        type Item = u32;
+        type Answer = u32;
+
+        async fn run(&self, items: &[u32]) -> Result<Vec<u32>, sqlx::Error> {
+            self.ran.fetch_add(1, Ordering::SeqCst);
+            if items.len() > 1 {
+                return Err((self.error)());
+            }
+            Ok(items.to_vec())
+        }
+    }
+
+    /// Three calls sent before the batching task wakes, so that they share one batch.
+    async fn three_at_once(error: fn() -> sqlx::Error) -> (Vec<Result<u32, sqlx::Error>>, usize) {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let statement = FailsBatches {
+            error,
+            ran: ran.clone(),
+        };
+        let batcher = Batcher::spawn(statement, 8, 1);
+        let answers = futures::future::join_all((1..=3).map(|i| batcher.call(i))).await;
+        (answers, ran.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_answer_could_not_be_read_is_never_run_again() {
+        let (answers, ran) = three_at_once(|| sqlx::Error::Decode("a column of another type".into())).await;
+        assert_eq!(ran, 1, "the statement ran once, its items never again");
+        assert!(answers.iter().all(Result::is_err), "{answers:?}");
+    }
+
+    #[tokio::test]
+    async fn a_batch_refused_for_another_reason_is_run_again_item_by_item() {
+        let (answers, ran) = three_at_once(|| sqlx::Error::RowNotFound).await;
+        assert_eq!(ran, 4, "the batch, then each item alone");
+        let answers: Vec<u32> = answers
+            .into_iter()
+            .map(|a| a.expect("each item alone succeeds"))
+            .collect();
+        assert_eq!(answers, vec![1, 2, 3]);
     }
 }
