@@ -332,15 +332,7 @@ async fn a_refused_request_shows_the_apis_message_and_field(pool: PgPool) {
     let (_held, browser, base) = open_page(&pool, &[]).await;
 
     let text = "3 days in Atlantis for 2";
-    let refusal: Value = reqwest::Client::new()
-        .post(format!("{base}/v1/plans"))
-        .json(&json!({"query": text}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let refusal = submit_query(&base, text).await;
     let message = refusal["error"]["message"].as_str().unwrap().to_string();
     assert_eq!(refusal["error"]["field"], "query");
 
@@ -381,15 +373,7 @@ async fn going_home_shows_plans_submitted_meanwhile_and_a_failed_refresh_says_so
         .until("document.querySelector('#plan-error')?.dataset.code", "not found")
         .await;
     // Meanwhile a plan is submitted from elsewhere (another tab, the API).
-    let submitted: Value = reqwest::Client::new()
-        .post(format!("{base}/v1/plans"))
-        .json(&json!({"query": HANGZHOU}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let submitted = submit_query(&base, HANGZHOU).await;
     let id = submitted["id"].as_str().unwrap().to_string();
 
     browser.click(".top a[href='#/']").await;
@@ -452,15 +436,34 @@ async fn markup_in_a_request_is_shown_as_text_and_never_runs(pool: PgPool) {
 }
 
 /// `planner keys create --name {name}`: the token it prints.
-fn create_key(url: &str, name: &str) -> String {
+/// `POST /v1/plans` with a free-text query, as another tab or client would: the API's answer.
+async fn submit_query(base: &str, query: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{base}/v1/plans"))
+        .json(&json!({"query": query}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `planner keys …` against the page's database: what it printed.
+fn planner_keys(url: &str, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_planner"))
-        .args(["keys", "create", "--name", name])
+        .arg("keys")
+        .args(args)
         .env("DATABASE_URL", url)
         .env("LOG_FORMAT", "json")
         .output()
-        .expect("run planner keys create");
+        .expect("run planner keys");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn create_key(url: &str, name: &str) -> String {
+    planner_keys(url, &["create", "--name", name])
 }
 
 async fn use_key(browser: &Browser, key: &str) {
@@ -563,7 +566,7 @@ async fn with_keys_required_the_page_asks_for_one_and_shows_only_the_callers_pla
             "alice's plan listed again",
         )
         .await;
-    revoke_key(&held.url, "alice");
+    planner_keys(&held.url, &["revoke", "alice"]);
     // Each api process trusts a key for 5 s: the list is refreshed until the key is refused.
     let refused = browser
         .until(
@@ -582,16 +585,6 @@ async fn with_keys_required_the_page_asks_for_one_and_shows_only_the_callers_pla
     );
     assert_eq!(browser.text("#recent-message").await, "");
     browser.close().await;
-}
-
-fn revoke_key(url: &str, name: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_planner"))
-        .args(["keys", "revoke", name])
-        .env("DATABASE_URL", url)
-        .env("LOG_FORMAT", "json")
-        .output()
-        .expect("run planner keys revoke");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The sentences the live list shows for events of `kind`, in order.
