@@ -14,6 +14,8 @@ COPY src ./src
 COPY migrations ./migrations
 COPY data ./data
 COPY web ./web
+# The profiles are built into the binary too (src/config/vars.rs).
+COPY config ./config
 RUN cargo build --release --locked
 
 # Run: a small Debian image, no compiler, no curl; the binary is its own health check.

@@ -1,5 +1,6 @@
-//! The binary as people use it: `planner dev` serving the API with a worker inside, and
-//! `planner plan` both against that API and fully in-process.
+//! The binary as people use it: `planner dev` serving the API with a worker inside,
+//! `planner plan` both against that API and fully in-process, the metrics, `eval`, the
+//! profile a process reads away from its `config/` folder, and `healthcheck`.
 
 mod common;
 
@@ -263,4 +264,104 @@ async fn eval_scores_each_case_and_fails_on_a_miss(pool: PgPool) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: not a case"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `APP_ENV=prod` means the prod profile (API keys required) wherever the binary runs: away
+/// from a `config/` folder it reads the profile built into it, and a `CONFIG_DIR` without
+/// the profile stops it at start rather than running on the defaults.
+#[sqlx::test(migrations = false)]
+async fn a_prod_process_away_from_its_config_folder_keeps_the_prod_profile(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let elsewhere = std::env::temp_dir().join(format!("planner-elsewhere-{}", std::process::id()));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut api = Proc {
+        child: Command::new(env!("CARGO_BIN_EXE_planner"))
+            .arg("api")
+            .current_dir(&elsewhere)
+            .env("APP_ENV", "prod")
+            .env_remove("CONFIG_DIR")
+            .env_remove("AUTH_MODE")
+            .env("DATABASE_URL", &url)
+            .env("API_ADDR", &addr)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn planner api"),
+    };
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    while !answers_ok(&client, &format!("http://{addr}/ready")).await {
+        assert!(start.elapsed() < Duration::from_secs(30), "the api never came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let listed = client.get(format!("http://{addr}/v1/plans")).send().await.unwrap();
+    assert_eq!(listed.status(), 401, "the prod profile requires API keys");
+    api.sigkill();
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_planner"))
+        .arg("api")
+        .current_dir(&elsewhere)
+        .env("APP_ENV", "prod")
+        .env("CONFIG_DIR", elsewhere.join("missing"))
+        .env("DATABASE_URL", &url)
+        .env("API_ADDR", format!("127.0.0.1:{}", free_port()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run planner api");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "started without its profile: {stderr}");
+    assert!(stderr.contains("prod.toml"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}
+
+/// A server on loopback that answers every request with `status` and closes.
+async fn answering(status: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    format!("http://{addr}/health")
+}
+
+async fn healthcheck(url: &str) -> std::process::Output {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_planner"))
+            .args(["healthcheck", "--url", &url])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run planner healthcheck")
+    })
+    .await
+    .unwrap()
+}
+
+/// The image's HEALTHCHECK (and a worker probe with `--url`): exit 0 only on a 2xx; an
+/// error status or no answer exits 1 and says which URL failed how.
+#[tokio::test]
+async fn healthcheck_exits_non_zero_when_the_url_errs_or_does_not_answer() {
+    let healthy = healthcheck(&answering("200 OK").await).await;
+    assert!(healthy.status.success(), "{}", String::from_utf8_lossy(&healthy.stderr));
+
+    let failing_url = answering("503 Service Unavailable").await;
+    let failing = healthcheck(&failing_url).await;
+    let stderr = String::from_utf8_lossy(&failing.stderr);
+    assert_eq!(failing.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&failing_url) && stderr.contains("503"), "{stderr}");
+
+    let closed_url = format!("http://127.0.0.1:{}/health", free_port());
+    let closed = healthcheck(&closed_url).await;
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert_eq!(closed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&closed_url), "{stderr}");
 }

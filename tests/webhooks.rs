@@ -1,7 +1,7 @@
 //! Completion webhooks end to end: a receiver on loopback records what real worker processes
 //! send it, verifies each signature with the secret independently, and can fail or hang on
-//! the first requests. Also the SSRF guard at submit and at delivery, the outbox's
-//! uniqueness, and giving up after 24 h.
+//! the first requests. Also the SSRF guard at submit and at delivery, redirects not followed,
+//! the outbox's uniqueness, and giving up after 24 h.
 
 mod common;
 
@@ -550,5 +550,45 @@ async fn a_receiver_too_slow_or_a_host_that_does_not_resolve_is_tried_again_late
     assert!(
         shown["last_error"].as_str().unwrap().contains("no-such-host.invalid"),
         "{shown}"
+    );
+}
+
+/// A redirect could lead a delivery anywhere (an internal address the URL check never saw):
+/// the sender does not follow it, and the try counts as failed with the redirect's status.
+#[tokio::test]
+async fn a_redirect_is_not_followed_and_fails_the_try() {
+    let (elsewhere, elsewhere_inbox) = receiver().await;
+    let redirector = Router::new().route(
+        "/hook",
+        post(move || {
+            let to = elsewhere.clone();
+            async move { (StatusCode::TEMPORARY_REDIRECT, [("location", to)]) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirector).await });
+
+    let body = br#"{"event":"plan.succeeded"}"#;
+    let delivery = planner::webhook::post::Delivery {
+        id: Uuid::now_v7(),
+        event: "plan.succeeded",
+        url: &url,
+        body,
+    };
+    let sending = planner::webhook::post::Sending {
+        secret: SECRET.as_bytes(),
+        allow_private: true,
+        timeout: Duration::from_secs(5),
+    };
+    let sent = planner::webhook::post::post(&delivery, &sending).await;
+    assert!(
+        matches!(sent, planner::webhook::post::Sent::Failed { status: Some(307), .. }),
+        "{sent:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        elsewhere_inbox.received.lock().unwrap().is_empty(),
+        "the redirect was followed"
     );
 }

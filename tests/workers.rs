@@ -1,5 +1,6 @@
 //! Real `planner worker` processes against real PostgreSQL: throughput across two workers
-//! with every result checked, pickup latency, cancel, the poison pill, and a database outage.
+//! with every result checked, pickup latency, cancel, the poison pill (and its count in the
+//! metrics), and a database outage.
 
 mod common;
 
@@ -303,9 +304,23 @@ async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts
         .await;
         worker.sigkill();
     }
-    let _last = Proc::worker(&url, &env);
+    let last_addr = format!("127.0.0.1:{}", common::free_port());
+    let mut last_env = env.to_vec();
+    last_env.push(("WORKER_ADDR", &last_addr));
+    let _last = Proc::worker(&url, &last_env);
     let (status, attempts) = wait_for(&pool, plan_id, Duration::from_secs(60), |s, _| s == "failed").await;
     assert_eq!(attempts, 3);
+    // The worker that failed it counts it, as the plan-failure alert reads this counter.
+    let metrics = reqwest::get(format!("http://{last_addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("planner_plans_finished_total{status=\"failed\"} 1"),
+        "{metrics}"
+    );
     let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
         .bind(plan_id)
         .fetch_one(&pool)

@@ -37,7 +37,7 @@ enum Command {
     Dev,
     /// Apply the database migrations and exit.
     Migrate,
-    /// Delete terminal plans and finished queue jobs older than RETENTION_DAYS, once.
+    /// Delete terminal plans older than RETENTION_DAYS, and their objects in the results store, once.
     Cleanup,
     /// The MCP weather server (tools lookup_city, get_forecast): stdio, or streamable HTTP at /mcp.
     WeatherMcp {

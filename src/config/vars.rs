@@ -2,7 +2,7 @@
 //! (`config/{APP_ENV}.toml`, whose keys are the variables' names). Secrets only ever come
 //! from the environment: a profile that names one is refused.
 
-use std::{collections::HashMap, env, path::PathBuf, str::FromStr, sync::OnceLock, time::Duration};
+use std::{collections::HashMap, env, path::Path, str::FromStr, sync::OnceLock, time::Duration};
 
 use anyhow::{Context, bail};
 
@@ -22,30 +22,53 @@ const SECRETS: [&str; 9] = [
     "AWS_SESSION_TOKEN",
 ];
 
-/// Reads `config/{app_env}.toml` (under `CONFIG_DIR`, default `config`), if it exists.
+/// The profiles as built into the binary: what a process reads when no `config/` folder is
+/// beside it, so that `APP_ENV=prod` means the prod profile wherever the binary runs.
+const BUILT_IN: [(&str, &str); 3] = [
+    ("dev", include_str!("../../config/dev.toml")),
+    ("staging", include_str!("../../config/staging.toml")),
+    ("prod", include_str!("../../config/prod.toml")),
+];
+
+/// Reads `config/{app_env}.toml` under `CONFIG_DIR` (default `config`, from the working
+/// directory). Without `CONFIG_DIR` and without that file, the built-in profile; a
+/// `CONFIG_DIR` without the file is an error, as is a file that cannot be read.
 fn load_profile(app_env: &str) -> anyhow::Result<HashMap<String, String>> {
-    let dir = env::var("CONFIG_DIR").unwrap_or_else(|_| "config".into());
-    let path = PathBuf::from(dir).join(format!("{app_env}.toml"));
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(HashMap::new());
-    };
-    let table: toml::Table = text
-        .parse()
-        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    match env::var("CONFIG_DIR").ok().filter(|dir| !dir.trim().is_empty()) {
+        Some(dir) => profile_in(app_env, Path::new(&dir), false),
+        None => profile_in(app_env, Path::new("config"), true),
+    }
+}
+
+/// `dir/{app_env}.toml`; the built-in profile when the file does not exist and `built_in_else`.
+fn profile_in(app_env: &str, dir: &Path, built_in_else: bool) -> anyhow::Result<HashMap<String, String>> {
+    let path = dir.join(format!("{app_env}.toml"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_profile(&path.display().to_string(), &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && built_in_else => {
+            match BUILT_IN.iter().find(|(name, _)| *name == app_env) {
+                Some((_, text)) => parse_profile(&format!("the built-in {app_env} profile"), text),
+                None => Ok(HashMap::new()),
+            }
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read the {app_env} profile {}", path.display())),
+    }
+}
+
+/// A profile's variables; `source` names it in errors.
+fn parse_profile(source: &str, text: &str) -> anyhow::Result<HashMap<String, String>> {
+    let table: toml::Table = text.parse().with_context(|| format!("{source} is not valid TOML"))?;
     let mut vars = HashMap::new();
     for (key, value) in table {
         if SECRETS.contains(&key.as_str()) {
-            bail!("{} sets {key}: secrets come only from the environment", path.display());
+            bail!("{source} sets {key}: secrets come only from the environment");
         }
         let value = match value {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(f) => f.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
-            other => bail!(
-                "{}: {key} must be a string, number or boolean, not {other}",
-                path.display()
-            ),
+            other => bail!("{source}: {key} must be a string, number or boolean, not {other}"),
         };
         vars.insert(key, value);
     }
@@ -99,32 +122,61 @@ impl Vars<'_> {
 mod tests {
     use super::*;
 
+    fn scratch_dir(name: &str) -> std::path::PathBuf {
+        let dir = env::temp_dir().join(format!("planner-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     #[test]
-    fn every_profile_parses_and_secrets_are_refused() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        for profile in ["dev", "staging", "prod"] {
-            let text = std::fs::read_to_string(dir.join(format!("{profile}.toml"))).unwrap();
-            let table: toml::Table = text.parse().unwrap();
-            assert!(table.keys().all(|k| !SECRETS.contains(&k.as_str())), "{profile}");
+    fn the_built_in_profiles_are_the_files_and_stand_in_for_a_missing_folder() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let empty = scratch_dir("empty");
+        for (profile, _) in BUILT_IN {
+            let from_file = profile_in(profile, &repo, false).unwrap();
+            assert!(from_file.keys().all(|k| !SECRETS.contains(&k.as_str())), "{profile}");
+            assert_eq!(profile_in(profile, &empty, true).unwrap(), from_file, "{profile}");
         }
-        let tmp = std::env::temp_dir().join(format!("planner-config-{}", std::process::id()));
-        std::fs::create_dir_all(&tmp).unwrap();
-        std::fs::write(tmp.join("staging.toml"), "AMAP_API_KEY = \"leaked\"\n").unwrap();
-        // SAFETY: this test alone reads CONFIG_DIR, before any other use.
-        unsafe { std::env::set_var("CONFIG_DIR", &tmp) };
-        let err = load_profile("staging").unwrap_err().to_string();
+        assert_eq!(profile_in("prod", &empty, true).unwrap()["AUTH_MODE"], "required");
+        let _ = std::fs::remove_dir_all(&empty);
+    }
+
+    #[test]
+    fn a_chosen_folder_without_the_profile_or_an_unreadable_profile_is_an_error() {
+        let dir = scratch_dir("chosen");
+        let err = profile_in("prod", &dir, false).unwrap_err();
+        assert!(format!("{err:#}").contains("prod.toml"), "{err:#}");
+        // A folder where the file should be: it exists but cannot be read as a file.
+        std::fs::create_dir_all(dir.join("staging.toml")).unwrap();
+        let err = profile_in("staging", &dir, true).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot read the staging profile"),
+            "{err:#}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_profile_naming_a_secret_is_refused_and_values_become_text() {
+        let dir = scratch_dir("secrets");
+        std::fs::write(dir.join("staging.toml"), "AMAP_API_KEY = \"leaked\"\n").unwrap();
+        let err = profile_in("staging", &dir, false).unwrap_err().to_string();
         assert!(err.contains("secrets come only from the environment"), "{err}");
-        std::fs::write(tmp.join("dev.toml"), "WEBHOOK_SECRET = \"leaked\"\n").unwrap();
-        let err = load_profile("dev").unwrap_err().to_string();
+        std::fs::write(dir.join("dev.toml"), "WEBHOOK_SECRET = \"leaked\"\n").unwrap();
+        let err = profile_in("dev", &dir, false).unwrap_err().to_string();
         assert!(err.contains("WEBHOOK_SECRET"), "{err}");
         std::fs::write(
-            tmp.join("prod.toml"),
-            "WORKER_CONCURRENCY = 3\nLOG_FORMAT = \"pretty\"\n",
+            dir.join("prod.toml"),
+            "WORKER_CONCURRENCY = 3\nLOG_FORMAT = \"pretty\"\nAPPROVAL_ON_DEGRADED = false\n",
         )
         .unwrap();
-        let vars = load_profile("prod").unwrap();
+        let vars = profile_in("prod", &dir, false).unwrap();
         assert_eq!(vars["WORKER_CONCURRENCY"], "3");
-        unsafe { std::env::remove_var("CONFIG_DIR") };
-        let _ = std::fs::remove_dir_all(&tmp);
+        assert_eq!(vars["APPROVAL_ON_DEGRADED"], "false");
+        std::fs::write(dir.join("prod.toml"), "WORKER_CONCURRENCY = [1, 2]\n").unwrap();
+        let err = profile_in("prod", &dir, false).unwrap_err().to_string();
+        assert!(err.contains("must be a string, number or boolean"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

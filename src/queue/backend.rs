@@ -39,6 +39,7 @@ use crate::{
     store::{
         queue::{self, Claimed},
         runs,
+        states::PlanStatus,
     },
 };
 
@@ -70,8 +71,10 @@ impl Persistence for PlanQueue {
                     tracing::warn!(plan_id = %id, "plan of a silent worker back in the queue");
                     metrics::requeued("rescued");
                 }
-                for id in &rescued.exhausted {
-                    tracing::error!(plan_id = %id, "plan failed: attempts exhausted by workers that stopped");
+                for plan in &rescued.exhausted {
+                    tracing::error!(plan_id = %plan.id, "plan failed: attempts exhausted by workers that stopped");
+                    let age = (chrono::Utc::now() - plan.created_at).to_std().unwrap_or_default();
+                    metrics::plan_finished(PlanStatus::Failed.as_str(), age);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "rescue of silent workers' plans failed"),

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -181,7 +181,25 @@ pub struct Rescued {
     /// Back in the queue: they resume from their checkpoints.
     pub requeued: Vec<Uuid>,
     /// Failed: their last attempt was spent by a worker that died.
-    pub exhausted: Vec<Uuid>,
+    pub exhausted: Vec<Exhausted>,
+}
+
+/// A plan failed because every attempt was spent by a worker that died.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exhausted {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A plan `running` under a worker that stopped heartbeating.
+#[derive(sqlx::FromRow)]
+struct Orphan {
+    id: Uuid,
+    runs: i32,
+    attempts: i32,
+    max_attempts: i32,
+    worker: Option<String>,
+    created_at: DateTime<Utc>,
 }
 
 /// Puts back in the queue the plans `running` under a worker silent for `silent_for` (or
@@ -190,8 +208,8 @@ pub struct Rescued {
 /// number of workers at once (the plans are locked, skipping those another is rescuing).
 pub async fn rescue_orphans(pool: &PgPool, silent_for: Duration) -> Result<Rescued, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let orphans: Vec<(Uuid, i32, i32, i32, Option<String>)> = sqlx::query_as(
-        "SELECT p.id, p.runs, p.attempts, p.max_attempts, p.worker FROM plans p
+    let orphans: Vec<Orphan> = sqlx::query_as(
+        "SELECT p.id, p.runs, p.attempts, p.max_attempts, p.worker, p.created_at FROM plans p
          WHERE p.status = 'running'
            AND NOT EXISTS (SELECT 1 FROM queue_workers w
                            WHERE w.name = p.worker AND w.heartbeat_at >= now() - make_interval(secs => $1))
@@ -201,7 +219,15 @@ pub async fn rescue_orphans(pool: &PgPool, silent_for: Duration) -> Result<Rescu
     .fetch_all(&mut *tx)
     .await?;
     let mut rescued = Rescued::default();
-    for (id, run, attempts, max_attempts, worker) in orphans {
+    for Orphan {
+        id,
+        runs: run,
+        attempts,
+        max_attempts,
+        worker,
+        created_at,
+    } in orphans
+    {
         if attempts >= max_attempts {
             let message = format!(
                 "gave up after {attempts} attempts: the worker running the plan stopped before finishing it each time (crash, kill or lost connection)"
@@ -209,7 +235,7 @@ pub async fn rescue_orphans(pool: &PgPool, silent_for: Duration) -> Result<Rescu
             let error = PlanError::attempts_exhausted(message, None);
             let detail = json!({"reason": "attempts_exhausted", "worker": worker});
             finish(&mut tx, id, attempts, PlanStatus::Failed, Some(&error), detail).await?;
-            rescued.exhausted.push(id);
+            rescued.exhausted.push(Exhausted { id, created_at });
         } else {
             back_in_queue(&mut tx, id).await?;
             let detail = json!({"worker": worker, "run": run});
