@@ -212,7 +212,7 @@ async fn api_tls_cert_and_key_serve_https(pool: PgPool) {
     }
 
     // A client that connects and never says a word does not hold up anyone else's handshake.
-    let _silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let submitted = client
         .post(format!("{base}/v1/plans"))
         .json(&serde_json::json!({"query": "3 days in Chengdu for 2, budget 5000 CNY"}))
@@ -242,6 +242,18 @@ async fn api_tls_cert_and_key_serve_https(pool: PgPool) {
     assert!(
         untrusting.is_err(),
         "a self-signed certificate was accepted without trust"
+    );
+
+    // The silent client is dropped once its handshake has had 10 s, rather than held forever.
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read(&mut silent, &mut byte),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "a connection that never started its handshake was kept: {closed:?}"
     );
 
     // The image's HEALTHCHECK speaks HTTPS to its own api.
