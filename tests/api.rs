@@ -93,6 +93,8 @@ async fn bad_input_gets_a_json_error_naming_the_field_and_never_reaches_the_queu
         (json!({"query": "3 days in Lisbon for 2"}).to_string(), 422, "query"),
         (json!({"query": "asdf qwerty zxcv"}).to_string(), 422, "query"),
         (json!({"query": "   "}).to_string(), 400, "query"),
+        // Characters whose lowercase has another byte length, around a holiday's name.
+        (json!({"query": "İ元旦ẞ"}).to_string(), 422, "query"),
         (json!({}).to_string(), 400, "destination"),
         ("{\"destination\": \"杭州\", ".to_string(), 400, "body"),
         ("not json at all".to_string(), 400, "body"),

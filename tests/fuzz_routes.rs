@@ -95,6 +95,9 @@ fn text(rng: &mut StdRng) -> String {
         "CNY",
         "USD",
         "9999999999999999999999",
+        // Lowercasing changes these characters' byte lengths.
+        "İ元旦ẞ",
+        "ẞ五一İ杭州",
     ];
     let mut s = (*pool.choose(rng).unwrap_or(&"")).to_string();
     if rng.random_bool(0.05) {

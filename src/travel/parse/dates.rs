@@ -209,8 +209,10 @@ fn holiday(text: &mut Remaining, today: NaiveDate) -> Option<DateReading> {
             })
         });
     let ((at, len), date) = found?;
-    // `lower` and the text have the same byte offsets only where lowering kept lengths.
-    if lower.len() == text.as_str().len() {
+    // Lowering may change a character's length (`İ`, `ẞ`), and two such changes can cancel
+    // out: the offsets found in `lower` hold in the text only where it says the same there.
+    let said = text.as_str().get(at..at + len).map(str::to_lowercase);
+    if said.as_deref() == lower.get(at..at + len) {
         text.blank(at..at + len);
     }
     starting(date?)

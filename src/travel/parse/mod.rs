@@ -147,6 +147,23 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
     }
 
+    /// `İ` grows by a byte when lowered and `ẞ` shrinks by one: offsets read in the lowered
+    /// text did not fall on the original's characters (a panic on the submit path).
+    #[test]
+    fn characters_whose_lowercase_changes_length_read_without_a_panic() {
+        for query in [
+            "İ元旦ẞ",
+            "ẞ元旦İ",
+            "İİ五一ẞẞ杭州3天",
+            "\u{212A}国庆İ",
+            "ȺẞChristmas in 杭州",
+        ] {
+            let p = parse_query(query, today());
+            assert!(p.start_date.is_some(), "{query}: the holiday was not read");
+        }
+        assert_eq!(parse_query("İİ五一ẞẞ杭州3天", today()).days, Some(3));
+    }
+
     #[test]
     fn chinese_request() {
         let p = parse_query(

@@ -19,8 +19,12 @@ impl Remaining {
         &self.text
     }
 
-    /// Replaces `range` with as many spaces, keeping every other offset where it was.
+    /// Replaces `range` with as many spaces, keeping every other offset where it was. A range
+    /// that does not fall on the text's characters blanks nothing.
     pub fn blank(&mut self, range: Range<usize>) {
+        if self.text.get(range.clone()).is_none() {
+            return;
+        }
         let spaces = " ".repeat(range.len());
         self.text.replace_range(range, &spaces);
     }
