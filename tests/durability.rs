@@ -564,8 +564,15 @@ async fn stuck_plans_go_back_to_the_queue(pool: PgPool) {
     let stuck = create(&pool, json!({"destination": "北京"}), 5).await;
     let busy = create(&pool, json!({"destination": "北京"}), 5).await;
     let waiting = create(&pool, json!({"destination": "北京"}), 5).await;
+    // Stuck in its last attempt: it fails rather than going round again.
+    let last = create(&pool, json!({"destination": "北京"}), 3).await;
     sqlx::query("UPDATE plans SET status = 'running', runs = 1, attempts = 1, updated_at = now() - interval '1 hour' WHERE id = $1")
         .bind(stuck)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE plans SET status = 'running', runs = 3, attempts = 3, updated_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(last)
         .execute(&pool)
         .await
         .unwrap();
@@ -584,10 +591,20 @@ async fn stuck_plans_go_back_to_the_queue(pool: PgPool) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        rescued,
+        rescued.requeued,
         vec![stuck],
         "only the plan untouched for longer than a run may take"
     );
+    let exhausted: Vec<_> = rescued.exhausted.iter().map(|p| p.id).collect();
+    assert_eq!(exhausted, vec![last]);
+    assert_eq!(status(&pool, last).await, ("failed".to_string(), 3));
+    let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
+        .bind(last)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(error["code"], "attempts_exhausted", "{error}");
+    assert_eq!(events(&pool, last, "rescued_stuck").await, 0);
     assert_eq!(status(&pool, stuck).await.0, "queued");
     assert_eq!(status(&pool, busy).await.0, "running");
     assert_eq!(events(&pool, stuck, "rescued_stuck").await, 1);

@@ -1,18 +1,24 @@
 //! The last line against stuck plans: a plan `running` untouched for longer than any run may
 //! take — its run is dead and the queue did not notice (say the worker stayed alive but the
-//! run's outcome could not be written). It goes back to the queue; the next claim's run
-//! number fences out any zombie. One process at a time, under an advisory lock of its own.
+//! run's outcome could not be written). It goes back to the queue, or fails when that run
+//! spent its last attempt; the next claim's run number fences out any zombie. One process at
+//! a time, under an advisory lock of its own.
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    metrics,
     queue::maintenance::lock::exclusively,
     store::{
-        events, queue, runs,
+        events,
+        plan_error::PlanError,
+        queue,
+        runs::{self, Exhausted, Rescued},
         states::{EventKind, PlanStatus},
     },
 };
@@ -20,29 +26,75 @@ use crate::{
 /// Arbitrary, fixed: the key of the rescuer's advisory lock.
 const RESCUE_LOCK: i64 = 0x0070_6c61_6e72_6573;
 
-/// `None` when another process is rescuing right now; else the plans put back in the queue.
-pub async fn rescue_stuck(pool: &PgPool, stale_after: Duration) -> Result<Option<Vec<Uuid>>, sqlx::Error> {
+/// A plan `running` untouched for too long.
+#[derive(sqlx::FromRow)]
+struct Stuck {
+    id: Uuid,
+    attempts: i32,
+    max_attempts: i32,
+    worker: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+/// `None` when another process is rescuing right now; else the plans put back in the queue
+/// and those failed because the stuck run spent their last attempt (as `rescue_orphans`
+/// does for a dead worker's plans, so a plan that gets stuck every time stops).
+pub async fn rescue_stuck(pool: &PgPool, stale_after: Duration) -> Result<Option<Rescued>, sqlx::Error> {
     let Some(mut tx) = exclusively(pool, RESCUE_LOCK).await? else {
         return Ok(None);
     };
-    let stuck: Vec<(Uuid, i32, Option<String>)> = sqlx::query_as(
-        "SELECT p.id, p.attempts, p.worker FROM plans p
+    let stuck: Vec<Stuck> = sqlx::query_as(
+        "SELECT p.id, p.attempts, p.max_attempts, p.worker, p.created_at FROM plans p
          WHERE p.status = 'running' AND p.updated_at < now() - make_interval(secs => $1)
          FOR UPDATE OF p SKIP LOCKED",
     )
     .bind(stale_after.as_secs_f64())
     .fetch_all(&mut *tx)
     .await?;
-    for (id, attempts, worker) in &stuck {
-        runs::back_in_queue(&mut tx, *id).await?;
-        let detail = json!({"was": PlanStatus::Running, "worker": worker});
-        events::record(&mut tx, *id, EventKind::RescuedStuck, None, *attempts, detail).await?;
-        tracing::warn!(plan_id = %id, "stuck plan back in the queue");
-        crate::metrics::requeued("stuck");
+    let mut rescued = Rescued::default();
+    for plan in stuck {
+        if plan.attempts >= plan.max_attempts {
+            let message = format!(
+                "gave up after {} attempts: the plan's last run stopped making progress and was given up as stuck",
+                plan.attempts
+            );
+            let error = PlanError::attempts_exhausted(message, None);
+            let detail = json!({"reason": "attempts_exhausted", "was": PlanStatus::Running, "worker": plan.worker});
+            runs::finish(
+                &mut tx,
+                plan.id,
+                plan.attempts,
+                PlanStatus::Failed,
+                Some(&error),
+                detail,
+            )
+            .await?;
+            rescued.exhausted.push(Exhausted {
+                id: plan.id,
+                created_at: plan.created_at,
+            });
+        } else {
+            runs::back_in_queue(&mut tx, plan.id).await?;
+            let detail = json!({"was": PlanStatus::Running, "worker": plan.worker});
+            events::record(&mut tx, plan.id, EventKind::RescuedStuck, None, plan.attempts, detail).await?;
+            rescued.requeued.push(plan.id);
+        }
     }
-    if !stuck.is_empty() {
+    if !rescued.requeued.is_empty() {
         queue::wake(&mut tx).await?;
     }
     tx.commit().await?;
-    Ok(Some(stuck.into_iter().map(|s| s.0).collect()))
+    for id in &rescued.requeued {
+        tracing::warn!(plan_id = %id, "stuck plan back in the queue");
+        metrics::requeued("stuck");
+    }
+    for plan in &rescued.exhausted {
+        tracing::error!(plan_id = %plan.id, "stuck plan failed: attempts exhausted");
+        metrics::plan_finished(PlanStatus::Failed.as_str(), age(plan.created_at));
+    }
+    Ok(Some(rescued))
+}
+
+fn age(created_at: DateTime<Utc>) -> Duration {
+    (Utc::now() - created_at).to_std().unwrap_or_default()
 }
