@@ -371,7 +371,7 @@ async fn node_and_plan_timeouts_are_recorded_and_treated_as_transient(pool: PgPo
     assert!(error["message"].as_str().unwrap().contains("timed out"), "{error}");
     worker.sigkill();
 
-    let plan_slow = create(&pool, request, 1).await;
+    let plan_slow = create(&pool, request.clone(), 1).await;
     let _worker = Proc::worker(
         &url,
         &[("PLAN_TIMEOUT_SECS", "1"), ("PLANNER_FAULT_NODE_DELAY", "draft=2500")],
@@ -383,6 +383,20 @@ async fn node_and_plan_timeouts_are_recorded_and_treated_as_transient(pool: PgPo
         .await
         .unwrap();
     assert_eq!(detail["scope"], "plan");
+
+    // A timeout event the database refuses does not keep the attempt's end from being written:
+    // the plan fails (its only attempt spent) rather than staying `running` with nobody on it.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_timeouts() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.kind = 'timeout' THEN RAISE EXCEPTION 'timeout events refused'; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER refuse_timeouts BEFORE INSERT ON plan_events FOR EACH ROW EXECUTE FUNCTION refuse_timeouts();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let unrecorded = create(&pool, request, 1).await;
+    wait_for(&pool, unrecorded, Duration::from_secs(30), |s, _| s == "failed").await;
+    assert_eq!(events(&pool, unrecorded, "timeout").await, 0);
 }
 
 #[sqlx::test(migrations = false)]

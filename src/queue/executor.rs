@@ -216,7 +216,13 @@ impl Executor {
                 let after = self.plan_timeout;
                 tracing::warn!(after_ms = after.as_millis() as u64, "plan run timed out");
                 metrics::timeout(WHOLE_PLAN);
-                checkpoints::record_timeout(pool, plan_id, lease.run, WHOLE_PLAN, WHOLE_PLAN, after).await?;
+                // The event tells the timeline; the attempt's end below (which waits out an
+                // outage) is what must not be missed, so a failure here does not stop it.
+                if let Err(e) =
+                    checkpoints::record_timeout(pool, plan_id, lease.run, WHOLE_PLAN, WHOLE_PLAN, after).await
+                {
+                    tracing::warn!(error = %e, "the plan's timeout event could not be written");
+                }
                 let message = format!("the plan run timed out after {} ms", after.as_millis());
                 (
                     self.transient(plan_id, lease, WHOLE_PLAN, message).await?,
