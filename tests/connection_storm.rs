@@ -120,3 +120,77 @@ async fn dropped_connections_orphan_no_plan(pool: PgPool) {
     );
     assert_eq!(twice, 0, "a plan finalized twice");
 }
+
+/// The narrowest case of the storm: a claim that commits and whose answer never reaches its
+/// worker. Here the answer is made unreadable for one claim only (a wrapper around the real
+/// `claim_plans` returns its rows with `runs` NULL once, in the claim's own transaction): the
+/// plans are `running` under a worker that heartbeats and never got them. The worker hands
+/// them back at once, their attempts returned, and they succeed, rather than waiting for the
+/// stuck-plan rescue after the longest a run may take.
+#[sqlx::test(migrations = false)]
+async fn a_claim_whose_answer_is_lost_hands_its_plans_back_at_once(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    sqlx::raw_sql(
+        "CREATE TABLE claim_trap (armed boolean NOT NULL);
+         INSERT INTO claim_trap VALUES (true);
+         ALTER FUNCTION claim_plans(text, integer, integer, text, text, uuid) RENAME TO claim_plans_real;
+         CREATE FUNCTION claim_plans(worker text, max_plans integer, owner_cap integer, entry text,
+                                     after_owner text, claim_id uuid DEFAULT NULL)
+         RETURNS TABLE (
+             id uuid, owner text, runs integer, attempts integer, max_attempts integer, request jsonb,
+             approval jsonb, created_at timestamptz, first_start boolean, trace_context jsonb, checkpoints jsonb
+         )
+         LANGUAGE plpgsql AS $$
+         DECLARE
+             sprung boolean;
+         BEGIN
+             CREATE TEMP TABLE IF NOT EXISTS claimed_now ON COMMIT DROP AS
+                 SELECT * FROM claim_plans_real(worker, max_plans, owner_cap, entry, after_owner, claim_id) WITH NO DATA;
+             INSERT INTO claimed_now
+                 SELECT * FROM claim_plans_real(worker, max_plans, owner_cap, entry, after_owner, claim_id);
+             sprung := EXISTS (SELECT 1 FROM claimed_now)
+                       AND EXISTS (SELECT 1 FROM claim_trap WHERE armed);
+             IF sprung THEN
+                 UPDATE claim_trap SET armed = false;
+             END IF;
+             RETURN QUERY SELECT c.id, c.owner, CASE WHEN sprung THEN NULL ELSE c.runs END, c.attempts,
+                                 c.max_attempts, c.request, c.approval, c.created_at, c.first_start,
+                                 c.trace_context, c.checkpoints
+                          FROM claimed_now c;
+         END
+         $$;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut ids = Vec::new();
+    for city in ["北京", "上海", "杭州"] {
+        let request = json!({"destination": city, "start_date": in_days(3), "days": 2});
+        ids.push(common::create_plan(&pool, &request, 3).await);
+    }
+    let started = Instant::now();
+    let _worker = Proc::worker(&url, &[]);
+    for id in &ids {
+        common::wait_for(&pool, *id, Duration::from_secs(60), |s, _| s == "succeeded").await;
+    }
+    let took = started.elapsed();
+    let armed: bool = sqlx::query_scalar("SELECT armed FROM claim_trap")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!armed, "no claim's answer was lost: the test tested nothing");
+    let (handed, attempts): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM plan_events WHERE kind = 'handed_back'),
+                (SELECT sum(attempts) FROM plans)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(handed >= 1, "the lost claim's plans were not handed back");
+    assert_eq!(attempts, ids.len() as i64, "a lost claim spent attempts");
+    println!(
+        "a lost claim's answer: {handed} plans handed back, all {} succeeded {took:.1?} after the worker started",
+        ids.len()
+    );
+}

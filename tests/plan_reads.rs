@@ -42,7 +42,7 @@ async fn reads_asked_together_each_get_their_own_plan_as_a_read_alone_sees_it(po
         owner_cap: 8,
         after_owner: None,
     };
-    let claimed = queue::claim(&pool, "test-worker", limits, Some("understand"))
+    let claimed = queue::claim(&pool, "test-worker", limits, Some("understand"), uuid::Uuid::new_v4())
         .await
         .unwrap();
     assert_eq!(claimed.len(), 12);

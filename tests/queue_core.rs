@@ -28,7 +28,7 @@ async fn claim(pool: &PgPool, max: usize, cap: u32, after: Option<&str>) -> Vec<
         owner_cap: cap,
         after_owner: after,
     };
-    queue::claim(pool, "test-worker", limits, Some("understand"))
+    queue::claim(pool, "test-worker", limits, Some("understand"), Uuid::new_v4())
         .await
         .unwrap()
 }
@@ -144,7 +144,9 @@ async fn claims_side_by_side_skip_an_owner_being_served_and_never_pass_a_cap(poo
                     owner_cap: 5,
                     after_owner: Some(after),
                 };
-                queue::claim(&pool, &format!("worker-{i}"), limits, None).await.unwrap()
+                queue::claim(&pool, &format!("worker-{i}"), limits, None, Uuid::new_v4())
+                    .await
+                    .unwrap()
             })
         })
         .collect();

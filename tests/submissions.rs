@@ -57,7 +57,13 @@ async fn plans_submitted_in_one_statement_wait_as_a_read_of_each_says(pool: PgPo
         owner_cap: 8,
         after_owner: None,
     };
-    assert_eq!(queue::claim(&pool, "w", limits, None).await.unwrap().len(), 2);
+    assert_eq!(
+        queue::claim(&pool, "w", limits, None, uuid::Uuid::new_v4())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     let three = request(3);
     let later = chrono::Utc::now() + chrono::Duration::hours(2);

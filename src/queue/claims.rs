@@ -4,7 +4,8 @@
 //! starts in the background. Up to two claims run at once, so that one claim's commit
 //! overlaps the next one's work (`claim_plans` locks only the owners it serves). A claim that
 //! lands plans nudges the worker. Plans still here when the worker stops, or landing after,
-//! go back to the queue.
+//! go back to the queue, as do those of a claim that failed (it may have committed with its
+//! answer lost).
 
 use std::{
     collections::VecDeque,
@@ -15,10 +16,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    queue::{consumer::Consumer, wake::Nudge},
+    queue::{consumer::Consumer, durable::durable, wake::Nudge},
     store::{
         queue::{self, ClaimLimits, Claimed},
-        runs,
+        runs::{self, HandBack},
     },
 };
 
@@ -97,7 +98,9 @@ impl Claims {
             owner_cap: self.consumer.owner_cap,
             after_owner: after_owner.as_deref(),
         };
-        let result = queue::claim(&self.pool, &worker, limits, self.consumer.entry).await;
+        let claim_id = Uuid::new_v4();
+        let result = queue::claim(&self.pool, &worker, limits, self.consumer.entry, claim_id).await;
+        let failed = result.is_err();
         let (back, wake) = {
             let mut state = self.state();
             state.in_flight -= 1;
@@ -123,6 +126,9 @@ impl Claims {
             self.nudge.wake();
         }
         hand_back(&self.pool, &worker, &ids(&back)).await;
+        if failed {
+            release(&self.pool, &worker, claim_id).await;
+        }
     }
 
     /// The worker stops: claimed plans not handed to it go back to the queue, now and as
@@ -144,7 +150,7 @@ pub async fn hand_back(pool: &PgPool, worker: &str, plans: &[Uuid]) -> u64 {
     if plans.is_empty() {
         return 0;
     }
-    match runs::hand_back(pool, worker, Some(plans)).await {
+    match runs::hand_back(pool, worker, HandBack::Plans(plans)).await {
         Ok(n) => {
             tracing::info!(worker, plans = n, "claimed plans not started handed back");
             n
@@ -152,6 +158,23 @@ pub async fn hand_back(pool: &PgPool, worker: &str, plans: &[Uuid]) -> u64 {
         Err(e) => {
             tracing::warn!(worker, error = %e, plans = plans.len(), "claimed plans not handed back; the rescue will");
             0
+        }
+    }
+}
+
+/// A failed claim may have committed, its answer lost with the connection: whatever it
+/// claimed goes back to the queue with its attempt, once the database answers (nothing, when
+/// it rolled back).
+async fn release(pool: &PgPool, worker: &str, claim_id: Uuid) {
+    match durable("hand back a failed claim's plans", || {
+        runs::hand_back(pool, worker, HandBack::Claim(claim_id))
+    })
+    .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(worker, plans = n, "a claim's answer was lost; its plans handed back"),
+        Err(e) => {
+            tracing::error!(worker, error = %e, "a failed claim's plans not handed back; the stuck-plan rescue will")
         }
     }
 }

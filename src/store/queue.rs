@@ -113,21 +113,25 @@ pub struct ClaimLimits<'a> {
 /// Claims up to `limits.max` due plans for `worker` (one statement, one transaction), in
 /// the order the owners were served.
 /// `entry` is the graph's first node, whose start the claim records for a plan's first run.
+/// `claim_id` is kept on the plans claimed: should the answer be lost after the commit,
+/// `runs::hand_back` with `HandBack::Claim` returns them to the queue.
 pub async fn claim(
     pool: &PgPool,
     worker: &str,
     limits: ClaimLimits<'_>,
     entry: Option<&str>,
+    claim_id: Uuid,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     if limits.max == 0 {
         return Ok(Vec::new());
     }
-    let rows: Vec<ClaimRow> = sqlx::query_as("SELECT * FROM claim_plans($1, $2, $3, $4, $5)")
+    let rows: Vec<ClaimRow> = sqlx::query_as("SELECT * FROM claim_plans($1, $2, $3, $4, $5, $6)")
         .bind(worker)
         .bind(limits.max.min(i32::MAX as usize) as i32)
         .bind(limits.owner_cap.min(i32::MAX as u32) as i32)
         .bind(entry)
         .bind(limits.after_owner)
+        .bind(claim_id)
         .fetch_all(pool)
         .await?;
     Ok(rows

@@ -264,17 +264,34 @@ pub async fn back_in_queue(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Resu
     Ok(())
 }
 
-/// Hands back to the queue the plans `running` under `worker` — all of them, or only `ids` —
-/// with their attempts returned: the consumer stopped (its stream ended on a dropped
-/// connection, or it shut down with plans claimed and not started), and nobody will finish
-/// them. Returns how many.
-pub async fn hand_back(pool: &PgPool, worker: &str, ids: Option<&[Uuid]>) -> Result<u64, sqlx::Error> {
+/// Which of a worker's running plans go back to the queue.
+#[derive(Debug, Clone, Copy)]
+pub enum HandBack<'a> {
+    /// Every one: the consumer stopped.
+    All,
+    /// These, claimed and never started.
+    Plans(&'a [Uuid]),
+    /// Those one claim took: it failed, and may have committed without its answer arriving.
+    Claim(Uuid),
+}
+
+/// Hands back to the queue the plans `running` under `worker` that `which` names, with their
+/// attempts returned: the consumer stopped (its stream ended on a dropped connection, or it
+/// shut down with plans claimed and not started), or a claim's answer was lost, and nobody
+/// will finish them. Returns how many.
+pub async fn hand_back(pool: &PgPool, worker: &str, which: HandBack<'_>) -> Result<u64, sqlx::Error> {
+    let (ids, claim) = match which {
+        HandBack::All => (None, None),
+        HandBack::Plans(ids) => (Some(ids), None),
+        HandBack::Claim(claim) => (None, Some(claim)),
+    };
     let mut tx = pool.begin().await?;
     let error = PlanError::handed_back().to_json();
     let handed: Vec<(Uuid, i32, i32)> = sqlx::query_as(
         "UPDATE plans SET status = $3, worker = NULL, current_node = NULL, attempts = greatest(attempts - 1, 0),
             error = $4, due_at = now(), updated_at = now()
          WHERE status = $2 AND worker = $1 AND ($5::uuid[] IS NULL OR id = ANY($5))
+           AND ($6::uuid IS NULL OR claim = $6)
          RETURNING id, attempts, runs",
     )
     .bind(worker)
@@ -282,6 +299,7 @@ pub async fn hand_back(pool: &PgPool, worker: &str, ids: Option<&[Uuid]>) -> Res
     .bind(PlanStatus::Queued)
     .bind(&error)
     .bind(ids)
+    .bind(claim)
     .fetch_all(&mut *tx)
     .await?;
     for (id, attempts, run) in &handed {
