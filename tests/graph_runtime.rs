@@ -1,6 +1,6 @@
 //! The graph runtime against real PostgreSQL: a run that fails after node k resumes
 //! without running nodes 1..k again; fan-out runs concurrently; a stale attempt is fenced
-//! out; a cancel stops the run at the next node boundary.
+//! out; a cancel stops the run at the next node boundary; a node that panics fails its plan.
 
 mod common;
 
@@ -94,8 +94,50 @@ fn runner(pool: &PgPool, graph: Graph) -> Runner {
         graph,
         store: Arc::new(PgCheckpoints::new(pool.clone())),
         delays: HashMap::new(),
+        panics: Vec::new(),
         node_timeout: Duration::from_secs(30),
     }
+}
+
+/// A node with a defect: it panics.
+struct Panicking;
+
+#[async_trait]
+impl Node for Panicking {
+    async fn run(&self, _: &NodeContext) -> Result<Value, NodeError> {
+        let empty: Vec<u32> = Vec::new();
+        Ok(json!(empty[3]))
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_node_that_panics_fails_its_plan_and_nothing_else(pool: PgPool) {
+    common::migrated(&pool).await;
+    let calls: Calls = Arc::default();
+    let graph = Graph::new("a")
+        .node("a", node("a", &calls))
+        .node("b", Panicking)
+        .node("c", node("c", &calls))
+        .edge("a", &["b", "c"])
+        .end("b")
+        .end("c");
+    let runner = runner(&pool, graph);
+    let id = running_plan(&pool, 1).await;
+    let ran = runner.run(id, 1, &json!({}), Resume::default()).await;
+    match ran {
+        Err(RunError::Node {
+            node,
+            error: NodeError::Permanent { code, message },
+        }) => {
+            assert_eq!((node.as_str(), code.as_str()), ("b", "internal_error"));
+            assert!(message.contains("index out of bounds"), "{message}");
+        }
+        other => panic!("a panicking node ended the run with {other:?}"),
+    }
+    // Its sibling in the wave ran, and the runner stays usable for the next plan.
+    assert_eq!(calls.lock().unwrap()["c"], 1);
+    let next = running_plan(&pool, 1).await;
+    assert!(runner.run(next, 1, &json!({}), Resume::default()).await.is_err());
 }
 
 #[sqlx::test(migrations = false)]

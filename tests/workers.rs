@@ -334,6 +334,43 @@ async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts
     assert_eq!(common::status(&pool, plan_id).await, ("failed".to_string(), 3));
 }
 
+/// A defect that panics in a node fails that plan at once with `internal_error`; the worker's
+/// consumer keeps running (no restart, no plan handed back), so the plan does not come round
+/// again with its attempt returned, and the other plans are unaffected.
+#[sqlx::test(migrations = false)]
+async fn a_node_that_panics_fails_its_plan_without_restarting_the_worker(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let mut ids = Vec::new();
+    for city in ["成都", "西安", "苏州"] {
+        let request = json!({"destination": city, "start_date": in_days(3), "days": 2});
+        ids.push(common::create_plan(&pool, &request, 3).await);
+    }
+    let _worker = Proc::worker(&url, &[("PLANNER_FAULT_NODE_PANIC", "draft")]);
+    for id in &ids {
+        let (_, attempts) = wait_for(&pool, *id, Duration::from_secs(60), |s, _| s == "failed").await;
+        assert_eq!(attempts, 1, "a defect is not retried");
+        let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            (error["code"].as_str(), error["node"].as_str()),
+            (Some("internal_error"), Some("draft")),
+            "{error}"
+        );
+    }
+    let (handed, restarted): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM plan_events WHERE kind = 'handed_back'),
+                (SELECT count(*) FROM queue_workers WHERE name LIKE '%-r_')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((handed, restarted), (0, 0), "the consumer restarted");
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_worker_survives_a_database_outage_longer_than_its_acquire_timeout(pool: PgPool) {
     migrated(&pool).await;

@@ -51,6 +51,8 @@ pub struct Settings {
     pub queue: QueueSettings,
     /// Fault injection for tests and drills: sleep this long before running a node.
     pub node_delays: HashMap<String, Duration>,
+    /// Fault injection for tests and drills: these nodes panic (a defect's stand-in).
+    pub node_panics: Vec<String>,
     pub node_timeout: Duration,
     /// The graph's execution timeout: one attempt of one plan.
     pub plan_timeout: Duration,
@@ -187,6 +189,15 @@ impl Settings {
             db_pool_max: vars.parsed("DB_POOL_MAX", 20)?,
             queue: QueueSettings::read(vars)?,
             node_delays: node_delays(vars.text("PLANNER_FAULT_NODE_DELAY").as_deref())?,
+            node_panics: vars
+                .text("PLANNER_FAULT_NODE_PANIC")
+                .map(|list| {
+                    list.split(',')
+                        .map(|n| n.trim().to_string())
+                        .filter(|n| !n.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             node_timeout: vars.secs("NODE_TIMEOUT_SECS", 240)?,
             plan_timeout: vars.secs("PLAN_TIMEOUT_SECS", 600)?,
             shutdown_grace: vars.secs("SHUTDOWN_GRACE_SECS", 30)?,

@@ -8,11 +8,12 @@
 
 use std::{
     collections::HashMap,
+    panic::AssertUnwindSafe,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use futures::future::join_all;
+use futures::{FutureExt, future::join_all};
 use serde_json::Value;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -53,6 +54,8 @@ pub struct Runner {
     pub store: Arc<dyn CheckpointStore>,
     /// Fault injection: a pause before the named nodes run.
     pub delays: HashMap<String, Duration>,
+    /// Fault injection: the named nodes panic.
+    pub panics: Vec<String>,
     /// A node running longer is abandoned: a transient failure, recorded as a timeout.
     pub node_timeout: Duration,
 }
@@ -159,10 +162,31 @@ impl Runner {
         let started = Instant::now();
         // The injected delay is part of the node: it counts against the node's timeout.
         let delay = self.delays.get(name).copied().unwrap_or_default();
+        let panics = self.panics.iter().any(|p| p == name);
         let work = async {
             tokio::time::sleep(delay).await;
+            if panics {
+                panic!("PLANNER_FAULT_NODE_PANIC names {name}");
+            }
             node.run(&ctx).await
         };
+        // A panic is a defect in the node, not in the worker: it fails this plan alone.
+        // Left to unwind, it would end the worker's consumer, whose restart hands back every
+        // plan it held with their attempts returned, the panicking one among them, for ever.
+        let work = AssertUnwindSafe(work).catch_unwind().map(|caught| {
+            caught.unwrap_or_else(|panic| {
+                let said = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                tracing::error!(plan_id = %plan_id, node = name, panic = %said, "node panicked");
+                Err(NodeError::Permanent {
+                    code: "internal_error".into(),
+                    message: format!("node {name} failed on a defect in the planner ({said})"),
+                })
+            })
+        });
         let output = match tokio::time::timeout(self.node_timeout, work).await {
             Ok(output) => output,
             Err(_) => {

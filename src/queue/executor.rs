@@ -84,6 +84,7 @@ impl Executor {
             graph: nodes::planning_graph(sources, policy),
             store: Arc::new(checkpoints.clone()),
             delays: settings.node_delays.clone(),
+            panics: settings.node_panics.clone(),
             node_timeout: settings.node_timeout,
         };
         Arc::new(Self {
