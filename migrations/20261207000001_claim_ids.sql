@@ -2,8 +2,10 @@
 -- connection dropped between the commit and the reply) left its plans `running` under a worker
 -- that still heartbeats and never got them: nobody ran them until the stuck-plan rescue, after
 -- the longest a run may take. Each claim now passes an id, kept on the plans it claims
--- (`plans.claim`), and a worker whose claim failed hands back whatever that id claimed
--- (`store::runs::hand_back`): nothing when the claim rolled back.
+-- (`plans.claim`), and holds a transaction-level advisory lock on it: a worker whose claim
+-- failed takes that lock, which waits for the claim's transaction to end (an error can reach
+-- the worker before the commit), then settles whatever that id claimed
+-- (`store::runs::claimed_by`): nothing when the claim rolled back.
 --
 -- `claim_id` defaults to NULL so that workers of the previous release, which call the function
 -- with five arguments, keep claiming during a rolling upgrade.
@@ -28,6 +30,10 @@ DECLARE
     room integer;
     taken uuid[] := '{}';
 BEGIN
+    IF claim_id IS NOT NULL THEN
+        -- 1885433203 is arbitrary and fixed: the claims' locks' namespace.
+        PERFORM pg_advisory_xact_lock(1885433203, hashtext(claim_id::text));
+    END IF;
     current := (SELECT q.owner FROM plans q WHERE q.status = 'queued' AND q.due_at <= now() AND q.owner > cursor_owner
                 ORDER BY q.owner LIMIT 1);
     LOOP

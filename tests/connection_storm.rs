@@ -121,19 +121,12 @@ async fn dropped_connections_orphan_no_plan(pool: PgPool) {
     assert_eq!(twice, 0, "a plan finalized twice");
 }
 
-/// The narrowest case of the storm: a claim that commits and whose answer never reaches its
-/// worker. Here the answer is made unreadable for one claim only (a wrapper around the real
-/// `claim_plans` returns its rows with `runs` NULL once, in the claim's own transaction): the
-/// plans are `running` under a worker that heartbeats and never got them. The worker hands
-/// them back at once, their attempts returned, and they succeed, rather than waiting for the
-/// stuck-plan rescue after the longest a run may take.
-#[sqlx::test(migrations = false)]
-async fn a_claim_whose_answer_is_lost_hands_its_plans_back_at_once(pool: PgPool) {
-    migrated(&pool).await;
-    let url = database_url(&pool).await;
-    sqlx::raw_sql(
-        "CREATE TABLE claim_trap (armed boolean NOT NULL);
-         INSERT INTO claim_trap VALUES (true);
+/// Wraps the real `claim_plans` so that claims' answers cannot be read (`runs` NULL, which
+/// no worker decodes) after they commit: the first claim that takes plans only, or every one.
+async fn lose_claims_answers(pool: &PgPool, every_time: bool) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE claim_trap (armed boolean NOT NULL, every_time boolean NOT NULL);
+         INSERT INTO claim_trap VALUES (true, {every_time});
          ALTER FUNCTION claim_plans(text, integer, integer, text, text, uuid) RENAME TO claim_plans_real;
          CREATE FUNCTION claim_plans(worker text, max_plans integer, owner_cap integer, entry text,
                                      after_owner text, claim_id uuid DEFAULT NULL)
@@ -152,25 +145,42 @@ async fn a_claim_whose_answer_is_lost_hands_its_plans_back_at_once(pool: PgPool)
              sprung := EXISTS (SELECT 1 FROM claimed_now)
                        AND EXISTS (SELECT 1 FROM claim_trap WHERE armed);
              IF sprung THEN
-                 UPDATE claim_trap SET armed = false;
+                 UPDATE claim_trap SET armed = every_time;
              END IF;
              RETURN QUERY SELECT c.id, c.owner, CASE WHEN sprung THEN NULL ELSE c.runs END, c.attempts,
                                  c.max_attempts, c.request, c.approval, c.created_at, c.first_start,
                                  c.trace_context, c.checkpoints
                           FROM claimed_now c;
          END
-         $$;",
-    )
-    .execute(&pool)
+         $$;"
+    )))
+    .execute(pool)
     .await
     .unwrap();
+}
+
+async fn plans_in(pool: &PgPool, cities: &[&str]) -> Vec<uuid::Uuid> {
     let mut ids = Vec::new();
-    for city in ["北京", "上海", "杭州"] {
+    for city in cities {
         let request = json!({"destination": city, "start_date": in_days(3), "days": 2});
-        ids.push(common::create_plan(&pool, &request, 3).await);
+        ids.push(common::create_plan(pool, &request, 3).await);
     }
+    ids
+}
+
+/// The narrowest case of the storm: a claim that commits and whose answer never reaches its
+/// worker (here made unreadable, once): the plans are `running` under a worker that
+/// heartbeats and never got them. The worker settles them at once, as after any transient
+/// failure (the attempt spent, back in the queue after the backoff), and they succeed, rather
+/// than waiting for the stuck-plan rescue after the longest a run may take.
+#[sqlx::test(migrations = false)]
+async fn a_claim_whose_answer_is_lost_puts_its_plans_back_at_once(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    lose_claims_answers(&pool, false).await;
+    let ids = plans_in(&pool, &["北京", "上海", "杭州"]).await;
     let started = Instant::now();
-    let _worker = Proc::worker(&url, &[]);
+    let _worker = Proc::worker(&url, &[("PLAN_RETRY_BASE_MS", "200")]);
     for id in &ids {
         common::wait_for(&pool, *id, Duration::from_secs(60), |s, _| s == "succeeded").await;
     }
@@ -180,17 +190,46 @@ async fn a_claim_whose_answer_is_lost_hands_its_plans_back_at_once(pool: PgPool)
         .await
         .unwrap();
     assert!(!armed, "no claim's answer was lost: the test tested nothing");
-    let (handed, attempts): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM plan_events WHERE kind = 'handed_back'),
+    let (released, attempts): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM plan_events WHERE kind = 'retry_scheduled' AND detail->'error'->>'node' = 'claim'),
                 (SELECT sum(attempts) FROM plans)",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert!(handed >= 1, "the lost claim's plans were not handed back");
-    assert_eq!(attempts, ids.len() as i64, "a lost claim spent attempts");
+    assert!(released >= 1, "the lost claim's plans were not put back");
+    assert_eq!(
+        attempts,
+        ids.len() as i64 + released,
+        "one attempt spent per plan the lost claim took"
+    );
     println!(
-        "a lost claim's answer: {handed} plans handed back, all {} succeeded {took:.1?} after the worker started",
+        "a lost claim's answer: {released} plans put back, all {} succeeded {took:.1?} after the worker started",
         ids.len()
     );
+}
+
+/// A claim whose answer is lost every time does not go round for ever: each loss spends the
+/// plans' attempt, and they fail once none is left, naming the claim.
+#[sqlx::test(migrations = false)]
+async fn claims_whose_answers_are_always_lost_fail_their_plans_after_max_attempts(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    lose_claims_answers(&pool, true).await;
+    let ids = plans_in(&pool, &["成都", "西安"]).await;
+    let _worker = Proc::worker(&url, &[("PLAN_RETRY_BASE_MS", "100")]);
+    for id in &ids {
+        let (_, attempts) = common::wait_for(&pool, *id, Duration::from_secs(60), |s, _| s == "failed").await;
+        assert_eq!(attempts, 3);
+        let error: serde_json::Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            (error["code"].as_str(), error["node"].as_str()),
+            (Some("attempts_exhausted"), Some("claim")),
+            "{error}"
+        );
+    }
 }

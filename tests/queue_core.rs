@@ -307,6 +307,7 @@ async fn a_stopping_worker_hands_back_the_plans_it_claimed_and_never_started(poo
         entry: Some("understand"),
         heartbeat: Duration::from_secs(10),
         silent_for: Duration::from_secs(30),
+        retry_base: Duration::from_secs(2),
     };
     let wake = Wake::listen(&pool, Duration::from_secs(1));
     let claims = Claims::new(pool.clone(), std::sync::Arc::new(consumer), wake.nudger());

@@ -4,19 +4,20 @@
 //! starts in the background. Up to two claims run at once, so that one claim's commit
 //! overlaps the next one's work (`claim_plans` locks only the owners it serves). A claim that
 //! lands plans nudges the worker. Plans still here when the worker stops, or landing after,
-//! go back to the queue, as do those of a claim that failed (it may have committed with its
-//! answer lost).
+//! go back to the queue; those of a claim that failed (it may have committed with its answer
+//! lost) spend their attempt, as after any transient failure.
 
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
 };
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    queue::{consumer::Consumer, durable::durable, wake::Nudge},
+    queue::{consumer::Consumer, durable::durable, retry, wake::Nudge},
     store::{
         queue::{self, ClaimLimits, Claimed},
         runs::{self, HandBack},
@@ -26,6 +27,9 @@ use crate::{
 /// Claims on their way at once. A second starts only for a shortfall of at least half of
 /// what the worker holds, so that claims stay large.
 const MAX_IN_FLIGHT: usize = 2;
+
+/// What a plan's error names when the claim that took it failed.
+const CLAIM: &str = "claim";
 
 pub struct Claims {
     pool: PgPool,
@@ -127,7 +131,7 @@ impl Claims {
         }
         hand_back(&self.pool, &worker, &ids(&back)).await;
         if failed {
-            release(&self.pool, &worker, claim_id).await;
+            release(&self.pool, &worker, claim_id, self.consumer.retry_base).await;
         }
     }
 
@@ -162,19 +166,26 @@ pub async fn hand_back(pool: &PgPool, worker: &str, plans: &[Uuid]) -> u64 {
     }
 }
 
-/// A failed claim may have committed, its answer lost with the connection: whatever it
-/// claimed goes back to the queue with its attempt, once the database answers (nothing, when
-/// it rolled back).
-async fn release(pool: &PgPool, worker: &str, claim_id: Uuid) {
-    match durable("hand back a failed claim's plans", || {
-        runs::hand_back(pool, worker, HandBack::Claim(claim_id))
+/// A failed claim may have committed, its answer lost with the connection: the plans it
+/// took spend their attempt as after any transient failure (back in the queue after the
+/// backoff, or failed once no attempt is left, so that a claim failing the same way each
+/// time cannot go round for ever), once the database answers. Nothing, when it rolled back.
+async fn release(pool: &PgPool, worker: &str, claim_id: Uuid, retry_base: Duration) {
+    let claimed = match durable("read a failed claim's plans", || {
+        runs::claimed_by(pool, worker, claim_id)
     })
     .await
     {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(worker, plans = n, "a claim's answer was lost; its plans handed back"),
+        Ok(claimed) => claimed,
         Err(e) => {
-            tracing::error!(worker, error = %e, "a failed claim's plans not handed back; the stuck-plan rescue will")
+            tracing::error!(worker, error = %e, "a failed claim's plans not released; the stuck-plan rescue will");
+            return;
+        }
+    };
+    for (plan_id, lease) in claimed {
+        let message = "the claim's answer was lost with its connection".to_string();
+        if let Err(e) = retry::spend_attempt(pool, retry_base, plan_id, lease, CLAIM, message).await {
+            tracing::error!(worker, %plan_id, error = %e, "a failed claim's plan not released; the stuck-plan rescue will");
         }
     }
 }

@@ -17,4 +17,6 @@ pub struct Consumer {
     pub heartbeat: Duration,
     /// A worker silent this long is dead: its plans go back to the queue.
     pub silent_for: Duration,
+    /// Base of the backoff after a failed attempt (a failed claim spends one).
+    pub retry_base: Duration,
 }

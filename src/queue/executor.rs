@@ -328,27 +328,7 @@ impl Executor {
 
     /// A transient failure spends the attempt: retry after a backoff, or fail when none is left.
     async fn transient(&self, plan_id: Uuid, lease: Lease, node: &str, message: String) -> anyhow::Result<bool> {
-        if !lease.is_last_attempt() {
-            let delay = retry::backoff(self.retry_base, lease.attempt);
-            let delay_ms = delay.as_millis() as u64;
-            tracing::warn!(status = %PlanStatus::Queued, node, message, delay_ms, "attempt failed; retry scheduled");
-            metrics::requeued("retry");
-            let error = PlanError::transient(message, node);
-            return durable("retry", || {
-                runs::requeue(&self.pool, plan_id, lease, Requeue::Retry, &error, delay)
-            })
-            .await;
-        }
-        tracing::warn!(status = %PlanStatus::Failed, node, message, "plan failed: attempts exhausted");
-        let message = format!(
-            "gave up after {} attempts; last error in {node}: {message}",
-            lease.attempt
-        );
-        let error = PlanError::attempts_exhausted(message, Some(node));
-        durable("fail", || {
-            runs::end(&self.pool, plan_id, lease, PlanStatus::Failed, Some(&error))
-        })
-        .await
+        retry::spend_attempt(&self.pool, self.retry_base, plan_id, lease, node, message).await
     }
 }
 

@@ -1,8 +1,56 @@
 //! The retry policy of plan attempts: a transient failure spends the attempt and the plan
 //! runs again after an exponential backoff with jitter, through the queue (never by apalis,
-//! which would retry within milliseconds), until `PLAN_MAX_ATTEMPTS` are spent.
+//! which would retry within milliseconds), until `PLAN_MAX_ATTEMPTS` are spent
+//! (`spend_attempt`).
 
 use std::time::Duration;
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    metrics,
+    queue::durable::durable,
+    store::{
+        plan_error::PlanError,
+        queue::Lease,
+        runs::{self, Requeue},
+        states::PlanStatus,
+    },
+};
+
+/// A transient failure in `node` spends the attempt: the plan runs again after the backoff,
+/// or fails when no attempt is left. `false` when another run owns the plan now.
+pub async fn spend_attempt(
+    pool: &PgPool,
+    retry_base: Duration,
+    plan_id: Uuid,
+    lease: Lease,
+    node: &str,
+    message: String,
+) -> anyhow::Result<bool> {
+    if !lease.is_last_attempt() {
+        let delay = backoff(retry_base, lease.attempt);
+        let delay_ms = delay.as_millis() as u64;
+        tracing::warn!(status = %PlanStatus::Queued, node, message, delay_ms, "attempt failed; retry scheduled");
+        metrics::requeued("retry");
+        let error = PlanError::transient(message, node);
+        return durable("retry", || {
+            runs::requeue(pool, plan_id, lease, Requeue::Retry, &error, delay)
+        })
+        .await;
+    }
+    tracing::warn!(status = %PlanStatus::Failed, node, message, "plan failed: attempts exhausted");
+    let message = format!(
+        "gave up after {} attempts; last error in {node}: {message}",
+        lease.attempt
+    );
+    let error = PlanError::attempts_exhausted(message, Some(node));
+    durable("fail", || {
+        runs::end(pool, plan_id, lease, PlanStatus::Failed, Some(&error))
+    })
+    .await
+}
 
 /// The longest wait between two attempts.
 const CAP: Duration = Duration::from_secs(600);
@@ -10,17 +58,24 @@ const CAP: Duration = Duration::from_secs(600);
 const JITTER: f64 = 0.25;
 
 /// `base` doubled for every attempt already spent, plus up to 25 % jitter, capped at ten
-/// minutes, jitter included.
+/// minutes, jitter included (below the cap once the doubling reaches it).
 pub fn backoff(base: Duration, attempt: i32) -> Duration {
     capped(base, attempt, CAP)
 }
 
 /// The outboxes' backoff (webhook deliveries, result exports): `base` × 2^(attempt-1) for
-/// try `attempt` (1-based), +0–25 % jitter, never over `cap`, jitter included.
+/// try `attempt` (1-based), +0–25 % jitter, never over `cap`, jitter included. Once the
+/// doubling reaches the cap the jitter goes below it (0–25 % less), so that what failed
+/// together still does not come back together.
 pub fn capped(base: Duration, attempt: i32, cap: Duration) -> Duration {
     let doublings = attempt.saturating_sub(1).clamp(0, 30) as u32;
-    let plain = base.saturating_mul(1u32 << doublings).min(cap);
-    plain.mul_f64(1.0 + rand::random::<f64>() * JITTER).min(cap)
+    let plain = base.saturating_mul(1u32 << doublings);
+    let jitter = rand::random::<f64>() * JITTER;
+    if plain >= cap {
+        cap.mul_f64(1.0 - jitter)
+    } else {
+        plain.mul_f64(1.0 + jitter).min(cap)
+    }
 }
 
 #[cfg(test)]
@@ -38,6 +93,8 @@ mod tests {
                 assert!(backoff(base, attempt) <= CAP, "attempt {attempt}: over ten minutes");
             }
         }
-        assert!(backoff(base, 30) >= CAP.mul_f64(0.8));
+        let at_the_cap: std::collections::HashSet<Duration> = (0..50).map(|_| backoff(base, 30)).collect();
+        assert!(at_the_cap.iter().all(|d| *d >= CAP.mul_f64(0.75)), "{at_the_cap:?}");
+        assert!(at_the_cap.len() > 1, "no jitter at the cap: {at_the_cap:?}");
     }
 }

@@ -50,6 +50,7 @@ pub fn consumer(settings: &Settings, entry: &'static str) -> Consumer {
         entry: Some(entry),
         heartbeat: queue.heartbeat_interval,
         silent_for: queue.heartbeat_interval * queue.missed_heartbeats.max(1) as u32,
+        retry_base: queue.retry_base,
     }
 }
 

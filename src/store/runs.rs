@@ -271,19 +271,47 @@ pub enum HandBack<'a> {
     All,
     /// These, claimed and never started.
     Plans(&'a [Uuid]),
-    /// Those one claim took: it failed, and may have committed without its answer arriving.
-    Claim(Uuid),
+}
+
+/// The plans `worker`'s claim `claim_id` took, with their leases, once that claim's
+/// transaction has ended (its advisory lock, see the migration `claim_ids`): a claim that
+/// failed may have committed, its answer lost. Empty when it rolled back.
+pub async fn claimed_by(pool: &PgPool, worker: &str, claim_id: Uuid) -> Result<Vec<(Uuid, Lease)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(1885433203, hashtext($1::uuid::text))")
+        .bind(claim_id)
+        .execute(&mut *tx)
+        .await?;
+    let rows: Vec<(Uuid, i32, i32, i32)> = sqlx::query_as(
+        "SELECT id, runs, attempts, max_attempts FROM plans WHERE status = $1 AND worker = $2 AND claim = $3",
+    )
+    .bind(PlanStatus::Running)
+    .bind(worker)
+    .bind(claim_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, run, attempt, max_attempts)| {
+            let lease = Lease {
+                run,
+                attempt,
+                max_attempts,
+            };
+            (id, lease)
+        })
+        .collect())
 }
 
 /// Hands back to the queue the plans `running` under `worker` that `which` names, with their
 /// attempts returned: the consumer stopped (its stream ended on a dropped connection, or it
-/// shut down with plans claimed and not started), or a claim's answer was lost, and nobody
-/// will finish them. Returns how many.
+/// shut down with plans claimed and not started), and nobody will finish them. Returns how
+/// many.
 pub async fn hand_back(pool: &PgPool, worker: &str, which: HandBack<'_>) -> Result<u64, sqlx::Error> {
-    let (ids, claim) = match which {
-        HandBack::All => (None, None),
-        HandBack::Plans(ids) => (Some(ids), None),
-        HandBack::Claim(claim) => (None, Some(claim)),
+    let ids = match which {
+        HandBack::All => None,
+        HandBack::Plans(ids) => Some(ids),
     };
     let mut tx = pool.begin().await?;
     let error = PlanError::handed_back().to_json();
@@ -291,7 +319,6 @@ pub async fn hand_back(pool: &PgPool, worker: &str, which: HandBack<'_>) -> Resu
         "UPDATE plans SET status = $3, worker = NULL, current_node = NULL, attempts = greatest(attempts - 1, 0),
             error = $4, due_at = now(), updated_at = now()
          WHERE status = $2 AND worker = $1 AND ($5::uuid[] IS NULL OR id = ANY($5))
-           AND ($6::uuid IS NULL OR claim = $6)
          RETURNING id, attempts, runs",
     )
     .bind(worker)
@@ -299,7 +326,6 @@ pub async fn hand_back(pool: &PgPool, worker: &str, which: HandBack<'_>) -> Resu
     .bind(PlanStatus::Queued)
     .bind(&error)
     .bind(ids)
-    .bind(claim)
     .fetch_all(&mut *tx)
     .await?;
     for (id, attempts, run) in &handed {

@@ -161,7 +161,12 @@ mod tests {
             let plain = Duration::from_secs(plain);
             assert!(wait >= plain && wait <= plain.mul_f64(1.25), "{attempt}: {wait:?}");
         }
-        assert_eq!(backoff(base, 40), LONGEST_BACKOFF);
-        assert_eq!(backoff(base, i32::MAX), LONGEST_BACKOFF);
+        for attempt in [40, i32::MAX] {
+            let wait = backoff(base, attempt);
+            assert!(
+                wait <= LONGEST_BACKOFF && wait >= LONGEST_BACKOFF.mul_f64(0.75),
+                "{attempt}: {wait:?}"
+            );
+        }
     }
 }
