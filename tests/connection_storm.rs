@@ -221,13 +221,9 @@ async fn claims_whose_answers_are_always_lost_fail_their_plans_after_max_attempt
     for id in &ids {
         let (_, attempts) = common::wait_for(&pool, *id, Duration::from_secs(60), |s, _| s == "failed").await;
         assert_eq!(attempts, 3);
-        let error: serde_json::Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let (code, node, error) = common::failure_of(&pool, *id).await;
         assert_eq!(
-            (error["code"].as_str(), error["node"].as_str()),
+            (code.as_deref(), node.as_deref()),
             (Some("attempts_exhausted"), Some("claim")),
             "{error}"
         );

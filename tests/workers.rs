@@ -356,13 +356,9 @@ async fn a_node_that_panics_fails_its_plan_without_restarting_the_worker(pool: P
     for id in &ids {
         let (_, attempts) = wait_for(&pool, *id, Duration::from_secs(60), |s, _| s == "failed").await;
         assert_eq!(attempts, 1, "a defect is not retried");
-        let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let (code, node, error) = common::failure_of(&pool, *id).await;
         assert_eq!(
-            (error["code"].as_str(), error["node"].as_str()),
+            (code.as_deref(), node.as_deref()),
             (Some("internal_error"), Some("draft")),
             "{error}"
         );

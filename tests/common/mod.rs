@@ -134,6 +134,17 @@ pub async fn status(pool: &PgPool, id: Uuid) -> (String, i32) {
         .unwrap()
 }
 
+/// Why the plan failed: its error's `code` and `node`, with the whole error for messages.
+pub async fn failure_of(pool: &PgPool, id: Uuid) -> (Option<String>, Option<String>, Value) {
+    let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let field = |name: &str| error[name].as_str().map(str::to_string);
+    (field("code"), field("node"), error)
+}
+
 /// The finished plan's result JSON.
 pub async fn result_of(pool: &PgPool, id: Uuid) -> Value {
     sqlx::query_scalar("SELECT result FROM plans WHERE id = $1")
