@@ -6,8 +6,9 @@
 //! also puts back in the queue the plans of workers gone silent.
 //!
 //! A failed database call is logged and tried again at the next wake-up rather than ending
-//! the consumer's stream: the plans in flight keep running (their writes wait out the outage)
-//! and nothing is orphaned by a dropped connection.
+//! the consumer's stream: the plans in flight keep running and nothing is orphaned by a
+//! dropped connection (an attempt's end waits out the outage; a checkpoint write that fails
+//! spends the attempt, and the plan resumes from its last saved node).
 
 use std::{
     convert::Infallible,
