@@ -74,8 +74,7 @@ impl Persistence for PlanQueue {
                 }
                 for plan in &rescued.exhausted {
                     tracing::error!(plan_id = %plan.id, "plan failed: attempts exhausted by workers that stopped");
-                    let age = (chrono::Utc::now() - plan.created_at).to_std().unwrap_or_default();
-                    metrics::plan_finished(PlanStatus::Failed.as_str(), age);
+                    metrics::plan_finished(PlanStatus::Failed.as_str(), plan.age());
                 }
             }
             Err(e) => tracing::warn!(error = %e, "rescue of silent workers' plans failed"),

@@ -20,7 +20,7 @@ use crate::{
     queue::{consumer::Consumer, durable::durable, retry, wake::Nudge},
     store::{
         queue::{self, ClaimLimits, Claimed},
-        runs::{self, HandBack},
+        runs,
     },
 };
 
@@ -154,7 +154,7 @@ pub async fn hand_back(pool: &PgPool, worker: &str, plans: &[Uuid]) -> u64 {
     if plans.is_empty() {
         return 0;
     }
-    match runs::hand_back(pool, worker, HandBack::Plans(plans)).await {
+    match runs::hand_back(pool, worker, Some(plans)).await {
         Ok(n) => {
             tracing::info!(worker, plans = n, "claimed plans not started handed back");
             n

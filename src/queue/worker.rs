@@ -10,10 +10,7 @@ use crate::{
     config::Settings,
     queue::{backend::PlanBackend, consumer::Consumer, durable::durable, executor::Executor, maintenance, wake::Wake},
     results::store::ResultsStore,
-    store::{
-        queue::Claimed,
-        runs::{self, HandBack},
-    },
+    store::{queue::Claimed, runs},
 };
 
 /// host-pid-random: liveness is keyed by worker name, and two processes sharing a name
@@ -151,7 +148,7 @@ fn incarnation(name: &str, restarts: usize) -> String {
 /// Hands back the plans a stopped incarnation held, once the database answers.
 async fn hand_back(pool: PgPool, stopped: String) {
     match durable("hand back a stopped consumer's plans", || {
-        runs::hand_back(&pool, &stopped, HandBack::All)
+        runs::hand_back(&pool, &stopped, None)
     })
     .await
     {

@@ -114,7 +114,7 @@ pub struct ClaimLimits<'a> {
 /// the order the owners were served.
 /// `entry` is the graph's first node, whose start the claim records for a plan's first run.
 /// `claim_id` is kept on the plans claimed: should the answer be lost after the commit,
-/// `runs::hand_back` with `HandBack::Claim` returns them to the queue.
+/// the worker finds them with `runs::claimed_by` and puts them back.
 pub async fn claim(
     pool: &PgPool,
     worker: &str,

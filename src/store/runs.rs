@@ -191,6 +191,25 @@ pub struct Exhausted {
     pub created_at: DateTime<Utc>,
 }
 
+impl Exhausted {
+    /// Submit → failed, for `planner_plan_duration_seconds`.
+    pub fn age(&self) -> Duration {
+        (Utc::now() - self.created_at).to_std().unwrap_or_default()
+    }
+}
+
+/// Fails a plan whose last attempt was spent by a run that stopped (`why`: how it stopped).
+pub(crate) async fn give_up(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    attempts: i32,
+    why: &str,
+    detail: Value,
+) -> Result<(), sqlx::Error> {
+    let error = PlanError::attempts_exhausted(format!("gave up after {attempts} attempts: {why}"), None);
+    finish(tx, id, attempts, PlanStatus::Failed, Some(&error), detail).await
+}
+
 /// A plan `running` under a worker that stopped heartbeating.
 #[derive(sqlx::FromRow)]
 struct Orphan {
@@ -229,12 +248,10 @@ pub async fn rescue_orphans(pool: &PgPool, silent_for: Duration) -> Result<Rescu
     } in orphans
     {
         if attempts >= max_attempts {
-            let message = format!(
-                "gave up after {attempts} attempts: the worker running the plan stopped before finishing it each time (crash, kill or lost connection)"
-            );
-            let error = PlanError::attempts_exhausted(message, None);
+            let why =
+                "the worker running the plan stopped before finishing it each time (crash, kill or lost connection)";
             let detail = json!({"reason": "attempts_exhausted", "worker": worker});
-            finish(&mut tx, id, attempts, PlanStatus::Failed, Some(&error), detail).await?;
+            give_up(&mut tx, id, attempts, why, detail).await?;
             rescued.exhausted.push(Exhausted { id, created_at });
         } else {
             back_in_queue(&mut tx, id).await?;
@@ -262,15 +279,6 @@ pub async fn back_in_queue(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Resu
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Which of a worker's running plans go back to the queue.
-#[derive(Debug, Clone, Copy)]
-pub enum HandBack<'a> {
-    /// Every one: the consumer stopped.
-    All,
-    /// These, claimed and never started.
-    Plans(&'a [Uuid]),
 }
 
 /// The plans `worker`'s claim `claim_id` took, with their leases, once that claim's
@@ -304,15 +312,11 @@ pub async fn claimed_by(pool: &PgPool, worker: &str, claim_id: Uuid) -> Result<V
         .collect())
 }
 
-/// Hands back to the queue the plans `running` under `worker` that `which` names, with their
-/// attempts returned: the consumer stopped (its stream ended on a dropped connection, or it
-/// shut down with plans claimed and not started), and nobody will finish them. Returns how
-/// many.
-pub async fn hand_back(pool: &PgPool, worker: &str, which: HandBack<'_>) -> Result<u64, sqlx::Error> {
-    let ids = match which {
-        HandBack::All => None,
-        HandBack::Plans(ids) => Some(ids),
-    };
+/// Hands back to the queue the plans `running` under `worker` — all of them, or only `ids` —
+/// with their attempts returned: the consumer stopped (its stream ended on a dropped
+/// connection, or it shut down with plans claimed and not started), and nobody will finish
+/// them. Returns how many.
+pub async fn hand_back(pool: &PgPool, worker: &str, ids: Option<&[Uuid]>) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let error = PlanError::handed_back().to_json();
     let handed: Vec<(Uuid, i32, i32)> = sqlx::query_as(

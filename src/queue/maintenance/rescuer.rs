@@ -15,9 +15,7 @@ use crate::{
     metrics,
     queue::maintenance::lock::exclusively,
     store::{
-        events,
-        plan_error::PlanError,
-        queue,
+        events, queue,
         runs::{self, Exhausted, Rescued},
         states::{EventKind, PlanStatus},
     },
@@ -54,21 +52,9 @@ pub async fn rescue_stuck(pool: &PgPool, stale_after: Duration) -> Result<Option
     let mut rescued = Rescued::default();
     for plan in stuck {
         if plan.attempts >= plan.max_attempts {
-            let message = format!(
-                "gave up after {} attempts: the plan's last run stopped making progress and was given up as stuck",
-                plan.attempts
-            );
-            let error = PlanError::attempts_exhausted(message, None);
+            let why = "the plan's last run stopped making progress and was given up as stuck";
             let detail = json!({"reason": "attempts_exhausted", "was": PlanStatus::Running, "worker": plan.worker});
-            runs::finish(
-                &mut tx,
-                plan.id,
-                plan.attempts,
-                PlanStatus::Failed,
-                Some(&error),
-                detail,
-            )
-            .await?;
+            runs::give_up(&mut tx, plan.id, plan.attempts, why, detail).await?;
             rescued.exhausted.push(Exhausted {
                 id: plan.id,
                 created_at: plan.created_at,
@@ -90,11 +76,7 @@ pub async fn rescue_stuck(pool: &PgPool, stale_after: Duration) -> Result<Option
     }
     for plan in &rescued.exhausted {
         tracing::error!(plan_id = %plan.id, "stuck plan failed: attempts exhausted");
-        metrics::plan_finished(PlanStatus::Failed.as_str(), age(plan.created_at));
+        metrics::plan_finished(PlanStatus::Failed.as_str(), plan.age());
     }
     Ok(Some(rescued))
-}
-
-fn age(created_at: DateTime<Utc>) -> Duration {
-    (Utc::now() - created_at).to_std().unwrap_or_default()
 }
