@@ -7,12 +7,18 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::{
+    str::FromStr,
+    time::{Duration, Instant},
+};
 
-use common::{Proc, database_url, in_days, migrated};
+use common::{Proc, database_url, in_days, migrated, pg_proxy::PgProxy};
 use planner::store::submissions::{self, Created, NewPlan};
 use serde_json::json;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{
+    ConnectOptions, Connection, PgConnection, PgPool,
+    postgres::{PgConnectOptions, PgSslMode},
+};
 
 const PLANS: usize = 300;
 const STORM: Duration = Duration::from_secs(20);
@@ -228,4 +234,161 @@ async fn claims_whose_answers_are_always_lost_fail_their_plans_after_max_attempt
             "{error}"
         );
     }
+}
+
+/// The worker's database URL through `proxy`.
+fn through(proxy: &PgProxy, url: &str) -> String {
+    PgConnectOptions::from_str(url)
+        .unwrap()
+        .host("127.0.0.1")
+        .port(proxy.port)
+        .ssl_mode(PgSslMode::Disable)
+        .to_url_lossy()
+        .to_string()
+}
+
+/// Node events written more than once for a plan: (kind, node, times).
+async fn repeated_events(pool: &PgPool, id: uuid::Uuid) -> Vec<(String, String, i64)> {
+    sqlx::query_as(
+        "SELECT kind, node, count(*) FROM plan_events WHERE plan_id = $1 AND node IS NOT NULL
+         GROUP BY kind, node HAVING count(*) > 1",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// A run's write (checkpoints, node events, or the result) that commits and whose answer is
+/// lost with its connection: the worker's next try finds it in the database and carries on.
+/// The plan keeps its attempt, nothing is written twice, and a success is counted once.
+#[sqlx::test(migrations = false)]
+async fn a_write_whose_answer_is_lost_is_neither_spent_nor_written_twice(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    let server = PgConnectOptions::from_str(&url).unwrap();
+    let upstream = format!("{}:{}", server.get_host(), server.get_port());
+    let proxy = PgProxy::start(&upstream, "INSERT INTO plan_checkpoints").await;
+    let metrics_addr = format!("127.0.0.1:{}", common::free_port());
+    let env = [("PLAN_RETRY_BASE_MS", "200"), ("WORKER_ADDR", metrics_addr.as_str())];
+    let _worker = Proc::worker(&through(&proxy, &url), &env);
+
+    // A plan undisturbed: how many writes a plan makes, its result the last.
+    let [quiet] = plans_in(&pool, &["北京"]).await[..] else {
+        unreachable!()
+    };
+    common::wait_for(&pool, quiet, Duration::from_secs(60), |s, _| s == "succeeded").await;
+    let writes = proxy.executed();
+    assert!(
+        writes >= 2,
+        "a plan wrote {writes} times: no checkpoint before its result"
+    );
+
+    // One whose first write (checkpoints of a run under way) is lost, and one whose last
+    // write (the result) is.
+    for (lost, city) in [(1, "上海"), (writes, "杭州")] {
+        proxy.drop_after(lost);
+        let [id] = plans_in(&pool, &[city]).await[..] else {
+            unreachable!()
+        };
+        let (_, attempts) = common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "succeeded").await;
+        assert_eq!(
+            attempts, 1,
+            "write {lost} of {writes} lost with its connection spent an attempt"
+        );
+        assert_eq!(
+            repeated_events(&pool, id).await,
+            vec![],
+            "write {lost} of {writes} written twice"
+        );
+    }
+    assert_eq!(
+        proxy.dropped(),
+        2,
+        "the proxy lost fewer answers than asked: the test tested nothing"
+    );
+    shows(&metrics_addr, "planner_plans_finished_total{status=\"succeeded\"} 3").await;
+}
+
+/// Waits up to 5 s for the worker at `addr` to show `line` in its metrics (it counts just
+/// after the commit, so the scrape may come a moment early).
+async fn shows(addr: &str, line: &str) {
+    let start = Instant::now();
+    loop {
+        let metrics = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(line) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "no {line} in {metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A worker through a proxy that loses the answer to the first transaction that runs the
+/// statement `marker` names, with its metrics at the returned address.
+async fn worker_losing_first(pool: &PgPool, marker: &str, env: &[(&str, &str)]) -> (PgProxy, Proc, String) {
+    let url = database_url(pool).await;
+    let server = PgConnectOptions::from_str(&url).unwrap();
+    let proxy = PgProxy::start(&format!("{}:{}", server.get_host(), server.get_port()), marker).await;
+    proxy.drop_after(1);
+    let metrics_addr = format!("127.0.0.1:{}", common::free_port());
+    let mut env = env.to_vec();
+    env.push(("WORKER_ADDR", &metrics_addr));
+    let worker = Proc::worker(&through(&proxy, &url), &env);
+    (proxy, worker, metrics_addr)
+}
+
+async fn events_of(pool: &PgPool, id: uuid::Uuid, kind: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = $2")
+        .bind(id)
+        .bind(kind)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// An attempt's end that commits and loses its answer (here a plan failed by a node's
+/// defect): the worker's next try finds the plan ended by its own run, and counts the
+/// failure, rather than taking the plan for one another run took and dropping its outcome.
+#[sqlx::test(migrations = false)]
+async fn a_failure_whose_answer_is_lost_is_counted_once(pool: PgPool) {
+    migrated(&pool).await;
+    let marker = "error = coalesce($3, error)";
+    let (proxy, _worker, metrics_addr) =
+        worker_losing_first(&pool, marker, &[("PLANNER_FAULT_NODE_PANIC", "draft")]).await;
+    let [id] = plans_in(&pool, &["西安"]).await[..] else {
+        unreachable!()
+    };
+    let (_, attempts) = common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "failed").await;
+    assert_eq!(proxy.dropped(), 1, "no answer was lost: the test tested nothing");
+    assert_eq!(attempts, 1);
+    let (code, _, error) = common::failure_of(&pool, id).await;
+    assert_eq!(code.as_deref(), Some("internal_error"), "{error}");
+    assert_eq!(events_of(&pool, id, "failed").await, 1);
+    shows(&metrics_addr, "planner_plans_finished_total{status=\"failed\"} 1").await;
+}
+
+/// Likewise a plan parked for approval: one `awaiting_approval` event, its attempt given
+/// back, and the run counted as parked, not lost.
+#[sqlx::test(migrations = false)]
+async fn a_park_for_approval_whose_answer_is_lost_is_counted_once(pool: PgPool) {
+    migrated(&pool).await;
+    let marker = "approval = $3, current_node = $4";
+    let (proxy, _worker, metrics_addr) = worker_losing_first(&pool, marker, &[]).await;
+    let request = json!({"destination": "南京", "start_date": in_days(3), "days": 2, "require_approval": true});
+    let id = common::create_plan(&pool, &request, 3).await;
+    let (_, attempts) = common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "awaiting_approval").await;
+    assert_eq!(proxy.dropped(), 1, "no answer was lost: the test tested nothing");
+    assert_eq!(attempts, 0, "the parked plan's attempt was not given back");
+    assert_eq!(events_of(&pool, id, "awaiting_approval").await, 1);
+    shows(
+        &metrics_addr,
+        "planner_graph_run_duration_seconds_count{outcome=\"awaiting_approval\"} 1",
+    )
+    .await;
 }

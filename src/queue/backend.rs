@@ -7,8 +7,9 @@
 //!
 //! A failed database call is logged and tried again at the next wake-up rather than ending
 //! the consumer's stream: the plans in flight keep running and nothing is orphaned by a
-//! dropped connection (an attempt's end waits out the outage; a checkpoint write that fails
-//! spends the attempt, and the plan resumes from its last saved node).
+//! dropped connection (an attempt's end and a run's checkpoint writes wait out the outage; a
+//! write that fails otherwise spends the attempt, and the plan resumes from its last saved
+//! node).
 
 use std::{
     convert::Infallible,

@@ -17,8 +17,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    queue::{consumer::Consumer, durable::durable, retry, wake::Nudge},
+    queue::{consumer::Consumer, retry, wake::Nudge},
     store::{
+        durable::durable,
         queue::{self, ClaimLimits, Claimed},
         runs,
     },

@@ -8,7 +8,8 @@
 //! - a worker shutting down hands its plans back, attempts returned;
 //! - a permanent failure fails the plan with the reason.
 //!
-//! Every outcome is written through `durable`, which waits out a database outage.
+//! Every outcome is written through `runs::end_durably`, which waits out a database outage
+//! and counts a write that committed and lost its answer as written.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -22,7 +23,7 @@ use crate::{
     config::Settings,
     graph::{NodeError, Ran, Resume, RunError, Runner},
     metrics,
-    queue::{durable::durable, finishing::Finishing, outcome::Outcome, retry},
+    queue::{finishing::Finishing, outcome::Outcome, retry},
     store::{
         approval::{Approval, Decision},
         checkpoints::{self, PgCheckpoints},
@@ -207,10 +208,8 @@ impl Executor {
                 metrics::requeued("hand_back");
                 let error = PlanError::handed_back();
                 let why = Requeue::HandBack;
-                let owned = durable("hand back", || {
-                    runs::requeue(pool, plan_id, lease, why.clone(), &error, Duration::ZERO)
-                })
-                .await?;
+                let hand_back = || runs::requeue(pool, plan_id, lease, why.clone(), &error, Duration::ZERO);
+                let owned = runs::end_durably(pool, "hand back", plan_id, lease, PlanStatus::Queued, hand_back).await?;
                 (owned, Outcome::HandedBack)
             }
             Ended::TimedOut => {
@@ -233,15 +232,13 @@ impl Executor {
             Ended::Graph(Ok(ran)) => (self.succeed(plan_id, lease, ran).await?, Outcome::Succeeded),
             Ended::Graph(Err(RunError::Cancelled)) => {
                 tracing::info!(status = %PlanStatus::Cancelled, "plan cancelled at a node boundary");
-                let owned = durable("cancel", || {
-                    runs::end(pool, plan_id, lease, PlanStatus::Cancelled, None)
-                })
-                .await?;
+                let cancel = || runs::end(pool, plan_id, lease, PlanStatus::Cancelled, None);
+                let owned = runs::end_durably(pool, "cancel", plan_id, lease, PlanStatus::Cancelled, cancel).await?;
                 (owned, Outcome::Cancelled)
             }
             Ended::Graph(Err(RunError::Lost)) => (false, Outcome::Lost),
-            // The database failed under the run (a checkpoint could not be written): the
-            // attempt is lost; record that once the database answers again.
+            // The database failed under the run for longer than a write waits, or in a way
+            // waiting does not mend: the attempt is lost; record that once it answers again.
             Ended::Graph(Err(RunError::Store(e))) => {
                 tracing::warn!(error = %e, "checkpoint store failed; retrying the plan");
                 let message = format!("the database failed during the run: {e}");
@@ -272,13 +269,7 @@ impl Executor {
             token_usage: finalized.token_usage.map(|u| json!(u)),
             export: self.export_results,
         };
-        // Shared by the tries of `durable`: a plan's result is not copied once per try.
-        let (unsaved, success) = (Arc::new(unsaved), Arc::new(success));
-        let owned = durable("succeed", || {
-            self.checkpoints
-                .succeed(plan_id, lease.run, unsaved.clone(), success.clone())
-        })
-        .await?;
+        let owned = self.checkpoints.succeed(plan_id, lease.run, unsaved, success).await?;
         if owned {
             tracing::info!(status = %PlanStatus::Succeeded, total, "plan succeeded");
         }
@@ -299,7 +290,8 @@ impl Executor {
                 tracing::warn!(status = %PlanStatus::Failed, node, code, message, "plan failed");
                 let error = PlanError::new(&code, message, Some(node));
                 let end = || runs::end(pool, plan_id, lease, PlanStatus::Failed, Some(&error));
-                (durable("fail", end).await?, Outcome::Failed)
+                let owned = runs::end_durably(pool, "fail", plan_id, lease, PlanStatus::Failed, end).await?;
+                (owned, Outcome::Failed)
             }
             NodeError::Transient(message) => (self.transient(plan_id, lease, node, message).await?, Outcome::Transient),
             NodeError::Wait {
@@ -312,16 +304,16 @@ impl Executor {
                 metrics::requeued("wait");
                 let error = PlanError::waiting_for_upstream(reason, node);
                 let why = Requeue::WaitForUpstream { provider: upstream };
-                let owned = durable("wait", || {
-                    runs::requeue(pool, plan_id, lease, why.clone(), &error, delay)
-                })
-                .await?;
+                let wait = || runs::requeue(pool, plan_id, lease, why.clone(), &error, delay);
+                let owned = runs::end_durably(pool, "wait", plan_id, lease, PlanStatus::Queued, wait).await?;
                 (owned, Outcome::Waiting)
             }
             NodeError::AwaitApproval { reason } => {
                 tracing::info!(status = %PlanStatus::AwaitingApproval, reason, "plan awaits approval");
                 let park = || runs::await_approval(pool, plan_id, lease, node, &reason);
-                (durable("await approval", park).await?, Outcome::AwaitingApproval)
+                let parked = PlanStatus::AwaitingApproval;
+                let owned = runs::end_durably(pool, "await approval", plan_id, lease, parked, park).await?;
+                (owned, Outcome::AwaitingApproval)
             }
         })
     }

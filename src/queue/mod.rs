@@ -4,13 +4,12 @@
 //! LISTEN/NOTIFY or the poll tick (`wake`); the attempt executor (`executor`) runs the planning graph and records
 //! how the attempt ended (`outcome`): a retry after the backoff of `retry`, a wait for an
 //! upstream, a hand-back, approval, success or failure — each write waiting out a database
-//! outage (`durable`); a success's write lands off the worker slot (`finishing`). Maintenance services (`maintenance`) rescue stuck plans and clean up
+//! outage (`store::durable`); a success's write lands off the worker slot (`finishing`). Maintenance services (`maintenance`) rescue stuck plans and clean up
 //! old ones.
 
 pub mod backend;
 pub mod claims;
 pub mod consumer;
-pub mod durable;
 pub mod executor;
 pub mod finishing;
 pub mod maintenance;

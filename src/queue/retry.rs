@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use crate::{
     metrics,
-    queue::durable::durable,
     store::{
         plan_error::PlanError,
         queue::Lease,
@@ -35,10 +34,8 @@ pub async fn spend_attempt(
         tracing::warn!(status = %PlanStatus::Queued, node, message, delay_ms, "attempt failed; retry scheduled");
         metrics::requeued("retry");
         let error = PlanError::transient(message, node);
-        return durable("retry", || {
-            runs::requeue(pool, plan_id, lease, Requeue::Retry, &error, delay)
-        })
-        .await;
+        let requeue = || runs::requeue(pool, plan_id, lease, Requeue::Retry, &error, delay);
+        return runs::end_durably(pool, "retry", plan_id, lease, PlanStatus::Queued, requeue).await;
     }
     tracing::warn!(status = %PlanStatus::Failed, node, message, "plan failed: attempts exhausted");
     let message = format!(
@@ -46,10 +43,8 @@ pub async fn spend_attempt(
         lease.attempt
     );
     let error = PlanError::attempts_exhausted(message, Some(node));
-    durable("fail", || {
-        runs::end(pool, plan_id, lease, PlanStatus::Failed, Some(&error))
-    })
-    .await
+    let end = || runs::end(pool, plan_id, lease, PlanStatus::Failed, Some(&error));
+    runs::end_durably(pool, "fail", plan_id, lease, PlanStatus::Failed, end).await
 }
 
 /// The longest wait between two attempts.

@@ -8,9 +8,9 @@ use sqlx::PgPool;
 
 use crate::{
     config::Settings,
-    queue::{backend::PlanBackend, consumer::Consumer, durable::durable, executor::Executor, maintenance, wake::Wake},
+    queue::{backend::PlanBackend, consumer::Consumer, executor::Executor, maintenance, wake::Wake},
     results::store::ResultsStore,
-    store::{queue::Claimed, runs},
+    store::{durable::durable, queue::Claimed, runs},
 };
 
 /// host-pid-random: liveness is keyed by worker name, and two processes sharing a name

@@ -1,6 +1,8 @@
 //! Checkpoints in PostgreSQL (`plan_checkpoints`), the graph runtime's store. A run's writes
 //! go through the group-commit `Batcher` of `progress`: many runs' steps in one statement,
-//! each fenced by the run that owns its plan.
+//! each fenced by the run that owns its plan. A write waits out an outage (`durable`); a try
+//! whose connection dropped may have committed, so the next try first looks for it
+//! (`progress::applied`): a write lands once, and a dropped connection spends no attempt.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,7 +15,8 @@ use crate::{
     graph::{CheckpointStore, Ownership, Unsaved},
     store::{
         batch::Batcher,
-        progress::{RunWrite, RunWrites, Success, Written},
+        durable::durable_once,
+        progress::{self, RunWrite, RunWrites, Success, Written},
         states::EventKind,
     },
 };
@@ -38,20 +41,21 @@ impl PgCheckpoints {
 
     /// Writes the run's last steps with its result: the plan `succeeded`. `false` when another
     /// run owns the plan.
-    pub async fn succeed(
-        &self,
-        plan_id: Uuid,
-        run: i32,
-        unsaved: Arc<Unsaved>,
-        success: Arc<Success>,
-    ) -> Result<bool, sqlx::Error> {
+    pub async fn succeed(&self, plan_id: Uuid, run: i32, unsaved: Unsaved, success: Success) -> anyhow::Result<bool> {
         let write = RunWrite {
             plan_id,
             run,
-            unsaved,
-            success: Some(success),
+            unsaved: Arc::new(unsaved),
+            success: Some(Arc::new(success)),
         };
-        Ok(matches!(self.writes.call(write).await?, Written::Owned { .. }))
+        Ok(matches!(self.write("succeed", write).await?, Written::Owned { .. }))
+    }
+
+    /// Writes `write` once, waiting out an outage.
+    async fn write(&self, what: &str, write: RunWrite) -> anyhow::Result<Written> {
+        // A write is shared, not copied, by its tries (a result may be large).
+        let again = || self.writes.call(write.clone());
+        durable_once(what, again, || progress::applied(&self.pool, &write)).await
     }
 }
 
@@ -64,7 +68,7 @@ impl CheckpointStore for PgCheckpoints {
             unsaved: Arc::new(unsaved),
             success: None,
         };
-        Ok(match self.writes.call(write).await? {
+        Ok(match self.write("checkpoint", write).await? {
             Written::Owned { cancel_requested: true } => Ownership::CancelRequested,
             Written::Owned {
                 cancel_requested: false,

@@ -1,7 +1,7 @@
 //! Everything the service keeps in PostgreSQL, one file per table's concern: plans as
 //! clients create them (`submissions`), change them (`plans`), read them (`plan_reads`) and as
 //! workers run them (`runs`), their timeline
-//! (`events`, read live by `timeline`), their checkpoints and the run's writes (`progress`; it, submissions and reads share statements through `batch`),
+//! (`events`, read live by `timeline`), their checkpoints and the run's writes (`progress`; it, submissions and reads share statements through `batch`; writes wait out an outage with `durable`),
 //! the queue the plans table also is (`queue`), the provider cache, the webhook outbox
 //! (`webhooks`), the results export outbox (`exports`), and the typed states all of these
 //! write (`states`). Nothing here decides
@@ -11,6 +11,7 @@ pub mod approval;
 pub mod batch;
 pub mod cache;
 pub mod checkpoints;
+pub mod durable;
 pub mod events;
 pub mod exports;
 pub mod keys;

@@ -31,7 +31,7 @@ pub struct Success {
 }
 
 /// One run's write. Shared with the caller, who may try it again.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RunWrite {
     pub plan_id: Uuid,
     pub run: i32,
@@ -210,4 +210,49 @@ impl BatchStatement for RunWrites {
             })
             .collect())
     }
+}
+
+/// Whether `write` is in the database already: a try whose connection dropped may have
+/// committed before its answer was lost. Then the run's answer (`Lost` when another run has
+/// taken the plan since), or `None` when it is not there and may be written. A write is
+/// recognised by the event of its last step, stamped with the moment it happened, or when it
+/// ends the run by the plan its run made `succeeded`.
+pub async fn applied(pool: &PgPool, write: &RunWrite) -> Result<Option<Written>, sqlx::Error> {
+    if write.success.is_some() {
+        let succeeded: Option<bool> =
+            sqlx::query_scalar("SELECT true FROM plans WHERE id = $1 AND runs = $2 AND status = $3")
+                .bind(write.plan_id)
+                .bind(write.run)
+                .bind(PlanStatus::Succeeded)
+                .fetch_optional(pool)
+                .await?;
+        return Ok(succeeded.map(|_| Written::Owned {
+            cancel_requested: false,
+        }));
+    }
+    let (kind, key, at) = match write.unsaved.steps.last() {
+        Some(RunStep::Started { key, at }) => (EventKind::NodeStarted, key, at),
+        Some(RunStep::Finished { checkpoint, at }) => (EventKind::NodeFinished, &checkpoint.key, at),
+        None => return Ok(None),
+    };
+    let found: Option<(bool, bool)> = sqlx::query_as(
+        "SELECT p.runs = $2 AND p.status IS NOT DISTINCT FROM $6, p.cancel_requested FROM plans p
+         WHERE p.id = $1 AND EXISTS (
+             SELECT 1 FROM plan_events e WHERE e.plan_id = $1 AND e.kind = $3 AND e.node = $4 AND e.created_at = $5)",
+    )
+    .bind(write.plan_id)
+    .bind(write.run)
+    .bind(kind)
+    .bind(key)
+    .bind(at)
+    .bind(PlanStatus::Running)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map(|(owned, cancel_requested)| {
+        if owned {
+            Written::Owned { cancel_requested }
+        } else {
+            Written::Lost
+        }
+    }))
 }

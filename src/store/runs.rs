@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::store::{
     approval::Approval,
+    durable::durable_once,
     events,
     plan_error::PlanError,
     queue::{self, Delay, Lease},
@@ -29,6 +30,37 @@ async fn owned(tx: &mut Transaction<'_, Postgres>, id: Uuid, lease: Lease) -> Re
             .fetch_optional(&mut **tx)
             .await?;
     Ok(row.is_some())
+}
+
+/// Writes an attempt's end (`write`, which leaves the plan `leaves`), waiting out an outage.
+/// A try that committed and lost its answer is taken as written, not as a plan another run
+/// took: its outcome is counted once.
+pub async fn end_durably<F, Fut>(
+    pool: &PgPool,
+    what: &str,
+    id: Uuid,
+    lease: Lease,
+    leaves: PlanStatus,
+    write: F,
+) -> anyhow::Result<bool>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, sqlx::Error>>,
+{
+    durable_once(what, write, || landed(pool, id, lease, leaves)).await
+}
+
+/// Whether this lease's end of the attempt, leaving the plan `status`, is in the database
+/// already: `Some(true)`, as the write would have answered, or `None`. A plan put back in
+/// the queue and claimed again since reads `None` (and its end is then taken as lost).
+async fn landed(pool: &PgPool, id: Uuid, lease: Lease, status: PlanStatus) -> Result<Option<bool>, sqlx::Error> {
+    let row: Option<i32> = sqlx::query_scalar("SELECT runs FROM plans WHERE id = $1 AND runs = $2 AND status = $3")
+        .bind(id)
+        .bind(lease.run)
+        .bind(status)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|_| true))
 }
 
 /// Ends the plan with a terminal status; `false` when this lease no longer owns it.

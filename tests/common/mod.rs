@@ -291,4 +291,5 @@ impl Outage {
     }
 }
 pub mod fakes;
+pub mod pg_proxy;
 pub mod sse;

@@ -26,6 +26,7 @@ use crate::{
     },
     config::Settings,
     db,
+    graph::Unsaved,
     queue::{
         backend::PlanBackend,
         finishing::Finishing,
@@ -55,7 +56,7 @@ async fn noop(job: Claimed, done: Data<Arc<Done>>) -> Result<(), BoxDynError> {
     let write = async move {
         let written = writer
             .checkpoints
-            .succeed(job.plan_id, job.lease.run, Arc::default(), Arc::new(success))
+            .succeed(job.plan_id, job.lease.run, Unsaved::default(), success)
             .await;
         match written {
             Ok(true) => {

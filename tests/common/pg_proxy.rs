@@ -1,0 +1,237 @@
+//! A TCP proxy in front of PostgreSQL that loses answers: it forwards both directions
+//! message by message, reads just enough of the wire protocol to tell which statement each
+//! sync cycle (messages up to a `Sync` or a simple `Query`, ended by the server's
+//! `ReadyForQuery`) executes, and can drop the connection once the transaction of a chosen
+//! execution of a chosen statement has committed, without passing on the server's answer to
+//! the cycle that committed it (the statement's own, in autocommit; else the `COMMIT`'s). The
+//! client sees a dropped connection for a write that happened, as after a failover or a
+//! pooler's idle timeout at the worst moment.
+//!
+//! Clients must connect with `sslmode=disable` (the proxy does not read TLS).
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{
+        TcpListener, TcpStream,
+        tcp::{OwnedReadHalf, OwnedWriteHalf},
+    },
+};
+
+pub struct PgProxy {
+    pub port: u16,
+    watch: Arc<Watch>,
+}
+
+/// What the proxy looks for, shared by every connection.
+struct Watch {
+    /// Text that names the statement (a fragment of its SQL).
+    marker: String,
+    /// Executions of the statement whose cycle ended, on every connection.
+    executed: AtomicUsize,
+    /// Drop the connection at the end of these executions (1-based, counted by `executed`).
+    drop_at: Mutex<Vec<usize>>,
+    dropped: AtomicUsize,
+}
+
+impl PgProxy {
+    /// Listens on a free loopback port and forwards to `upstream` (`host:port`).
+    pub async fn start(upstream: &str, marker: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let watch = Arc::new(Watch {
+            marker: marker.to_string(),
+            executed: AtomicUsize::new(0),
+            drop_at: Mutex::new(Vec::new()),
+            dropped: AtomicUsize::new(0),
+        });
+        let upstream = upstream.to_string();
+        let shared = watch.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                tokio::spawn(relay(client, server, shared.clone()));
+            }
+        });
+        Self { port, watch }
+    }
+
+    /// Drops the connection when the statement's `n`th execution from now has run.
+    pub fn drop_after(&self, n: usize) {
+        let at = self.executed() + n;
+        self.watch.drop_at.lock().unwrap().push(at);
+    }
+
+    /// Executions of the statement so far (whose answers were passed on or dropped).
+    pub fn executed(&self) -> usize {
+        self.watch.executed.load(Ordering::SeqCst)
+    }
+
+    /// Connections dropped after the statement ran.
+    pub fn dropped(&self) -> usize {
+        self.watch.dropped.load(Ordering::SeqCst)
+    }
+}
+
+/// The cycles a connection has sent, oldest first: whether each executes the statement.
+#[derive(Default)]
+struct Cycles {
+    /// Closed by a `Sync` or a `Query`, not yet answered by `ReadyForQuery`.
+    sent: VecDeque<bool>,
+    /// The cycle the client is still writing.
+    open: bool,
+}
+
+impl Cycles {
+    /// Whether the cycle the server is answering executes the statement: the oldest one sent,
+    /// or the one still being written when all sent ones are answered.
+    fn answering(&self) -> bool {
+        self.sent.front().copied().unwrap_or(self.open)
+    }
+}
+
+async fn relay(client: TcpStream, server: TcpStream, watch: Arc<Watch>) {
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    // The server's `ReadyForQuery` after authentication answers no cycle of the client's.
+    let cycles = Arc::new(Mutex::new(Cycles {
+        sent: VecDeque::from([false]),
+        open: false,
+    }));
+    let up = tokio::spawn(client_to_server(
+        client_read,
+        server_write,
+        watch.clone(),
+        cycles.clone(),
+    ));
+    server_to_client(server_read, client_write, &watch, &cycles).await;
+    up.abort();
+}
+
+/// One message: its type byte (0 for the untyped startup message) and its whole bytes.
+async fn message(read: &mut OwnedReadHalf, typed: bool) -> Option<(u8, Vec<u8>)> {
+    let mut head = vec![0u8; if typed { 5 } else { 4 }];
+    read.read_exact(&mut head).await.ok()?;
+    let kind = if typed { head[0] } else { 0 };
+    let at = head.len() - 4;
+    let length = u32::from_be_bytes(head[at..].try_into().ok()?) as usize;
+    let mut bytes = head;
+    bytes.resize(at + length, 0);
+    read.read_exact(&mut bytes[at + 4..]).await.ok()?;
+    Some((kind, bytes))
+}
+
+/// The `n`th NUL-terminated string of a message's body.
+fn c_string(body: &[u8], n: usize) -> String {
+    body.split(|b| *b == 0)
+        .nth(n)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .unwrap_or_default()
+}
+
+async fn client_to_server(
+    mut read: OwnedReadHalf,
+    mut write: OwnedWriteHalf,
+    watch: Arc<Watch>,
+    cycles: Arc<Mutex<Cycles>>,
+) {
+    let mut statements: HashMap<String, bool> = HashMap::new();
+    let mut typed = false;
+    while let Some((kind, bytes)) = message(&mut read, typed).await {
+        typed = true;
+        let body = &bytes[5.min(bytes.len())..];
+        {
+            let mut cycles = cycles.lock().unwrap();
+            match kind {
+                // Parse: statement name, then its SQL.
+                b'P' => {
+                    statements.insert(c_string(body, 0), c_string(body, 1).contains(&watch.marker));
+                }
+                // Bind: portal name, then the statement it executes.
+                b'B' if statements.get(&c_string(body, 1)).copied().unwrap_or(false) => cycles.open = true,
+                b'S' => {
+                    let open = std::mem::take(&mut cycles.open);
+                    cycles.sent.push_back(open);
+                }
+                b'Q' => {
+                    let open = std::mem::take(&mut cycles.open) || c_string(body, 0).contains(&watch.marker);
+                    cycles.sent.push_back(open);
+                }
+                _ => {}
+            }
+        }
+        if write.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+    let _ = write.shutdown().await;
+}
+
+async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, watch: &Watch, cycles: &Mutex<Cycles>) {
+    // The answers of a transaction that executed the statement, held cycle by cycle until its
+    // end (`ReadyForQuery` says whether a transaction is still open).
+    let mut held: Vec<u8> = Vec::new();
+    let mut in_transaction = false;
+    let mut rolls_back = false;
+    while let Some((kind, bytes)) = message(&mut read, true).await {
+        // Notifications, notices and parameter changes belong to no cycle.
+        if matches!(kind, b'A' | b'N' | b'S') {
+            if write.write_all(&bytes).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let executes = in_transaction || cycles.lock().unwrap().answering();
+        if !executes {
+            if kind == b'Z' {
+                cycles.lock().unwrap().sent.pop_front();
+            }
+            if write.write_all(&bytes).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        held.extend_from_slice(&bytes);
+        if kind != b'Z' {
+            continue;
+        }
+        cycles.lock().unwrap().sent.pop_front();
+        let status = bytes.get(5).copied();
+        rolls_back |= status == Some(b'E');
+        // Still in the transaction, or it ended without committing: pass the answer on.
+        if status != Some(b'I') || std::mem::take(&mut rolls_back) {
+            in_transaction = status != Some(b'I');
+            if write.write_all(&std::mem::take(&mut held)).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        in_transaction = false;
+        let n = watch.executed.fetch_add(1, Ordering::SeqCst) + 1;
+        let drop_now = {
+            let mut drop_at = watch.drop_at.lock().unwrap();
+            let due = drop_at.contains(&n);
+            drop_at.retain(|at| *at != n);
+            due
+        };
+        if drop_now {
+            watch.dropped.fetch_add(1, Ordering::SeqCst);
+            // Both sockets close as this task and the other end: the client never hears.
+            return;
+        }
+        if write.write_all(&std::mem::take(&mut held)).await.is_err() {
+            return;
+        }
+    }
+}
