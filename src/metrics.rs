@@ -131,8 +131,21 @@ pub fn breaker_state(provider: &str, open: bool) {
     gauge!("planner_circuit_breaker_open", "provider" => provider.to_string()).set(if open { 1.0 } else { 0.0 });
 }
 
-pub fn plans_in_flight(delta: f64) {
-    gauge!("planner_worker_plans_in_flight").increment(delta);
+/// A plan this worker runs, counted in `planner_worker_plans_in_flight` until dropped: also
+/// when its task is dropped before the attempt's end is written.
+pub struct InFlight(());
+
+impl InFlight {
+    pub fn enter() -> Self {
+        gauge!("planner_worker_plans_in_flight").increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        gauge!("planner_worker_plans_in_flight").decrement(1.0);
+    }
 }
 
 /// Why a plan went back to the queue: `retry`, `wait`, `hand_back`, `rescued` (worker died),

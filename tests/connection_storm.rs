@@ -307,26 +307,7 @@ async fn a_write_whose_answer_is_lost_is_neither_spent_nor_written_twice(pool: P
         2,
         "the proxy lost fewer answers than asked: the test tested nothing"
     );
-    shows(&metrics_addr, "planner_plans_finished_total{status=\"succeeded\"} 3").await;
-}
-
-/// Waits up to 5 s for the worker at `addr` to show `line` in its metrics (it counts just
-/// after the commit, so the scrape may come a moment early).
-async fn shows(addr: &str, line: &str) {
-    let start = Instant::now();
-    loop {
-        let metrics = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains(line) {
-            return;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "no {line} in {metrics}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::shows_metric(&metrics_addr, "planner_plans_finished_total{status=\"succeeded\"} 3").await;
 }
 
 /// A worker through a proxy that loses the answer to the first transaction that runs the
@@ -341,15 +322,6 @@ async fn worker_losing_first(pool: &PgPool, marker: &str, env: &[(&str, &str)]) 
     env.push(("WORKER_ADDR", &metrics_addr));
     let worker = Proc::worker(&through(&proxy, &url), &env);
     (proxy, worker, metrics_addr)
-}
-
-async fn events_of(pool: &PgPool, id: uuid::Uuid, kind: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = $2")
-        .bind(id)
-        .bind(kind)
-        .fetch_one(pool)
-        .await
-        .unwrap()
 }
 
 /// An attempt's end that commits and loses its answer (here a plan failed by a node's
@@ -369,8 +341,8 @@ async fn a_failure_whose_answer_is_lost_is_counted_once(pool: PgPool) {
     assert_eq!(attempts, 1);
     let (code, _, error) = common::failure_of(&pool, id).await;
     assert_eq!(code.as_deref(), Some("internal_error"), "{error}");
-    assert_eq!(events_of(&pool, id, "failed").await, 1);
-    shows(&metrics_addr, "planner_plans_finished_total{status=\"failed\"} 1").await;
+    assert_eq!(common::events(&pool, id, "failed").await, 1);
+    common::shows_metric(&metrics_addr, "planner_plans_finished_total{status=\"failed\"} 1").await;
 }
 
 /// Likewise a plan parked for approval: one `awaiting_approval` event, its attempt given
@@ -385,8 +357,8 @@ async fn a_park_for_approval_whose_answer_is_lost_is_counted_once(pool: PgPool) 
     let (_, attempts) = common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "awaiting_approval").await;
     assert_eq!(proxy.dropped(), 1, "no answer was lost: the test tested nothing");
     assert_eq!(attempts, 0, "the parked plan's attempt was not given back");
-    assert_eq!(events_of(&pool, id, "awaiting_approval").await, 1);
-    shows(
+    assert_eq!(common::events(&pool, id, "awaiting_approval").await, 1);
+    common::shows_metric(
         &metrics_addr,
         "planner_graph_run_duration_seconds_count{outcome=\"awaiting_approval\"} 1",
     )

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use common::{Proc, call, database_url, in_days, migrated, router, status, submit, wait_for};
+use common::{Proc, call, database_url, events, in_days, migrated, router, status, submit, wait_for};
 use planner::{
     catalog,
     domain::PlaceKind,
@@ -21,15 +21,6 @@ use planner::{
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-async fn events(pool: &PgPool, id: Uuid, kind: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = $2")
-        .bind(id)
-        .bind(kind)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
 
 async fn node_runs(pool: &PgPool, id: Uuid, node: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = 'node_started' AND node = $2")

@@ -310,23 +310,8 @@ async fn a_plan_whose_worker_is_killed_on_every_attempt_fails_after_max_attempts
     let _last = Proc::worker(&url, &last_env);
     let (status, attempts) = wait_for(&pool, plan_id, Duration::from_secs(60), |s, _| s == "failed").await;
     assert_eq!(attempts, 3);
-    // The worker that failed it counts it, as the plan-failure alert reads this counter (just
-    // after its commit, so the scrape may come a moment early).
-    let counted = "planner_plans_finished_total{status=\"failed\"} 1";
-    let start = Instant::now();
-    loop {
-        let metrics = reqwest::get(format!("http://{last_addr}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains(counted) {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "{metrics}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The worker that failed it counts it, as the plan-failure alert reads this counter.
+    common::shows_metric(&last_addr, "planner_plans_finished_total{status=\"failed\"} 1").await;
     let error: Value = sqlx::query_scalar("SELECT error FROM plans WHERE id = $1")
         .bind(plan_id)
         .fetch_one(&pool)

@@ -136,7 +136,7 @@ impl Executor {
             entry_started: checkpoints.is_empty(),
             saved: checkpoints,
         };
-        metrics::plans_in_flight(1.0);
+        let in_flight = metrics::InFlight::enter();
         let attempt = Attempt {
             plan_id,
             lease,
@@ -150,7 +150,7 @@ impl Executor {
         if let Ended::Graph(Ok(ran)) = ended {
             let this = self.clone();
             let write = async move {
-                let result = this.conclude(&attempt, Ended::Graph(Ok(ran))).await;
+                let result = this.conclude(&attempt, Ended::Graph(Ok(ran)), in_flight).await;
                 if let Err(e) = result {
                     tracing::error!(error = %e, "plan's result not recorded: the database failed; the plan will be rescued and run again from its checkpoints");
                 }
@@ -158,7 +158,9 @@ impl Executor {
             self.finishing.hand_off(write.instrument(span)).await;
             return Ok(());
         }
-        Box::pin(self.conclude(&attempt, ended)).instrument(span).await
+        Box::pin(self.conclude(&attempt, ended, in_flight))
+            .instrument(span)
+            .await
     }
 
     /// Runs the graph, within the plan's timeout and until the worker's grace runs out.
@@ -175,7 +177,7 @@ impl Executor {
     }
 
     /// Records how the attempt ended, and its metrics.
-    async fn conclude(&self, attempt: &Attempt, ended: Ended) -> anyhow::Result<()> {
+    async fn conclude(&self, attempt: &Attempt, ended: Ended, in_flight: metrics::InFlight) -> anyhow::Result<()> {
         let Attempt {
             plan_id,
             lease,
@@ -190,7 +192,7 @@ impl Executor {
             }
             Err(e) => Err(e),
         };
-        metrics::plans_in_flight(-1.0);
+        drop(in_flight);
         let outcome = result.as_ref().map_or(Outcome::Aborted, |o| *o);
         metrics::graph_run(outcome.label(), started.elapsed());
         if let Some(status) = outcome.terminal_status(lease.is_last_attempt()) {
@@ -205,11 +207,13 @@ impl Executor {
         Ok(match ended {
             Ended::ShuttingDown => {
                 tracing::info!(status = %PlanStatus::Queued, "worker shutting down; plan handed back");
-                metrics::requeued("hand_back");
                 let error = PlanError::handed_back();
                 let why = Requeue::HandBack;
                 let hand_back = || runs::requeue(pool, plan_id, lease, why.clone(), &error, Duration::ZERO);
                 let owned = runs::end_durably(pool, "hand back", plan_id, lease, PlanStatus::Queued, hand_back).await?;
+                if owned {
+                    metrics::requeued("hand_back");
+                }
                 (owned, Outcome::HandedBack)
             }
             Ended::TimedOut => {
@@ -301,11 +305,13 @@ impl Executor {
             } => {
                 let delay_ms = delay.as_millis() as u64;
                 tracing::warn!(status = %PlanStatus::Queued, node, upstream, reason, delay_ms, "waiting for an upstream; attempt not spent");
-                metrics::requeued("wait");
                 let error = PlanError::waiting_for_upstream(reason, node);
                 let why = Requeue::WaitForUpstream { provider: upstream };
                 let wait = || runs::requeue(pool, plan_id, lease, why.clone(), &error, delay);
                 let owned = runs::end_durably(pool, "wait", plan_id, lease, PlanStatus::Queued, wait).await?;
+                if owned {
+                    metrics::requeued("wait");
+                }
                 (owned, Outcome::Waiting)
             }
             NodeError::AwaitApproval { reason } => {

@@ -32,10 +32,13 @@ pub async fn spend_attempt(
         let delay = backoff(retry_base, lease.attempt);
         let delay_ms = delay.as_millis() as u64;
         tracing::warn!(status = %PlanStatus::Queued, node, message, delay_ms, "attempt failed; retry scheduled");
-        metrics::requeued("retry");
         let error = PlanError::transient(message, node);
         let requeue = || runs::requeue(pool, plan_id, lease, Requeue::Retry, &error, delay);
-        return runs::end_durably(pool, "retry", plan_id, lease, PlanStatus::Queued, requeue).await;
+        let owned = runs::end_durably(pool, "retry", plan_id, lease, PlanStatus::Queued, requeue).await?;
+        if owned {
+            metrics::requeued("retry");
+        }
+        return Ok(owned);
     }
     tracing::warn!(status = %PlanStatus::Failed, node, message, "plan failed: attempts exhausted");
     let message = format!(

@@ -180,6 +180,35 @@ pub async fn wait_for(pool: &PgPool, id: Uuid, limit: Duration, done: impl Fn(&s
     }
 }
 
+/// How many events of `kind` the plan's timeline holds.
+pub async fn events(pool: &PgPool, id: Uuid, kind: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM plan_events WHERE plan_id = $1 AND kind = $2")
+        .bind(id)
+        .bind(kind)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Waits up to 5 s for the process serving metrics at `addr` to show `line` (a worker
+/// counts just after its commit, so the scrape may come a moment early).
+pub async fn shows_metric(addr: &str, line: &str) {
+    let start = Instant::now();
+    loop {
+        let metrics = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(line) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "no {line} in {metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
