@@ -11,7 +11,13 @@ use sqlx::{
     postgres::{PgConnectOptions, PgConnection, PgPoolOptions},
 };
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// Migrations are additive (README, Kubernetes): a process of the previous release, restarted
+/// during a rollout or started by a rollback, runs on a database a newer release migrated
+/// further, rather than refusing to start.
+static MIGRATOR: Migrator = Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("./migrations")
+};
 
 /// Arbitrary, fixed: the key of the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x0070_6c61_6e6e_6572;
@@ -107,7 +113,25 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .bind(MIGRATION_LOCK)
         .execute(&mut *conn)
         .await?;
-    result
+    result?;
+    let newer: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version > $1 ORDER BY version")
+            .bind(latest_known())
+            .fetch_all(&mut *conn)
+            .await?;
+    if !newer.is_empty() {
+        tracing::warn!(
+            ?newer,
+            known = latest_known(),
+            "the database holds migrations of a newer release; running on them, as migrations are additive"
+        );
+    }
+    Ok(())
+}
+
+/// The newest migration this binary carries.
+fn latest_known() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// A database of its own next to `url`'s, for a run that must not touch real plans (the
@@ -151,7 +175,7 @@ impl Scratch {
 
 /// Ready when the database answers and holds every migration this binary knows.
 pub async fn is_ready(pool: &PgPool) -> Result<(), String> {
-    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let latest = latest_known();
     let applied: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
         .fetch_one(pool)
         .await

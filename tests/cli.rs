@@ -365,3 +365,34 @@ async fn healthcheck_exits_non_zero_when_the_url_errs_or_does_not_answer() {
     assert_eq!(closed.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&closed_url), "{stderr}");
 }
+
+/// A rolling upgrade's other half: a process of the previous release (restarted mid-rollout,
+/// or started by a rollback) finds the database migrated by a newer release. Migrations are
+/// additive, so it starts, says so, and runs plans, rather than refusing to start.
+#[sqlx::test(migrations = false)]
+async fn a_process_of_the_previous_release_runs_on_a_database_a_newer_one_migrated(pool: PgPool) {
+    migrated(&pool).await;
+    let url = database_url(&pool).await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99990101000000, 'a newer release', true, '\\x00', 1)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let migrate = plan_command(&["migrate"], &url);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&migrate.stdout),
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(migrate.status.success(), "refused the newer database: {said}");
+    assert!(said.contains("migrations of a newer release"), "{said}");
+    // The api is ready on it (readiness asks for every migration this binary knows) and a
+    // worker runs plans.
+    let (_api, _base) = common::api_process("api", &url, &[]).await;
+    let request = serde_json::json!({"destination": "苏州", "start_date": common::in_days(3), "days": 2});
+    let id = common::create_plan(&pool, &request, 3).await;
+    let _worker = Proc::worker(&url, &[]);
+    common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "succeeded").await;
+}
