@@ -114,24 +114,23 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .execute(&mut *conn)
         .await?;
     result?;
-    let newer: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version > $1 ORDER BY version")
-            .bind(latest_known())
+    let unknown: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version <> ALL($1) ORDER BY version")
+            .bind(known())
             .fetch_all(&mut *conn)
             .await?;
-    if !newer.is_empty() {
+    if !unknown.is_empty() {
         tracing::warn!(
-            ?newer,
-            known = latest_known(),
+            ?unknown,
             "the database holds migrations of a newer release; running on them, as migrations are additive"
         );
     }
     Ok(())
 }
 
-/// The newest migration this binary carries.
-fn latest_known() -> i64 {
-    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+/// The migrations this binary carries.
+fn known() -> Vec<i64> {
+    MIGRATOR.iter().map(|m| m.version).collect()
 }
 
 /// A database of its own next to `url`'s, for a run that must not touch real plans (the
@@ -175,16 +174,18 @@ impl Scratch {
 
 /// Ready when the database answers and holds every migration this binary knows.
 pub async fn is_ready(pool: &PgPool) -> Result<(), String> {
-    let latest = latest_known();
-    let applied: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-        .fetch_one(pool)
-        .await
-        .map_err(|e| format!("database unreachable: {e}"))?;
-    match applied {
-        Some(v) if v >= latest => Ok(()),
-        _ => Err(format!(
-            "migrations pending: database at {applied:?}, binary at {latest}"
-        )),
+    let missing: Vec<i64> = sqlx::query_scalar(
+        "SELECT v FROM unnest($1::bigint[]) AS v
+         WHERE NOT EXISTS (SELECT 1 FROM _sqlx_migrations m WHERE m.version = v AND m.success)
+         ORDER BY v",
+    )
+    .bind(known())
+    .fetch_all(pool)
+    .await
+    .map_err(|e| format!("database unreachable: {e}"))?;
+    match missing.first() {
+        None => Ok(()),
+        Some(first) => Err(format!("migrations pending: {} of them, from {first}", missing.len())),
     }
 }
 

@@ -268,6 +268,16 @@ async fn health_and_readiness(pool: PgPool) {
     assert_eq!(reply.body["error"]["code"], "not_ready");
     migrated(&pool).await;
     assert_eq!(call(&app, "GET", "/ready", None, &[]).await.status, 200);
+    // Every migration the binary knows must be there, not just the newest.
+    let (first,): (i64,) = sqlx::query_as(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT min(version) FROM _sqlx_migrations) RETURNING version",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let reply = call(&app, "GET", "/ready", None, &[]).await;
+    assert_eq!(reply.status, 503, "{}", reply.text);
+    assert!(reply.text.contains(&first.to_string()), "{}", reply.text);
 }
 
 #[sqlx::test(migrations = false)]

@@ -12,6 +12,7 @@ use common::{call, in_days, migrated, plan_of, router};
 use planner::{
     queue::{claims::Claims, consumer::Consumer, wake::Wake},
     store::{
+        durable::WriteId,
         plan_error::PlanError,
         queue::{self, ClaimLimits, Claimed},
         runs::{self, Requeue},
@@ -364,6 +365,7 @@ async fn a_queued_plan_says_truly_why_it_waits(pool: PgPool) {
         &pool,
         retried.plan_id,
         retried.lease,
+        WriteId::new(),
         Requeue::Retry,
         &error,
         Duration::from_secs(60),
@@ -379,6 +381,7 @@ async fn a_queued_plan_says_truly_why_it_waits(pool: PgPool) {
         &pool,
         waiting.plan_id,
         waiting.lease,
+        WriteId::new(),
         why,
         &error,
         Duration::from_secs(30),

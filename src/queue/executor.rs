@@ -209,8 +209,8 @@ impl Executor {
                 tracing::info!(status = %PlanStatus::Queued, "worker shutting down; plan handed back");
                 let error = PlanError::handed_back();
                 let why = Requeue::HandBack;
-                let hand_back = || runs::requeue(pool, plan_id, lease, why.clone(), &error, Duration::ZERO);
-                let owned = runs::end_durably(pool, "hand back", plan_id, lease, PlanStatus::Queued, hand_back).await?;
+                let hand_back = |w| runs::requeue(pool, plan_id, lease, w, why.clone(), &error, Duration::ZERO);
+                let owned = runs::end_durably(pool, "hand back", plan_id, hand_back).await?;
                 if owned {
                     metrics::requeued("hand_back");
                 }
@@ -236,8 +236,8 @@ impl Executor {
             Ended::Graph(Ok(ran)) => (self.succeed(plan_id, lease, ran).await?, Outcome::Succeeded),
             Ended::Graph(Err(RunError::Cancelled)) => {
                 tracing::info!(status = %PlanStatus::Cancelled, "plan cancelled at a node boundary");
-                let cancel = || runs::end(pool, plan_id, lease, PlanStatus::Cancelled, None);
-                let owned = runs::end_durably(pool, "cancel", plan_id, lease, PlanStatus::Cancelled, cancel).await?;
+                let cancel = |w| runs::end(pool, plan_id, lease, w, PlanStatus::Cancelled, None);
+                let owned = runs::end_durably(pool, "cancel", plan_id, cancel).await?;
                 (owned, Outcome::Cancelled)
             }
             Ended::Graph(Err(RunError::Lost)) => (false, Outcome::Lost),
@@ -293,8 +293,8 @@ impl Executor {
             NodeError::Permanent { code, message } => {
                 tracing::warn!(status = %PlanStatus::Failed, node, code, message, "plan failed");
                 let error = PlanError::new(&code, message, Some(node));
-                let end = || runs::end(pool, plan_id, lease, PlanStatus::Failed, Some(&error));
-                let owned = runs::end_durably(pool, "fail", plan_id, lease, PlanStatus::Failed, end).await?;
+                let end = |w| runs::end(pool, plan_id, lease, w, PlanStatus::Failed, Some(&error));
+                let owned = runs::end_durably(pool, "fail", plan_id, end).await?;
                 (owned, Outcome::Failed)
             }
             NodeError::Transient(message) => (self.transient(plan_id, lease, node, message).await?, Outcome::Transient),
@@ -307,8 +307,8 @@ impl Executor {
                 tracing::warn!(status = %PlanStatus::Queued, node, upstream, reason, delay_ms, "waiting for an upstream; attempt not spent");
                 let error = PlanError::waiting_for_upstream(reason, node);
                 let why = Requeue::WaitForUpstream { provider: upstream };
-                let wait = || runs::requeue(pool, plan_id, lease, why.clone(), &error, delay);
-                let owned = runs::end_durably(pool, "wait", plan_id, lease, PlanStatus::Queued, wait).await?;
+                let wait = |w| runs::requeue(pool, plan_id, lease, w, why.clone(), &error, delay);
+                let owned = runs::end_durably(pool, "wait", plan_id, wait).await?;
                 if owned {
                     metrics::requeued("wait");
                 }
@@ -316,9 +316,8 @@ impl Executor {
             }
             NodeError::AwaitApproval { reason } => {
                 tracing::info!(status = %PlanStatus::AwaitingApproval, reason, "plan awaits approval");
-                let park = || runs::await_approval(pool, plan_id, lease, node, &reason);
-                let parked = PlanStatus::AwaitingApproval;
-                let owned = runs::end_durably(pool, "await approval", plan_id, lease, parked, park).await?;
+                let park = |w| runs::await_approval(pool, plan_id, lease, w, node, &reason);
+                let owned = runs::end_durably(pool, "await approval", plan_id, park).await?;
                 (owned, Outcome::AwaitingApproval)
             }
         })

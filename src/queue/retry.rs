@@ -33,8 +33,8 @@ pub async fn spend_attempt(
         let delay_ms = delay.as_millis() as u64;
         tracing::warn!(status = %PlanStatus::Queued, node, message, delay_ms, "attempt failed; retry scheduled");
         let error = PlanError::transient(message, node);
-        let requeue = || runs::requeue(pool, plan_id, lease, Requeue::Retry, &error, delay);
-        let owned = runs::end_durably(pool, "retry", plan_id, lease, PlanStatus::Queued, requeue).await?;
+        let requeue = |w| runs::requeue(pool, plan_id, lease, w, Requeue::Retry, &error, delay);
+        let owned = runs::end_durably(pool, "retry", plan_id, requeue).await?;
         if owned {
             metrics::requeued("retry");
         }
@@ -46,8 +46,8 @@ pub async fn spend_attempt(
         lease.attempt
     );
     let error = PlanError::attempts_exhausted(message, Some(node));
-    let end = || runs::end(pool, plan_id, lease, PlanStatus::Failed, Some(&error));
-    runs::end_durably(pool, "fail", plan_id, lease, PlanStatus::Failed, end).await
+    let end = |w| runs::end(pool, plan_id, lease, w, PlanStatus::Failed, Some(&error));
+    runs::end_durably(pool, "fail", plan_id, end).await
 }
 
 /// The longest wait between two attempts.

@@ -1,8 +1,7 @@
 //! Checkpoints in PostgreSQL (`plan_checkpoints`), the graph runtime's store. A run's writes
 //! go through the group-commit `Batcher` of `progress`: many runs' steps in one statement,
-//! each fenced by the run that owns its plan. A write waits out an outage (`durable`); a try
-//! whose connection dropped may have committed, so the next try first looks for it
-//! (`progress::applied`): a write lands once, and a dropped connection spends no attempt.
+//! each fenced by the run that owns its plan. A write waits out an outage and lands once
+//! (`durable_once`): a dropped connection spends no attempt and writes nothing twice.
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,7 +14,7 @@ use crate::{
     graph::{CheckpointStore, Ownership, Unsaved},
     store::{
         batch::Batcher,
-        durable::durable_once,
+        durable::{WriteId, durable_once},
         progress::{self, RunWrite, RunWrites, Success, Written},
         states::EventKind,
     },
@@ -45,6 +44,7 @@ impl PgCheckpoints {
         let write = RunWrite {
             plan_id,
             run,
+            id: WriteId::new(),
             unsaved: Arc::new(unsaved),
             success: Some(Arc::new(success)),
         };
@@ -55,7 +55,8 @@ impl PgCheckpoints {
     async fn write(&self, what: &str, write: RunWrite) -> anyhow::Result<Written> {
         // A write is shared, not copied, by its tries (a result may be large).
         let again = || self.writes.call(write.clone());
-        durable_once(what, again, || progress::applied(&self.pool, &write)).await
+        let lost = |w: &Written| *w == Written::Lost;
+        durable_once(what, again, lost, || progress::landed(&self.pool, &write)).await
     }
 }
 
@@ -65,6 +66,7 @@ impl CheckpointStore for PgCheckpoints {
         let write = RunWrite {
             plan_id,
             run,
+            id: WriteId::new(),
             unsaved: Arc::new(unsaved),
             success: None,
         };

@@ -2,27 +2,59 @@
 //! failover) must not leave a plan `running` with nobody working on it. Other errors, and
 //! an outage longer than five minutes, are returned.
 //!
-//! A try that fails on a dropped connection may have committed before its answer was lost.
-//! Where writing twice would do harm or mislead, `durable_once` asks whether the write
-//! landed before trying it again.
+//! A try that fails on a dropped connection may have committed all the same, its answer
+//! lost (or commit later: the server may still be running it when the error reaches us). A
+//! worker's writes to a plan therefore name themselves (`WriteId`, kept in `plans.last_write`):
+//! a try skips a plan that holds its id already, so a write lands once; and when a try after a
+//! failed one finds the plan gone to another, `durable_once` asks whether the plan holds the
+//! id, that is whether the earlier try landed. The try waited for the earlier one's row lock,
+//! so what it committed is visible by then.
 
 use std::time::{Duration, Instant};
 
+use uuid::Uuid;
+
 /// How long a write keeps trying while the database is unreachable.
 const PATIENCE: Duration = Duration::from_secs(300);
+
+/// One write of a worker to a plan, the same for all its tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct WriteId(Uuid);
+
+impl WriteId {
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    pub fn uuid(self) -> Uuid {
+        self.0
+    }
+}
+
+impl Default for WriteId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 pub async fn durable<T, F, Fut>(what: &str, write: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
 {
-    durable_once(what, write, || async { Ok(None) }).await
+    durable_once(what, write, |_| false, || async { Ok(None) }).await
 }
 
-/// `durable` for a write that must land once: after a failed try, `landed` says whether it
-/// committed all the same (its answer, as `write` would have given it) or not (`None`, and
-/// it is tried again).
-pub async fn durable_once<T, F, Fut, L, LFut>(what: &str, mut write: F, mut landed: L) -> anyhow::Result<T>
+/// `durable` for a write that must land once and be answered as it landed: when a try after
+/// a failed one answers `lost` (another run owns the plan, by what it found), `landed` says
+/// whether an earlier try committed (its answer), or not (`None`: the `lost` answer stands).
+pub async fn durable_once<T, F, Fut, L, LFut>(
+    what: &str,
+    mut write: F,
+    lost: impl Fn(&T) -> bool,
+    mut landed: L,
+) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
@@ -33,16 +65,16 @@ where
     let mut delay = Duration::from_millis(250);
     let mut failed_before = false;
     loop {
-        let tried = match failed_before {
-            false => write().await,
-            true => match landed().await {
-                Ok(Some(answer)) => {
+        let tried = match write().await {
+            Ok(answer) if failed_before && lost(&answer) => match landed().await {
+                Ok(Some(landed)) => {
                     tracing::info!(what, "a write whose answer was lost had committed; not written again");
-                    Ok(answer)
+                    Ok(landed)
                 }
-                Ok(None) => write().await,
+                Ok(None) => Ok(answer),
                 Err(e) => Err(e),
             },
+            other => other,
         };
         match tried {
             Ok(value) => return Ok(value),

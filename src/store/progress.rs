@@ -14,6 +14,7 @@ use crate::{
     graph::{RunStep, Unsaved},
     store::{
         batch::BatchStatement,
+        durable::WriteId,
         states::{EventKind, PlanStatus},
     },
 };
@@ -35,6 +36,8 @@ pub struct Success {
 pub struct RunWrite {
     pub plan_id: Uuid,
     pub run: i32,
+    /// The same for every try of this write (see `durable`).
+    pub id: WriteId,
     pub unsaved: Arc<Unsaved>,
     /// Ends the run: the plan `succeeded` with this result.
     pub success: Option<Arc<Success>>,
@@ -59,6 +62,7 @@ pub struct RunWrites {
 struct Columns<'a> {
     plan: Vec<Uuid>,
     run: Vec<i32>,
+    write: Vec<WriteId>,
     node: Vec<Option<&'a str>>,
     result: Vec<Option<Json<&'a RawValue>>>,
     markdown: Vec<Option<&'a str>>,
@@ -89,6 +93,7 @@ impl<'a> Columns<'a> {
         let id = write.plan_id;
         self.plan.push(id);
         self.run.push(write.run);
+        self.write.push(write.id);
         let last = write.unsaved.checkpoints().last().map(|(c, _)| c.node.as_str());
         self.node.push(last);
         let success = write.success.as_deref();
@@ -132,8 +137,8 @@ impl BatchStatement for RunWrites {
         // earlier write of another run got there first, and this run has lost the plan.
         let owned: Vec<(Uuid, bool, i64)> = sqlx::query_as(
             "WITH item AS (
-                SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::jsonb[], $19::bool[])
-                    AS i(plan_id, run, node, result, markdown, warnings, usage, export)
+                SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::jsonb[], $19::bool[], $20::uuid[])
+                    AS i(plan_id, run, node, result, markdown, warnings, usage, export, write_id)
              ),
              owned AS (
                 UPDATE plans p SET
@@ -146,9 +151,11 @@ impl BatchStatement for RunWrites {
                     error = CASE WHEN i.result IS NULL THEN p.error END,
                     worker = CASE WHEN i.result IS NULL THEN p.worker END,
                     finished_at = CASE WHEN i.result IS NULL THEN p.finished_at ELSE now() END,
-                    updated_at = now()
+                    updated_at = now(),
+                    last_write = i.write_id
                 FROM item i
                 WHERE p.id = i.plan_id AND p.runs = i.run AND p.status IS NOT DISTINCT FROM $18
+                    AND p.last_write IS DISTINCT FROM i.write_id
                 RETURNING p.id, p.attempts, p.cancel_requested
              ),
              saved AS (
@@ -197,6 +204,7 @@ impl BatchStatement for RunWrites {
         .bind(PlanStatus::Succeeded)
         .bind(PlanStatus::Running)
         .bind(&c.export)
+        .bind(&c.write)
         .fetch_all(&self.pool)
         .await?;
         Ok(writes
@@ -212,47 +220,21 @@ impl BatchStatement for RunWrites {
     }
 }
 
-/// Whether `write` is in the database already: a try whose connection dropped may have
-/// committed before its answer was lost. Then the run's answer (`Lost` when another run has
-/// taken the plan since), or `None` when it is not there and may be written. A write is
-/// recognised by the event of its last step, stamped with the moment it happened, or when it
-/// ends the run by the plan its run made `succeeded`.
-pub async fn applied(pool: &PgPool, write: &RunWrite) -> Result<Option<Written>, sqlx::Error> {
-    if write.success.is_some() {
-        let succeeded: Option<bool> =
-            sqlx::query_scalar("SELECT true FROM plans WHERE id = $1 AND runs = $2 AND status = $3")
-                .bind(write.plan_id)
-                .bind(write.run)
-                .bind(PlanStatus::Succeeded)
-                .fetch_optional(pool)
-                .await?;
-        return Ok(succeeded.map(|_| Written::Owned {
-            cancel_requested: false,
-        }));
-    }
-    let (kind, key, at) = match write.unsaved.steps.last() {
-        Some(RunStep::Started { key, at }) => (EventKind::NodeStarted, key, at),
-        Some(RunStep::Finished { checkpoint, at }) => (EventKind::NodeFinished, &checkpoint.key, at),
-        None => return Ok(None),
-    };
+/// Whether `write` landed (an earlier try committed and lost its answer): the run's answer
+/// then, `Lost` when another run has taken the plan since; `None` when it did not.
+pub async fn landed(pool: &PgPool, write: &RunWrite) -> Result<Option<Written>, sqlx::Error> {
     let found: Option<(bool, bool)> = sqlx::query_as(
-        "SELECT p.runs = $2 AND p.status IS NOT DISTINCT FROM $6, p.cancel_requested FROM plans p
-         WHERE p.id = $1 AND EXISTS (
-             SELECT 1 FROM plan_events e WHERE e.plan_id = $1 AND e.kind = $3 AND e.node = $4 AND e.created_at = $5)",
+        "SELECT runs = $2 AND status IN ($4, $5), cancel_requested FROM plans WHERE id = $1 AND last_write = $3",
     )
     .bind(write.plan_id)
     .bind(write.run)
-    .bind(kind)
-    .bind(key)
-    .bind(at)
+    .bind(write.id)
     .bind(PlanStatus::Running)
+    .bind(PlanStatus::Succeeded)
     .fetch_optional(pool)
     .await?;
-    Ok(found.map(|(owned, cancel_requested)| {
-        if owned {
-            Written::Owned { cancel_requested }
-        } else {
-            Written::Lost
-        }
+    Ok(found.map(|(owned, cancel_requested)| match owned {
+        true => Written::Owned { cancel_requested },
+        false => Written::Lost,
     }))
 }

@@ -13,54 +13,53 @@ use uuid::Uuid;
 
 use crate::store::{
     approval::Approval,
-    durable::durable_once,
+    durable::{WriteId, durable_once},
     events,
     plan_error::PlanError,
     queue::{self, Delay, Lease},
     states::{EventKind, PlanStatus},
 };
 
-/// Locks the plan if `lease` still owns it.
-async fn owned(tx: &mut Transaction<'_, Postgres>, id: Uuid, lease: Lease) -> Result<bool, sqlx::Error> {
-    let row: Option<i32> =
-        sqlx::query_scalar("SELECT runs FROM plans WHERE id = $1 AND runs = $2 AND status = $3 FOR UPDATE")
-            .bind(id)
-            .bind(lease.run)
-            .bind(PlanStatus::Running)
-            .fetch_optional(&mut **tx)
-            .await?;
+/// Locks the plan if `lease` still owns it, and records `write` on it (see `durable`).
+async fn owned(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    lease: Lease,
+    write: WriteId,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<i32> = sqlx::query_scalar(
+        "UPDATE plans SET last_write = $4 WHERE id = $1 AND runs = $2 AND status = $3 RETURNING runs",
+    )
+    .bind(id)
+    .bind(lease.run)
+    .bind(PlanStatus::Running)
+    .bind(write)
+    .fetch_optional(&mut **tx)
+    .await?;
     Ok(row.is_some())
 }
 
-/// Writes an attempt's end (`write`, which leaves the plan `leaves`), waiting out an outage.
-/// A try that committed and lost its answer is taken as written, not as a plan another run
-/// took: its outcome is counted once.
-pub async fn end_durably<F, Fut>(
-    pool: &PgPool,
-    what: &str,
-    id: Uuid,
-    lease: Lease,
-    leaves: PlanStatus,
-    write: F,
-) -> anyhow::Result<bool>
+/// Writes an attempt's end (`write`, given its id), waiting out an outage. A try that
+/// committed and lost its answer is taken as written, not as a plan another run took: its
+/// outcome is counted once.
+pub async fn end_durably<F, Fut>(pool: &PgPool, what: &str, id: Uuid, mut write: F) -> anyhow::Result<bool>
 where
-    F: FnMut() -> Fut,
+    F: FnMut(WriteId) -> Fut,
     Fut: Future<Output = Result<bool, sqlx::Error>>,
 {
-    durable_once(what, write, || landed(pool, id, lease, leaves)).await
+    let this = WriteId::new();
+    durable_once(what, || write(this), |owned| !owned, || landed(pool, id, this)).await
 }
 
-/// Whether this lease's end of the attempt, leaving the plan `status`, is in the database
-/// already: `Some(true)`, as the write would have answered, or `None`. A plan put back in
-/// the queue and claimed again since reads `None` (and its end is then taken as lost).
-async fn landed(pool: &PgPool, id: Uuid, lease: Lease, status: PlanStatus) -> Result<Option<bool>, sqlx::Error> {
-    let row: Option<i32> = sqlx::query_scalar("SELECT runs FROM plans WHERE id = $1 AND runs = $2 AND status = $3")
+/// Whether the write `this` landed: `Some(true)`, as it would have answered, or `None`. (A
+/// plan claimed and written again by another run since reads `None`.)
+async fn landed(pool: &PgPool, id: Uuid, this: WriteId) -> Result<Option<bool>, sqlx::Error> {
+    let row: Option<bool> = sqlx::query_scalar("SELECT true FROM plans WHERE id = $1 AND last_write = $2")
         .bind(id)
-        .bind(lease.run)
-        .bind(status)
+        .bind(this)
         .fetch_optional(pool)
         .await?;
-    Ok(row.map(|_| true))
+    Ok(row)
 }
 
 /// Ends the plan with a terminal status; `false` when this lease no longer owns it.
@@ -68,11 +67,12 @@ pub async fn end(
     pool: &PgPool,
     id: Uuid,
     lease: Lease,
+    write: WriteId,
     status: PlanStatus,
     error: Option<&PlanError>,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    if !owned(&mut tx, id, lease).await? {
+    if !owned(&mut tx, id, lease, write).await? {
         return Ok(false);
     }
     let detail = error.map_or_else(|| json!({}), PlanError::to_json);
@@ -141,12 +141,13 @@ pub async fn requeue(
     pool: &PgPool,
     id: Uuid,
     lease: Lease,
+    write: WriteId,
     why: Requeue,
     error: &PlanError,
     delay: std::time::Duration,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    if !owned(&mut tx, id, lease).await? {
+    if !owned(&mut tx, id, lease, write).await? {
         return Ok(false);
     }
     let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
@@ -181,11 +182,12 @@ pub async fn await_approval(
     pool: &PgPool,
     id: Uuid,
     lease: Lease,
+    write: WriteId,
     node: &str,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    if !owned(&mut tx, id, lease).await? {
+    if !owned(&mut tx, id, lease, write).await? {
         return Ok(false);
     }
     let approval = Approval::requested(reason).to_json();

@@ -7,13 +7,17 @@
 //! client sees a dropped connection for a write that happened, as after a failover or a
 //! pooler's idle timeout at the worst moment.
 //!
+//! It can also cut the client off as soon as an execution is sent (`cut_next`), while the
+//! server goes on to run and commit it: the client's error then comes before the commit, as
+//! when a pooler or the network resets a connection under a statement still running.
+//!
 //! Clients must connect with `sslmode=disable` (the proxy does not read TLS).
 
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
 };
 
@@ -38,7 +42,11 @@ struct Watch {
     executed: AtomicUsize,
     /// Drop the connection at the end of these executions (1-based, counted by `executed`).
     drop_at: Mutex<Vec<usize>>,
-    dropped: AtomicUsize,
+    /// The executions whose answers were lost: the message that ran each (`Bind` or `Query`).
+    dropped: Mutex<Vec<Vec<u8>>>,
+    /// Cut the client off once the next execution is sent.
+    cut_next: AtomicBool,
+    cut: AtomicUsize,
 }
 
 impl PgProxy {
@@ -50,7 +58,9 @@ impl PgProxy {
             marker: marker.to_string(),
             executed: AtomicUsize::new(0),
             drop_at: Mutex::new(Vec::new()),
-            dropped: AtomicUsize::new(0),
+            dropped: Mutex::new(Vec::new()),
+            cut_next: AtomicBool::new(false),
+            cut: AtomicUsize::new(0),
         });
         let upstream = upstream.to_string();
         let shared = watch.clone();
@@ -71,6 +81,17 @@ impl PgProxy {
         self.watch.drop_at.lock().unwrap().push(at);
     }
 
+    /// Cuts the client off as soon as it has sent the statement's next execution; the server
+    /// runs it, and commits it, after the client has seen its connection close.
+    pub fn cut_next(&self) {
+        self.watch.cut_next.store(true, Ordering::SeqCst);
+    }
+
+    /// Clients cut off by `cut_next`.
+    pub fn cut(&self) -> usize {
+        self.watch.cut.load(Ordering::SeqCst)
+    }
+
     /// Executions of the statement so far (whose answers were passed on or dropped).
     pub fn executed(&self) -> usize {
         self.watch.executed.load(Ordering::SeqCst)
@@ -78,40 +99,64 @@ impl PgProxy {
 
     /// Connections dropped after the statement ran.
     pub fn dropped(&self) -> usize {
-        self.watch.dropped.load(Ordering::SeqCst)
+        self.watch.dropped.lock().unwrap().len()
+    }
+
+    /// Whether the `n`th lost execution (0-based) carried `bytes` in its parameters.
+    pub fn lost_carried(&self, n: usize, bytes: &[u8]) -> bool {
+        self.watch
+            .dropped
+            .lock()
+            .unwrap()
+            .get(n)
+            .is_some_and(|m| m.windows(bytes.len()).any(|w| w == bytes))
     }
 }
 
-/// The cycles a connection has sent, oldest first: whether each executes the statement.
+/// The message that executes the statement in a cycle (`Bind` or `Query`), if one does.
+type Execution = Option<Vec<u8>>;
+
+/// The cycles a connection has sent, oldest first, by what each executes.
 #[derive(Default)]
 struct Cycles {
     /// Closed by a `Sync` or a `Query`, not yet answered by `ReadyForQuery`.
-    sent: VecDeque<bool>,
+    sent: VecDeque<Execution>,
     /// The cycle the client is still writing.
-    open: bool,
+    open: Execution,
 }
 
 impl Cycles {
-    /// Whether the cycle the server is answering executes the statement: the oldest one sent,
-    /// or the one still being written when all sent ones are answered.
-    fn answering(&self) -> bool {
-        self.sent.front().copied().unwrap_or(self.open)
+    /// What the cycle the server is answering executes: the oldest one sent, or the one still
+    /// being written when all sent ones are answered.
+    fn answering(&self) -> Execution {
+        match self.sent.front() {
+            Some(sent) => sent.clone(),
+            None => self.open.clone(),
+        }
     }
 }
 
 async fn relay(client: TcpStream, server: TcpStream, watch: Arc<Watch>) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
+    // A second handle on the client's socket, to shut it down from the reading side.
+    let Ok((cutter, client)) = client.into_std().and_then(|c| Ok((c.try_clone()?, c))) else {
+        return;
+    };
+    let Ok(client) = TcpStream::from_std(client) else {
+        return;
+    };
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     // The server's `ReadyForQuery` after authentication answers no cycle of the client's.
     let cycles = Arc::new(Mutex::new(Cycles {
-        sent: VecDeque::from([false]),
-        open: false,
+        sent: VecDeque::from([None]),
+        open: None,
     }));
     let up = tokio::spawn(client_to_server(
         client_read,
         server_write,
+        cutter,
         watch.clone(),
         cycles.clone(),
     ));
@@ -143,6 +188,7 @@ fn c_string(body: &[u8], n: usize) -> String {
 async fn client_to_server(
     mut read: OwnedReadHalf,
     mut write: OwnedWriteHalf,
+    cutter: std::net::TcpStream,
     watch: Arc<Watch>,
     cycles: Arc<Mutex<Cycles>>,
 ) {
@@ -151,21 +197,28 @@ async fn client_to_server(
     while let Some((kind, bytes)) = message(&mut read, typed).await {
         typed = true;
         let body = &bytes[5.min(bytes.len())..];
+        let mut cut_now = false;
         {
             let mut cycles = cycles.lock().unwrap();
+            if kind == b'S' && cycles.open.is_some() {
+                cut_now = watch.cut_next.swap(false, Ordering::SeqCst);
+            }
             match kind {
                 // Parse: statement name, then its SQL.
                 b'P' => {
                     statements.insert(c_string(body, 0), c_string(body, 1).contains(&watch.marker));
                 }
                 // Bind: portal name, then the statement it executes.
-                b'B' if statements.get(&c_string(body, 1)).copied().unwrap_or(false) => cycles.open = true,
+                b'B' if statements.get(&c_string(body, 1)).copied().unwrap_or(false) => {
+                    cycles.open = Some(bytes.clone());
+                }
                 b'S' => {
-                    let open = std::mem::take(&mut cycles.open);
+                    let open = cycles.open.take();
                     cycles.sent.push_back(open);
                 }
                 b'Q' => {
-                    let open = std::mem::take(&mut cycles.open) || c_string(body, 0).contains(&watch.marker);
+                    let query = c_string(body, 0).contains(&watch.marker).then(|| bytes.clone());
+                    let open = cycles.open.take().or(query);
                     cycles.sent.push_back(open);
                 }
                 _ => {}
@@ -174,16 +227,21 @@ async fn client_to_server(
         if write.write_all(&bytes).await.is_err() {
             return;
         }
+        if cut_now {
+            // The server has the whole execution; the client hears its connection close now.
+            watch.cut.fetch_add(1, Ordering::SeqCst);
+            let _ = cutter.shutdown(std::net::Shutdown::Both);
+        }
     }
     let _ = write.shutdown().await;
 }
 
 async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, watch: &Watch, cycles: &Mutex<Cycles>) {
     // The answers of a transaction that executed the statement, held cycle by cycle until its
-    // end (`ReadyForQuery` says whether a transaction is still open).
+    // end (`ReadyForQuery` says whether a transaction is still open), and what executed it.
     let mut held: Vec<u8> = Vec::new();
-    let mut in_transaction = false;
-    let mut rolls_back = false;
+    let mut executed: Execution = None;
+    let mut failed = false;
     while let Some((kind, bytes)) = message(&mut read, true).await {
         // Notifications, notices and parameter changes belong to no cycle.
         if matches!(kind, b'A' | b'N' | b'S') {
@@ -192,8 +250,10 @@ async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, wa
             }
             continue;
         }
-        let executes = in_transaction || cycles.lock().unwrap().answering();
-        if !executes {
+        if executed.is_none() {
+            executed = cycles.lock().unwrap().answering();
+        }
+        if executed.is_none() {
             if kind == b'Z' {
                 cycles.lock().unwrap().sent.pop_front();
             }
@@ -203,21 +263,24 @@ async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, wa
             continue;
         }
         held.extend_from_slice(&bytes);
+        failed |= kind == b'E';
         if kind != b'Z' {
             continue;
         }
         cycles.lock().unwrap().sent.pop_front();
-        let status = bytes.get(5).copied();
-        rolls_back |= status == Some(b'E');
-        // Still in the transaction, or it ended without committing: pass the answer on.
-        if status != Some(b'I') || std::mem::take(&mut rolls_back) {
-            in_transaction = status != Some(b'I');
+        // `I`: no transaction open any more; it committed unless an error or a ROLLBACK ended it.
+        let ended = bytes.get(5) == Some(&b'I');
+        let rolled_back = failed || held.windows(8).any(|w| w == b"ROLLBACK");
+        if !ended || rolled_back {
+            if ended {
+                (executed, failed) = (None, false);
+            }
             if write.write_all(&std::mem::take(&mut held)).await.is_err() {
                 return;
             }
             continue;
         }
-        in_transaction = false;
+        let execution = executed.take().unwrap_or_default();
         let n = watch.executed.fetch_add(1, Ordering::SeqCst) + 1;
         let drop_now = {
             let mut drop_at = watch.drop_at.lock().unwrap();
@@ -226,7 +289,7 @@ async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, wa
             due
         };
         if drop_now {
-            watch.dropped.fetch_add(1, Ordering::SeqCst);
+            watch.dropped.lock().unwrap().push(execution);
             // Both sockets close as this task and the other end: the client never hears.
             return;
         }
