@@ -328,10 +328,12 @@ async fn a_write_that_commits_after_its_connection_closed_lands_once(pool: PgPoo
     sqlx::raw_sql(
         "CREATE TABLE slow_trap (armed boolean NOT NULL);
          INSERT INTO slow_trap VALUES (true);
+         CREATE SEQUENCE slow_sprung;
          CREATE FUNCTION slow_once() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
              IF (SELECT armed FROM slow_trap) THEN
                  UPDATE slow_trap SET armed = false;
+                 PERFORM nextval('slow_sprung');
                  PERFORM pg_sleep(1.5);
              END IF;
              RETURN NEW;
@@ -355,12 +357,15 @@ async fn a_write_that_commits_after_its_connection_closed_lands_once(pool: PgPoo
         unreachable!()
     };
     let (_, attempts) = common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "succeeded").await;
-    let armed: bool = sqlx::query_scalar("SELECT armed FROM slow_trap")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    // The trap sprang once (a sequence does not roll back) and stayed sprung: the write that
+    // lost its connection committed.
+    let (armed, sprung): (bool, i64) =
+        sqlx::query_as("SELECT armed, (SELECT last_value FROM slow_sprung) FROM slow_trap")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(
-        proxy.cut() == 1 && !armed,
+        proxy.cut() == 1 && !armed && sprung == 1,
         "no write outlived its connection: the test tested nothing"
     );
     assert_eq!(attempts, 1, "the write that committed late spent an attempt");

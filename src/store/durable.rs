@@ -4,11 +4,13 @@
 //!
 //! A try that fails on a dropped connection may have committed all the same, its answer
 //! lost (or commit later: the server may still be running it when the error reaches us). A
-//! worker's writes to a plan therefore name themselves (`WriteId`, kept in `plans.last_write`):
-//! a try skips a plan that holds its id already, so a write lands once; and when a try after a
-//! failed one finds the plan gone to another, `durable_once` asks whether the plan holds the
-//! id, that is whether the earlier try landed. The try waited for the earlier one's row lock,
-//! so what it committed is visible by then.
+//! worker's writes to a plan therefore name themselves (`WriteId`, kept in `plans.last_write`).
+//! A run's checkpoint write skips a plan that holds its id already; an attempt's end finds the
+//! plan no longer `running`. Either way a try after a failed one answers "not owned", and
+//! `durable_once` then asks whether the plan holds the id, that is whether the earlier try
+//! landed. When the earlier try still held the plan's row, the later one waited for it, so
+//! what it committed is visible by then. (This relies on READ COMMITTED, PostgreSQL's
+//! default: a later try re-reads a row an earlier one changed, rather than failing.)
 
 use std::time::{Duration, Instant};
 

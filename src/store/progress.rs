@@ -132,10 +132,11 @@ impl BatchStatement for RunWrites {
         }
         // A run owns its plan while the plan is `running` under its run number (checked `IS
         // NOT DISTINCT FROM`, so that plans are found by primary key, never by a scan of the
-        // partial index of running plans: see `claim_plans`). Checkpoints
-        // and events are written only for owned plans; a checkpoint already there means an
-        // earlier write of another run got there first, and this run has lost the plan.
-        let owned: Vec<(Uuid, bool, i64)> = sqlx::query_as(
+        // partial index of running plans: see `claim_plans`), and it does not hold the write's
+        // id already (an earlier try landed: see `durable`). Checkpoints and events are written
+        // only for owned plans; a checkpoint already there means an earlier write of another
+        // run got there first, and this run has lost the plan.
+        let owned: Vec<(WriteId, bool, i64)> = sqlx::query_as(
             "WITH item AS (
                 SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::jsonb[], $19::bool[], $20::uuid[])
                     AS i(plan_id, run, node, result, markdown, warnings, usage, export, write_id)
@@ -156,7 +157,7 @@ impl BatchStatement for RunWrites {
                 FROM item i
                 WHERE p.id = i.plan_id AND p.runs = i.run AND p.status IS NOT DISTINCT FROM $18
                     AND p.last_write IS DISTINCT FROM i.write_id
-                RETURNING p.id, p.attempts, p.cancel_requested
+                RETURNING p.id, p.attempts, p.cancel_requested, i.write_id
              ),
              saved AS (
                 INSERT INTO plan_checkpoints (plan_id, node, output, attempt, created_at)
@@ -181,7 +182,7 @@ impl BatchStatement for RunWrites {
                 ON CONFLICT (plan_id) DO UPDATE SET state = 'pending', attempts = 0, next_attempt_at = now(),
                     last_error = NULL, location = NULL, exported_at = NULL
              )
-             SELECT o.id, o.cancel_requested, coalesce(s.saved, 0)
+             SELECT o.write_id, o.cancel_requested, coalesce(s.saved, 0)
              FROM owned o LEFT JOIN (SELECT plan_id, count(*) AS saved FROM saved GROUP BY plan_id) s
                  ON s.plan_id = o.id",
         )
@@ -211,7 +212,7 @@ impl BatchStatement for RunWrites {
             .iter()
             .map(|w| {
                 let expected = w.unsaved.checkpoints().count() as i64;
-                match owned.iter().find(|(id, _, _)| *id == w.plan_id) {
+                match owned.iter().find(|(id, _, _)| *id == w.id) {
                     Some(&(_, cancel_requested, saved)) if saved == expected => Written::Owned { cancel_requested },
                     _ => Written::Lost,
                 }
@@ -221,16 +222,20 @@ impl BatchStatement for RunWrites {
 }
 
 /// Whether `write` landed (an earlier try committed and lost its answer): the run's answer
-/// then, `Lost` when another run has taken the plan since; `None` when it did not.
+/// then, `Lost` when another run has taken the plan since; `None` when it did not, or when
+/// the run's next write has replaced its id (it cannot have: a run waits for each write).
 pub async fn landed(pool: &PgPool, write: &RunWrite) -> Result<Option<Written>, sqlx::Error> {
+    let leaves = match write.success {
+        Some(_) => PlanStatus::Succeeded,
+        None => PlanStatus::Running,
+    };
     let found: Option<(bool, bool)> = sqlx::query_as(
-        "SELECT runs = $2 AND status IN ($4, $5), cancel_requested FROM plans WHERE id = $1 AND last_write = $3",
+        "SELECT runs = $2 AND status = $4, cancel_requested FROM plans WHERE id = $1 AND last_write = $3",
     )
     .bind(write.plan_id)
     .bind(write.run)
     .bind(write.id)
-    .bind(PlanStatus::Running)
-    .bind(PlanStatus::Succeeded)
+    .bind(leaves)
     .fetch_optional(pool)
     .await?;
     Ok(found.map(|(owned, cancel_requested)| match owned {

@@ -81,8 +81,9 @@ impl PgProxy {
         self.watch.drop_at.lock().unwrap().push(at);
     }
 
-    /// Cuts the client off as soon as it has sent the statement's next execution; the server
-    /// runs it, and commits it, after the client has seen its connection close.
+    /// Cuts the client off as soon as it has sent the statement's next execution (by the
+    /// extended protocol, as sqlx runs statements with parameters); the server runs it, and
+    /// commits it, after the client has seen its connection close.
     pub fn cut_next(&self) {
         self.watch.cut_next.store(true, Ordering::SeqCst);
     }
@@ -263,15 +264,15 @@ async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, wa
             continue;
         }
         held.extend_from_slice(&bytes);
-        failed |= kind == b'E';
+        // An error, or a transaction ended by ROLLBACK (a COMMIT after an error answers so too).
+        failed |= kind == b'E' || (kind == b'C' && bytes[5..].starts_with(b"ROLLBACK"));
         if kind != b'Z' {
             continue;
         }
         cycles.lock().unwrap().sent.pop_front();
         // `I`: no transaction open any more; it committed unless an error or a ROLLBACK ended it.
         let ended = bytes.get(5) == Some(&b'I');
-        let rolled_back = failed || held.windows(8).any(|w| w == b"ROLLBACK");
-        if !ended || rolled_back {
+        if !ended || failed {
             if ended {
                 (executed, failed) = (None, false);
             }
