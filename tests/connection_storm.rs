@@ -318,14 +318,10 @@ async fn a_write_whose_answer_is_lost_is_neither_spent_nor_written_twice(pool: P
     );
 }
 
-/// The same write, but the client hears its connection close before the server has run it:
-/// the write (slowed here by a trigger that sleeps, once) commits only after the worker has
-/// begun its next try, which waits for the plan's row lock. That try must find the write
-/// landed rather than write it again: still one attempt, no event twice, and the run goes on.
-#[sqlx::test(migrations = false)]
-async fn a_write_that_commits_after_its_connection_closed_lands_once(pool: PgPool) {
-    migrated(&pool).await;
-    sqlx::raw_sql(
+/// A trap that makes the first statement to fire `trigger` (which executes `slow_once()`)
+/// sleep 1.5 s, once.
+async fn slow_once(pool: &PgPool, trigger: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "CREATE TABLE slow_trap (armed boolean NOT NULL);
          INSERT INTO slow_trap VALUES (true);
          CREATE SEQUENCE slow_sprung;
@@ -339,11 +335,36 @@ async fn a_write_that_commits_after_its_connection_closed_lands_once(pool: PgPoo
              RETURN NEW;
          END
          $$;
-         CREATE TRIGGER slow_once BEFORE INSERT ON plan_checkpoints FOR EACH ROW EXECUTE FUNCTION slow_once();",
-    )
-    .execute(&pool)
+         {trigger};"
+    )))
+    .execute(pool)
     .await
     .unwrap();
+}
+
+/// The trap sprang once (a sequence does not roll back) and stayed sprung: the statement
+/// that sprang it committed.
+async fn sprang_once_and_committed(pool: &PgPool) -> bool {
+    let (armed, sprung): (bool, i64) =
+        sqlx::query_as("SELECT armed, (SELECT last_value FROM slow_sprung) FROM slow_trap")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    !armed && sprung == 1
+}
+
+/// The same write, but the client hears its connection close before the server has run it:
+/// the write (slowed here by a trigger that sleeps, once) commits only after the worker has
+/// begun its next try, which waits for the plan's row lock. That try must find the write
+/// landed rather than write it again: still one attempt, no event twice, and the run goes on.
+#[sqlx::test(migrations = false)]
+async fn a_write_that_commits_after_its_connection_closed_lands_once(pool: PgPool) {
+    migrated(&pool).await;
+    slow_once(
+        &pool,
+        "CREATE TRIGGER slow_once BEFORE INSERT ON plan_checkpoints FOR EACH ROW EXECUTE FUNCTION slow_once()",
+    )
+    .await;
     let url = database_url(&pool).await;
     let server = PgConnectOptions::from_str(&url).unwrap();
     let proxy = PgProxy::start(
@@ -357,15 +378,8 @@ async fn a_write_that_commits_after_its_connection_closed_lands_once(pool: PgPoo
         unreachable!()
     };
     let (_, attempts) = common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "succeeded").await;
-    // The trap sprang once (a sequence does not roll back) and stayed sprung: the write that
-    // lost its connection committed.
-    let (armed, sprung): (bool, i64) =
-        sqlx::query_as("SELECT armed, (SELECT last_value FROM slow_sprung) FROM slow_trap")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
     assert!(
-        proxy.cut() == 1 && !armed && sprung == 1,
+        proxy.cut() == 1 && sprang_once_and_committed(&pool).await,
         "no write outlived its connection: the test tested nothing"
     );
     assert_eq!(attempts, 1, "the write that committed late spent an attempt");
@@ -409,6 +423,45 @@ async fn a_failure_whose_answer_is_lost_is_counted_once(pool: PgPool) {
     assert_eq!(common::events(&pool, id, "failed").await, 1);
     common::shows_metric(&metrics_addr, "planner_plans_finished_total{status=\"failed\"} 1").await;
     assert_eq!(proxy.dropped(), 1, "no answer was lost: the test tested nothing");
+}
+
+/// An attempt's end whose commit outlives its connection (a deferred trigger sleeps at the
+/// commit, once): the worker's next try waits for the plan's row, finds it ended, and asks
+/// whether its own write ended it. Counted once, as a failure.
+#[sqlx::test(migrations = false)]
+async fn a_failure_that_commits_after_its_connection_closed_is_counted_once(pool: PgPool) {
+    migrated(&pool).await;
+    slow_once(
+        &pool,
+        "CREATE CONSTRAINT TRIGGER slow_once AFTER UPDATE ON plans DEFERRABLE INITIALLY DEFERRED
+         FOR EACH ROW WHEN (NEW.status = 'failed') EXECUTE FUNCTION slow_once()",
+    )
+    .await;
+    let url = database_url(&pool).await;
+    let server = PgConnectOptions::from_str(&url).unwrap();
+    let proxy = PgProxy::start(
+        &format!("{}:{}", server.get_host(), server.get_port()),
+        "error = coalesce($3, error)",
+    )
+    .await;
+    proxy.cut_next();
+    let metrics_addr = format!("127.0.0.1:{}", common::free_port());
+    let env = [
+        ("PLANNER_FAULT_NODE_PANIC", "draft"),
+        ("WORKER_ADDR", metrics_addr.as_str()),
+    ];
+    let _worker = Proc::worker(&through(&proxy, &url), &env);
+    let [id] = plans_in(&pool, &["西安"]).await[..] else {
+        unreachable!()
+    };
+    let (_, attempts) = common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "failed").await;
+    common::shows_metric(&metrics_addr, "planner_plans_finished_total{status=\"failed\"} 1").await;
+    assert!(
+        proxy.cut() == 1 && sprang_once_and_committed(&pool).await,
+        "no end outlived its connection: the test tested nothing"
+    );
+    assert_eq!(attempts, 1);
+    assert_eq!(common::events(&pool, id, "failed").await, 1);
 }
 
 /// Likewise a plan parked for approval: one `awaiting_approval` event, its attempt given

@@ -81,9 +81,10 @@ impl PgProxy {
         self.watch.drop_at.lock().unwrap().push(at);
     }
 
-    /// Cuts the client off as soon as it has sent the statement's next execution (by the
-    /// extended protocol, as sqlx runs statements with parameters); the server runs it, and
-    /// commits it, after the client has seen its connection close.
+    /// Cuts the client off as soon as it has sent what commits the statement's next execution
+    /// (its Sync, by the extended protocol, as sqlx runs statements with parameters; or, in a
+    /// transaction, its COMMIT); the server commits it after the client has seen its connection
+    /// close.
     pub fn cut_next(&self) {
         self.watch.cut_next.store(true, Ordering::SeqCst);
     }
@@ -124,6 +125,8 @@ struct Cycles {
     sent: VecDeque<Execution>,
     /// The cycle the client is still writing.
     open: Execution,
+    /// A transaction is open, by the server's last `ReadyForQuery`.
+    in_transaction: bool,
 }
 
 impl Cycles {
@@ -153,6 +156,7 @@ async fn relay(client: TcpStream, server: TcpStream, watch: Arc<Watch>) {
     let cycles = Arc::new(Mutex::new(Cycles {
         sent: VecDeque::from([None]),
         open: None,
+        in_transaction: false,
     }));
     let up = tokio::spawn(client_to_server(
         client_read,
@@ -195,6 +199,8 @@ async fn client_to_server(
 ) {
     let mut statements: HashMap<String, bool> = HashMap::new();
     let mut typed = false;
+    // The open transaction executed the statement: cut at its COMMIT rather than at the Sync.
+    let mut marked_transaction = false;
     while let Some((kind, bytes)) = message(&mut read, typed).await {
         typed = true;
         let body = &bytes[5.min(bytes.len())..];
@@ -202,7 +208,18 @@ async fn client_to_server(
         {
             let mut cycles = cycles.lock().unwrap();
             if kind == b'S' && cycles.open.is_some() {
-                cut_now = watch.cut_next.swap(false, Ordering::SeqCst);
+                if cycles.in_transaction {
+                    marked_transaction = true;
+                } else {
+                    cut_now = watch.cut_next.swap(false, Ordering::SeqCst);
+                }
+            }
+            if kind == b'Q' && marked_transaction {
+                let query = c_string(body, 0).to_ascii_uppercase();
+                if query.starts_with("COMMIT") || query.starts_with("ROLLBACK") {
+                    marked_transaction = false;
+                    cut_now = query.starts_with("COMMIT") && watch.cut_next.swap(false, Ordering::SeqCst);
+                }
             }
             match kind {
                 // Parse: statement name, then its SQL.
@@ -256,7 +273,9 @@ async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, wa
         }
         if executed.is_none() {
             if kind == b'Z' {
-                cycles.lock().unwrap().sent.pop_front();
+                let mut cycles = cycles.lock().unwrap();
+                cycles.sent.pop_front();
+                cycles.in_transaction = bytes.get(5) != Some(&b'I');
             }
             if write.write_all(&bytes).await.is_err() {
                 return;
@@ -269,7 +288,11 @@ async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, wa
         if kind != b'Z' {
             continue;
         }
-        cycles.lock().unwrap().sent.pop_front();
+        {
+            let mut cycles = cycles.lock().unwrap();
+            cycles.sent.pop_front();
+            cycles.in_transaction = bytes.get(5) != Some(&b'I');
+        }
         // `I`: no transaction open any more; it committed unless an error or a ROLLBACK ended it.
         let ended = bytes.get(5) == Some(&b'I');
         if !ended || failed {
