@@ -247,6 +247,25 @@ fn through(proxy: &PgProxy, url: &str) -> String {
         .to_string()
 }
 
+/// A worker whose connections go through a proxy watching the statement `marker` names, armed
+/// by `arm` before the worker starts; with the worker's metrics address.
+async fn proxied_worker(
+    pool: &PgPool,
+    marker: &str,
+    arm: impl FnOnce(&PgProxy),
+    env: &[(&str, &str)],
+) -> (PgProxy, Proc, String) {
+    let url = database_url(pool).await;
+    let server = PgConnectOptions::from_str(&url).unwrap();
+    let proxy = PgProxy::start(&format!("{}:{}", server.get_host(), server.get_port()), marker).await;
+    arm(&proxy);
+    let metrics_addr = format!("127.0.0.1:{}", common::free_port());
+    let mut env = env.to_vec();
+    env.push(("WORKER_ADDR", &metrics_addr));
+    let worker = Proc::worker(&through(&proxy, &url), &env);
+    (proxy, worker, metrics_addr)
+}
+
 /// Node events written more than once for a plan: (kind, node, times).
 async fn repeated_events(pool: &PgPool, id: uuid::Uuid) -> Vec<(String, String, i64)> {
     sqlx::query_as(
@@ -265,13 +284,8 @@ async fn repeated_events(pool: &PgPool, id: uuid::Uuid) -> Vec<(String, String, 
 #[sqlx::test(migrations = false)]
 async fn a_write_whose_answer_is_lost_is_neither_spent_nor_written_twice(pool: PgPool) {
     migrated(&pool).await;
-    let url = database_url(&pool).await;
-    let server = PgConnectOptions::from_str(&url).unwrap();
-    let upstream = format!("{}:{}", server.get_host(), server.get_port());
-    let proxy = PgProxy::start(&upstream, "INSERT INTO plan_checkpoints").await;
-    let metrics_addr = format!("127.0.0.1:{}", common::free_port());
-    let env = [("PLAN_RETRY_BASE_MS", "200"), ("WORKER_ADDR", metrics_addr.as_str())];
-    let _worker = Proc::worker(&through(&proxy, &url), &env);
+    let env = [("PLAN_RETRY_BASE_MS", "200")];
+    let (proxy, _worker, metrics_addr) = proxied_worker(&pool, "INSERT INTO plan_checkpoints", |_| {}, &env).await;
 
     // A plan undisturbed: how many writes a plan makes, its result the last. (Read once the
     // worker has counted the success: it has had the answer, so the proxy has counted it.)
@@ -365,15 +379,8 @@ async fn a_write_that_commits_after_its_connection_closed_lands_once(pool: PgPoo
         "CREATE TRIGGER slow_once BEFORE INSERT ON plan_checkpoints FOR EACH ROW EXECUTE FUNCTION slow_once()",
     )
     .await;
-    let url = database_url(&pool).await;
-    let server = PgConnectOptions::from_str(&url).unwrap();
-    let proxy = PgProxy::start(
-        &format!("{}:{}", server.get_host(), server.get_port()),
-        "INSERT INTO plan_checkpoints",
-    )
-    .await;
-    proxy.cut_next();
-    let _worker = Proc::worker(&through(&proxy, &url), &[("PLAN_RETRY_BASE_MS", "200")]);
+    let env = [("PLAN_RETRY_BASE_MS", "200")];
+    let (proxy, _worker, _) = proxied_worker(&pool, "INSERT INTO plan_checkpoints", PgProxy::cut_next, &env).await;
     let [id] = plans_in(&pool, &["北京"]).await[..] else {
         unreachable!()
     };
@@ -390,20 +397,6 @@ async fn a_write_that_commits_after_its_connection_closed_lands_once(pool: PgPoo
     );
 }
 
-/// A worker through a proxy that loses the answer to the first transaction that runs the
-/// statement `marker` names, with its metrics at the returned address.
-async fn worker_losing_first(pool: &PgPool, marker: &str, env: &[(&str, &str)]) -> (PgProxy, Proc, String) {
-    let url = database_url(pool).await;
-    let server = PgConnectOptions::from_str(&url).unwrap();
-    let proxy = PgProxy::start(&format!("{}:{}", server.get_host(), server.get_port()), marker).await;
-    proxy.drop_after(1);
-    let metrics_addr = format!("127.0.0.1:{}", common::free_port());
-    let mut env = env.to_vec();
-    env.push(("WORKER_ADDR", &metrics_addr));
-    let worker = Proc::worker(&through(&proxy, &url), &env);
-    (proxy, worker, metrics_addr)
-}
-
 /// An attempt's end that commits and loses its answer (here a plan failed by a node's
 /// defect): the worker's next try finds the plan ended by its own run, and counts the
 /// failure, rather than taking the plan for one another run took and dropping its outcome.
@@ -411,8 +404,13 @@ async fn worker_losing_first(pool: &PgPool, marker: &str, env: &[(&str, &str)]) 
 async fn a_failure_whose_answer_is_lost_is_counted_once(pool: PgPool) {
     migrated(&pool).await;
     let marker = "error = coalesce($3, error)";
-    let (proxy, _worker, metrics_addr) =
-        worker_losing_first(&pool, marker, &[("PLANNER_FAULT_NODE_PANIC", "draft")]).await;
+    let (proxy, _worker, metrics_addr) = proxied_worker(
+        &pool,
+        marker,
+        |p| p.drop_after(1),
+        &[("PLANNER_FAULT_NODE_PANIC", "draft")],
+    )
+    .await;
     let [id] = plans_in(&pool, &["西安"]).await[..] else {
         unreachable!()
     };
@@ -437,20 +435,9 @@ async fn a_failure_that_commits_after_its_connection_closed_is_counted_once(pool
          FOR EACH ROW WHEN (NEW.status = 'failed') EXECUTE FUNCTION slow_once()",
     )
     .await;
-    let url = database_url(&pool).await;
-    let server = PgConnectOptions::from_str(&url).unwrap();
-    let proxy = PgProxy::start(
-        &format!("{}:{}", server.get_host(), server.get_port()),
-        "error = coalesce($3, error)",
-    )
-    .await;
-    proxy.cut_next();
-    let metrics_addr = format!("127.0.0.1:{}", common::free_port());
-    let env = [
-        ("PLANNER_FAULT_NODE_PANIC", "draft"),
-        ("WORKER_ADDR", metrics_addr.as_str()),
-    ];
-    let _worker = Proc::worker(&through(&proxy, &url), &env);
+    let env = [("PLANNER_FAULT_NODE_PANIC", "draft")];
+    let (proxy, _worker, metrics_addr) =
+        proxied_worker(&pool, "error = coalesce($3, error)", PgProxy::cut_next, &env).await;
     let [id] = plans_in(&pool, &["西安"]).await[..] else {
         unreachable!()
     };
@@ -470,7 +457,7 @@ async fn a_failure_that_commits_after_its_connection_closed_is_counted_once(pool
 async fn a_park_for_approval_whose_answer_is_lost_is_counted_once(pool: PgPool) {
     migrated(&pool).await;
     let marker = "approval = $3, current_node = $4";
-    let (proxy, _worker, metrics_addr) = worker_losing_first(&pool, marker, &[]).await;
+    let (proxy, _worker, metrics_addr) = proxied_worker(&pool, marker, |p| p.drop_after(1), &[]).await;
     let request = json!({"destination": "南京", "start_date": in_days(3), "days": 2, "require_approval": true});
     let id = common::create_plan(&pool, &request, 3).await;
     let (_, attempts) = common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "awaiting_approval").await;
