@@ -471,3 +471,149 @@ async fn a_park_for_approval_whose_answer_is_lost_is_counted_once(pool: PgPool) 
     // Counted after the worker's next try: the proxy had lost the first answer by then.
     assert_eq!(proxy.dropped(), 1, "no answer was lost: the test tested nothing");
 }
+
+/// Waits up to `limit` for `ready`, checked every 50 ms; panics naming `what` after that.
+async fn until(what: &str, limit: Duration, mut ready: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !ready().await {
+        assert!(start.elapsed() < limit, "{what}: not after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A run's write that a pooler or the network holds after the worker gave up on its
+/// connection, and delivers late: by then the worker has tried it again, landed it, and gone
+/// on to the run's next writes. The late try follows a write the plan has moved past, so it
+/// writes nothing: no node event twice, and the plan's last node stays where the run is.
+#[sqlx::test(migrations = false)]
+async fn a_write_that_reaches_the_server_after_the_runs_next_ones_writes_nothing(pool: PgPool) {
+    migrated(&pool).await;
+    // `draft` waits: the run is still under way when the held write reaches the server.
+    let env = [("PLANNER_FAULT_NODE_DELAY", "draft=4000")];
+    let (proxy, _worker, _) = proxied_worker(&pool, "INSERT INTO plan_checkpoints", PgProxy::hold_next, &env).await;
+    let [id] = plans_in(&pool, &["北京"]).await[..] else {
+        unreachable!()
+    };
+    // The run's first write is held; its second try landed, and the run went on to `routes`.
+    until(
+        "the run's writes after the held one",
+        Duration::from_secs(60),
+        async || {
+            let routed: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM plan_checkpoints WHERE plan_id = $1 AND node = 'routes')",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            routed
+        },
+    )
+    .await;
+    assert_eq!(proxy.held(), 1, "no write was held: the test tested nothing");
+    let where_the_run_is = || async {
+        let at: (String, Option<String>, Option<uuid::Uuid>) =
+            sqlx::query_as("SELECT status, current_node, last_write FROM plans WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        at
+    };
+    let before = where_the_run_is().await;
+    proxy.release();
+    until(
+        "the held write, released, to commit",
+        Duration::from_secs(10),
+        async || proxy.held_committed() == 1,
+    )
+    .await;
+    assert_eq!(before.0, "running", "the run ended before the held write was released");
+    assert_eq!(
+        where_the_run_is().await,
+        before,
+        "the late write landed over the run's later ones"
+    );
+    assert_eq!(
+        repeated_events(&pool, id).await,
+        vec![],
+        "the late write wrote its steps again"
+    );
+    let (_, attempts) = common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "succeeded").await;
+    assert_eq!(attempts, 1);
+    assert_eq!(repeated_events(&pool, id).await, vec![]);
+}
+
+/// An attempt's end that puts the plan back in the queue (a retry: `draft` runs past its
+/// timeout) and loses its answer; another worker claims the plan before the first tries the
+/// end again. The first must still count its end as written (the end's event carries its
+/// write's id, which no claim or later write removes), not as a plan another run took.
+#[sqlx::test(migrations = false)]
+async fn a_retry_whose_answer_is_lost_is_counted_though_another_worker_took_the_plan(pool: PgPool) {
+    migrated(&pool).await;
+    let marker = "delay_reason = $6";
+    // One slot, held by the attempt until its end is written: the slow worker cannot take the
+    // plan again before its next try.
+    let env = [
+        ("WORKER_CONCURRENCY", "1"),
+        ("NODE_TIMEOUT_SECS", "6"),
+        ("PLANNER_FAULT_NODE_DELAY", "draft=8000"),
+        ("PLAN_RETRY_BASE_MS", "1"),
+    ];
+    let (proxy, _slow, metrics_addr) = proxied_worker(&pool, marker, |p| p.drop_after(1), &env).await;
+    let [id] = plans_in(&pool, &["成都"]).await[..] else {
+        unreachable!()
+    };
+    common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "running").await;
+    // A worker that polls every 10 ms takes the plan as soon as it is due again (1 ms later).
+    // It must be up before the slow worker's `draft` times out.
+    let url = database_url(&pool).await;
+    let _quick = Proc::worker(&url, &[("QUEUE_POLL_MS", "10")]);
+    until("the quick worker to start", Duration::from_secs(30), async || {
+        let workers: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_workers")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        workers == 2
+    })
+    .await;
+    assert_eq!(
+        common::events(&pool, id, "timeout").await,
+        0,
+        "the quick worker started after the slow worker's attempt ended: the test would test nothing"
+    );
+    let (_, attempts) = common::wait_for(&pool, id, Duration::from_secs(60), |s, _| s == "succeeded").await;
+    assert_eq!(attempts, 2, "the second attempt was not the quick worker's");
+    assert_eq!(proxy.dropped(), 1, "no answer was lost: the test tested nothing");
+    // The slow worker tries again 250 ms after its error, which came after the commit.
+    let claimed_after_ms: f64 = sqlx::query_scalar(
+        "SELECT (extract(epoch FROM s.created_at - r.created_at) * 1000)::float8 FROM plan_events r, plan_events s
+         WHERE r.plan_id = $1 AND r.kind = 'retry_scheduled' AND s.plan_id = $1 AND s.kind = 'started' AND s.attempt = 2",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        claimed_after_ms < 200.0,
+        "the quick worker claimed the plan {claimed_after_ms} ms after the retry was written, \
+         perhaps after the slow worker's next try: the test tested nothing"
+    );
+    common::shows_metric(&metrics_addr, "planner_plan_requeues_total{kind=\"retry\"} 1").await;
+    common::shows_metric(
+        &metrics_addr,
+        "planner_graph_run_duration_seconds_count{outcome=\"transient\"} 1",
+    )
+    .await;
+    let metrics = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("outcome=\"lost\""),
+        "the retry was counted as lost: {metrics}"
+    );
+    assert_eq!(common::events(&pool, id, "retry_scheduled").await, 1);
+}

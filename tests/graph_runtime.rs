@@ -80,6 +80,16 @@ async fn running_plan(pool: &PgPool, attempt: i32) -> Uuid {
     id
 }
 
+/// The plan claimed again, as `claim_plans` leaves it: its second run and attempt, its last
+/// write cleared (the new run's first write follows none).
+async fn claimed_again(pool: &PgPool, id: Uuid) {
+    sqlx::query("UPDATE plans SET attempts = 2, runs = 2, last_write = NULL WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 /// What a new attempt starts from: the checkpoints earlier ones saved, as a claim reads them.
 async fn resume(pool: &PgPool, id: Uuid) -> Resume {
     Resume {
@@ -166,11 +176,7 @@ async fn a_failed_run_resumes_after_its_last_checkpoint(pool: PgPool) {
         matches!(first, Err(RunError::Node { ref node, error: NodeError::Transient(_) }) if node == "c"),
         "{first:?}"
     );
-    sqlx::query("UPDATE plans SET attempts = 2, runs = 2 WHERE id = $1")
-        .bind(id)
-        .execute(&pool)
-        .await
-        .unwrap();
+    claimed_again(&pool, id).await;
     let outputs = runner
         .run(id, 2, &json!({}), resume(&pool, id).await)
         .await
@@ -274,11 +280,7 @@ async fn a_stale_attempt_is_fenced_out_and_a_cancel_stops_at_the_next_boundary(p
         async move { runner.run(id, 1, &json!({}), Resume::default()).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    sqlx::query("UPDATE plans SET attempts = 2, runs = 2 WHERE id = $1")
-        .bind(id)
-        .execute(&pool)
-        .await
-        .unwrap();
+    claimed_again(&pool, id).await;
     assert!(matches!(run.await.unwrap(), Err(RunError::Lost)));
     let saved: i64 = sqlx::query_scalar("SELECT count(*) FROM plan_checkpoints WHERE plan_id = $1")
         .bind(id)
@@ -355,11 +357,7 @@ async fn nodes_saved_with_the_next_write_are_kept_when_a_later_node_fails(pool: 
         .collect();
     assert_eq!(saved, ["a", "b", "c"], "b and c were written before d ran");
 
-    sqlx::query("UPDATE plans SET attempts = 2, runs = 2 WHERE id = $1")
-        .bind(id)
-        .execute(&pool)
-        .await
-        .unwrap();
+    claimed_again(&pool, id).await;
     let ran = runner
         .run(id, 2, &json!({}), resume(&pool, id).await)
         .await

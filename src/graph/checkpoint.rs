@@ -75,10 +75,33 @@ pub enum Ownership {
     Lost,
 }
 
+/// Who writes, and after what: a run of a plan, and its last write that landed. Each write
+/// names the one it follows, so a late try of an earlier write (held by a pooler or the
+/// network after the run gave up on its connection) cannot land over a later one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunFence {
+    pub plan_id: Uuid,
+    pub run: i32,
+    /// The run's last write that landed; `None` before its first.
+    pub last_write: Option<Uuid>,
+}
+
+impl RunFence {
+    /// A run before its first write (its claim cleared the plan's last write).
+    pub fn new(plan_id: Uuid, run: i32) -> Self {
+        Self {
+            plan_id,
+            run,
+            last_write: None,
+        }
+    }
+}
+
 #[async_trait]
 pub trait CheckpointStore: Send + Sync {
-    /// Writes the steps, fenced by `run`; `Ownership::Lost` when another run owns the plan.
-    async fn save(&self, plan_id: Uuid, run: i32, unsaved: Unsaved) -> anyhow::Result<Ownership>;
+    /// Writes the steps after `fence`'s last write, and moves the fence on to this one;
+    /// `Ownership::Lost` when another run owns the plan.
+    async fn save(&self, fence: &mut RunFence, unsaved: Unsaved) -> anyhow::Result<Ownership>;
     /// Records that the node visit `key` ran past its timeout and was abandoned.
     async fn timed_out(&self, plan_id: Uuid, run: i32, key: &str, after: Duration) -> anyhow::Result<()>;
 }

@@ -11,7 +11,7 @@ mod progress;
 mod runner;
 mod shape;
 
-pub use checkpoint::{Checkpoint, CheckpointStore, Ownership, Resume, RunStep, Unsaved};
+pub use checkpoint::{Checkpoint, CheckpointStore, Ownership, Resume, RunFence, RunStep, Unsaved};
 pub use node::{Node, NodeContext, NodeError, Output, Outputs, Saving, output_of, to_output};
 pub use progress::{Progress, node_of, visit_key};
 pub use runner::{Ran, RunError, Runner};

@@ -19,7 +19,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::graph::{
-    checkpoint::{Checkpoint, CheckpointStore, Ownership, Resume, Unsaved},
+    checkpoint::{Checkpoint, CheckpointStore, Ownership, Resume, RunFence, Unsaved},
     node::{NodeContext, NodeError, Outputs, Saving, output_of},
     progress::visit_key,
     shape::{Edge, Graph},
@@ -47,6 +47,8 @@ pub struct Ran {
     pub outputs: Outputs,
     /// Steps of the last waves not written yet: the caller writes them with the result.
     pub unsaved: Unsaved,
+    /// What the result's write follows.
+    pub fence: RunFence,
 }
 
 pub struct Runner {
@@ -75,13 +77,18 @@ impl Runner {
         let mut outputs = Outputs::default();
         let mut visits: HashMap<&'static str, u32> = HashMap::new();
         let mut unsaved = Unsaved::default();
+        let mut fence = RunFence::new(plan_id, run);
         let mut wave = visit(&[self.graph.entry], &mut visits);
         if !entry_started {
             started(&wave, &saved, &mut unsaved);
         }
         for _ in 0..MAX_WAVES {
             if wave.is_empty() {
-                return Ok(Ran { outputs, unsaved });
+                return Ok(Ran {
+                    outputs,
+                    unsaved,
+                    fence,
+                });
             }
             let names: Vec<&'static str> = wave.iter().map(|v| v.name).collect();
             let mut jobs = Vec::new();
@@ -95,7 +102,7 @@ impl Runner {
             }
             let at_once = jobs.iter().any(|v| self.saving(v.name) == Saving::AtOnce);
             if at_once && !unsaved.is_empty() {
-                self.write(plan_id, run, &mut unsaved).await?;
+                self.write(&mut fence, &mut unsaved).await?;
             }
             let snapshot = Arc::new(outputs.clone());
             let results = join_all(jobs.into_iter().map(|v| {
@@ -123,14 +130,14 @@ impl Runner {
             if let Some(error) = failed {
                 // The siblings that finished are kept: the next attempt runs only the rest.
                 if !unsaved.is_empty() {
-                    self.write(plan_id, run, &mut unsaved).await?;
+                    self.write(&mut fence, &mut unsaved).await?;
                 }
                 return Err(error);
             }
             wave = visit(&self.successors(&names, &outputs), &mut visits);
             started(&wave, &saved, &mut unsaved);
             if at_once {
-                self.write(plan_id, run, &mut unsaved).await?;
+                self.write(&mut fence, &mut unsaved).await?;
             }
         }
         Err(RunError::Node {
@@ -145,8 +152,8 @@ impl Runner {
 
     /// Writes what the run did; stops the run when it no longer owns the plan or a cancel
     /// was asked for.
-    async fn write(&self, plan_id: Uuid, run: i32, unsaved: &mut Unsaved) -> Result<(), RunError> {
-        match self.store.save(plan_id, run, std::mem::take(unsaved)).await? {
+    async fn write(&self, fence: &mut RunFence, unsaved: &mut Unsaved) -> Result<(), RunError> {
+        match self.store.save(fence, std::mem::take(unsaved)).await? {
             Ownership::Owned => Ok(()),
             Ownership::CancelRequested => Err(RunError::Cancelled),
             Ownership::Lost => Err(RunError::Lost),

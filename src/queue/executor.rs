@@ -233,7 +233,7 @@ impl Executor {
                     Outcome::TimedOut,
                 )
             }
-            Ended::Graph(Ok(ran)) => (self.succeed(plan_id, lease, ran).await?, Outcome::Succeeded),
+            Ended::Graph(Ok(ran)) => (self.succeed(ran).await?, Outcome::Succeeded),
             Ended::Graph(Err(RunError::Cancelled)) => {
                 tracing::info!(status = %PlanStatus::Cancelled, "plan cancelled at a node boundary");
                 let cancel = |w| runs::end(pool, plan_id, lease, w, PlanStatus::Cancelled, None);
@@ -256,10 +256,14 @@ impl Executor {
     }
 
     /// Stores the plan `finalize` produced, with the run's last steps.
-    async fn succeed(&self, plan_id: Uuid, lease: Lease, ran: Ran) -> anyhow::Result<bool> {
+    async fn succeed(&self, ran: Ran) -> anyhow::Result<bool> {
         // The outputs are let go before the write: only the unsaved steps and the result
         // wait for the commit (with a thousand plans in flight, that is most of the memory).
-        let Ran { outputs, unsaved } = ran;
+        let Ran {
+            outputs,
+            unsaved,
+            fence,
+        } = ran;
         let finalized: Finalized = outputs
             .read::<Finalized>(Step::Finalize.as_str())
             .transpose()?
@@ -273,7 +277,7 @@ impl Executor {
             token_usage: finalized.token_usage.map(|u| json!(u)),
             export: self.export_results,
         };
-        let owned = self.checkpoints.succeed(plan_id, lease.run, unsaved, success).await?;
+        let owned = self.checkpoints.succeed(fence, unsaved, success).await?;
         if owned {
             tracing::info!(status = %PlanStatus::Succeeded, total, "plan succeeded");
         }

@@ -1,7 +1,8 @@
 //! Checkpoints in PostgreSQL (`plan_checkpoints`), the graph runtime's store. A run's writes
 //! go through the group-commit `Batcher` of `progress`: many runs' steps in one statement,
-//! each fenced by the run that owns its plan. A write waits out an outage and lands once
-//! (`durable_once`): a dropped connection spends no attempt and writes nothing twice.
+//! each fenced by the run that owns its plan and by the run's write it follows. A write waits
+//! out an outage and lands once (`durable_once`): a dropped connection spends no attempt and
+//! writes nothing twice.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,7 +12,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    graph::{CheckpointStore, Ownership, Unsaved},
+    graph::{CheckpointStore, Ownership, RunFence, Unsaved},
     store::{
         batch::Batcher,
         durable::{WriteId, durable_once},
@@ -40,10 +41,9 @@ impl PgCheckpoints {
 
     /// Writes the run's last steps with its result: the plan `succeeded`. `false` when another
     /// run owns the plan.
-    pub async fn succeed(&self, plan_id: Uuid, run: i32, unsaved: Unsaved, success: Success) -> anyhow::Result<bool> {
+    pub async fn succeed(&self, fence: RunFence, unsaved: Unsaved, success: Success) -> anyhow::Result<bool> {
         let write = RunWrite {
-            plan_id,
-            run,
+            fence,
             id: WriteId::new(),
             unsaved: Arc::new(unsaved),
             success: Some(Arc::new(success)),
@@ -62,15 +62,19 @@ impl PgCheckpoints {
 
 #[async_trait]
 impl CheckpointStore for PgCheckpoints {
-    async fn save(&self, plan_id: Uuid, run: i32, unsaved: Unsaved) -> anyhow::Result<Ownership> {
+    async fn save(&self, fence: &mut RunFence, unsaved: Unsaved) -> anyhow::Result<Ownership> {
         let write = RunWrite {
-            plan_id,
-            run,
+            fence: *fence,
             id: WriteId::new(),
             unsaved: Arc::new(unsaved),
             success: None,
         };
-        Ok(match self.write("checkpoint", write).await? {
+        let id = write.id;
+        let written = self.write("checkpoint", write).await?;
+        if let Written::Owned { .. } = written {
+            fence.last_write = Some(id.uuid());
+        }
+        Ok(match written {
             Written::Owned { cancel_requested: true } => Ownership::CancelRequested,
             Written::Owned {
                 cancel_requested: false,

@@ -3,13 +3,15 @@
 //! an outage longer than five minutes, are returned.
 //!
 //! A try that fails on a dropped connection may have committed all the same, its answer
-//! lost (or commit later: the server may still be running it when the error reaches us). A
-//! worker's writes to a plan therefore name themselves (`WriteId`, kept in `plans.last_write`).
-//! A run's checkpoint write skips a plan that holds its id already; an attempt's end finds the
-//! plan no longer `running`. Either way a try after a failed one answers "not owned", and
-//! `durable_once` then asks whether the plan holds the id, that is whether the earlier try
-//! landed. When the earlier try still held the plan's row, the later one waited for it, so
-//! what it committed is visible by then. (This relies on READ COMMITTED, PostgreSQL's
+//! lost, or commit later: the server may still be running it when the error reaches us, or a
+//! pooler or the network may deliver it late. A worker's writes to a plan therefore name
+//! themselves (`WriteId`). A run's writes form a chain (`progress`): each lands only on a plan
+//! whose `last_write` is the run's write it follows, so neither a retry of a write that landed
+//! nor a late try of a write the run has gone past writes anything. An attempt's end finds the
+//! plan no longer `running`, and its event carries its id (`events::record_write`). Either way
+//! a try after a failed one answers "not owned", and `durable_once` then asks whether the
+//! earlier try landed. When the earlier try still held the plan's row, the later one waited for
+//! it, so what it committed is visible by then. (This relies on READ COMMITTED, PostgreSQL's
 //! default: a later try re-reads a row an earlier one changed, rather than failing.)
 
 use std::time::{Duration, Instant};

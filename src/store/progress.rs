@@ -1,6 +1,8 @@
 //! What a run writes while it owns a plan: its node starts and checkpoints, and at the end
 //! its result. One statement writes many runs' writes at once (see `batch`), each fenced by
-//! its run: a run that lost the plan to another writes nothing, and learns it.
+//! its run: a run that lost the plan to another writes nothing, and learns it. Each also
+//! names the run's write it follows (`RunFence`): a late try of an earlier write, landing
+//! after a later one, writes nothing.
 
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use sqlx::{PgPool, types::Json};
 use uuid::Uuid;
 
 use crate::{
-    graph::{RunStep, Unsaved},
+    graph::{RunFence, RunStep, Unsaved},
     store::{
         batch::BatchStatement,
         durable::WriteId,
@@ -34,8 +36,8 @@ pub struct Success {
 /// One run's write. Shared with the caller, who may try it again.
 #[derive(Debug, Clone)]
 pub struct RunWrite {
-    pub plan_id: Uuid,
-    pub run: i32,
+    /// The run, and the write this one follows.
+    pub fence: RunFence,
     /// The same for every try of this write (see `durable`).
     pub id: WriteId,
     pub unsaved: Arc<Unsaved>,
@@ -63,6 +65,7 @@ struct Columns<'a> {
     plan: Vec<Uuid>,
     run: Vec<i32>,
     write: Vec<WriteId>,
+    after: Vec<Option<Uuid>>,
     node: Vec<Option<&'a str>>,
     result: Vec<Option<Json<&'a RawValue>>>,
     markdown: Vec<Option<&'a str>>,
@@ -90,10 +93,11 @@ impl<'a> Columns<'a> {
     }
 
     fn push(&mut self, write: &'a RunWrite) {
-        let id = write.plan_id;
+        let id = write.fence.plan_id;
         self.plan.push(id);
-        self.run.push(write.run);
+        self.run.push(write.fence.run);
         self.write.push(write.id);
+        self.after.push(write.fence.last_write);
         let last = write.unsaved.checkpoints().last().map(|(c, _)| c.node.as_str());
         self.node.push(last);
         let success = write.success.as_deref();
@@ -115,7 +119,13 @@ impl<'a> Columns<'a> {
             }
         }
         if success.is_some() {
-            self.event(id, EventKind::Succeeded, None, json!({"run": write.run}), Utc::now());
+            self.event(
+                id,
+                EventKind::Succeeded,
+                None,
+                json!({"run": write.fence.run}),
+                Utc::now(),
+            );
         }
     }
 }
@@ -132,14 +142,15 @@ impl BatchStatement for RunWrites {
         }
         // A run owns its plan while the plan is `running` under its run number (checked `IS
         // NOT DISTINCT FROM`, so that plans are found by primary key, never by a scan of the
-        // partial index of running plans: see `claim_plans`), and it does not hold the write's
-        // id already (an earlier try landed: see `durable`). Checkpoints and events are written
+        // partial index of running plans: see `claim_plans`), and its last write is the one
+        // this write follows: not this one (an earlier try landed: see `durable`), nor a later
+        // one (this try reached the server late). Checkpoints and events are written
         // only for owned plans; a checkpoint already there means an earlier write of another
         // run got there first, and this run has lost the plan.
         let owned: Vec<(WriteId, bool, i64)> = sqlx::query_as(
             "WITH item AS (
-                SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::jsonb[], $19::bool[], $20::uuid[])
-                    AS i(plan_id, run, node, result, markdown, warnings, usage, export, write_id)
+                SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::jsonb[], $19::bool[], $20::uuid[], $21::uuid[])
+                    AS i(plan_id, run, node, result, markdown, warnings, usage, export, write_id, after_write)
              ),
              owned AS (
                 UPDATE plans p SET
@@ -156,7 +167,7 @@ impl BatchStatement for RunWrites {
                     last_write = i.write_id
                 FROM item i
                 WHERE p.id = i.plan_id AND p.runs = i.run AND p.status IS NOT DISTINCT FROM $18
-                    AND p.last_write IS DISTINCT FROM i.write_id
+                    AND p.last_write IS NOT DISTINCT FROM i.after_write
                 RETURNING p.id, p.attempts, p.cancel_requested, i.write_id
              ),
              saved AS (
@@ -206,6 +217,7 @@ impl BatchStatement for RunWrites {
         .bind(PlanStatus::Running)
         .bind(&c.export)
         .bind(&c.write)
+        .bind(&c.after)
         .fetch_all(&self.pool)
         .await?;
         Ok(writes
@@ -222,8 +234,9 @@ impl BatchStatement for RunWrites {
 }
 
 /// Whether `write` landed (an earlier try committed and lost its answer): the run's answer
-/// then, `Lost` when another run has taken the plan since; `None` when it did not, or when
-/// the run's next write has replaced its id (it cannot have: a run waits for each write).
+/// then (`Lost` when a rescue has taken the plan from the run since); `None` when it did not,
+/// or when another run has claimed the plan since (its claim cleared the id; the run's own
+/// next write cannot have replaced it: a run waits for each).
 pub async fn landed(pool: &PgPool, write: &RunWrite) -> Result<Option<Written>, sqlx::Error> {
     let leaves = match write.success {
         Some(_) => PlanStatus::Succeeded,
@@ -232,8 +245,8 @@ pub async fn landed(pool: &PgPool, write: &RunWrite) -> Result<Option<Written>, 
     let found: Option<(bool, bool)> = sqlx::query_as(
         "SELECT runs = $2 AND status = $4, cancel_requested FROM plans WHERE id = $1 AND last_write = $3",
     )
-    .bind(write.plan_id)
-    .bind(write.run)
+    .bind(write.fence.plan_id)
+    .bind(write.fence.run)
     .bind(write.id)
     .bind(leaves)
     .fetch_optional(pool)

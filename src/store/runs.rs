@@ -20,46 +20,31 @@ use crate::store::{
     states::{EventKind, PlanStatus},
 };
 
-/// Locks the plan if `lease` still owns it, and records `write` on it (see `durable`).
-async fn owned(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    lease: Lease,
-    write: WriteId,
-) -> Result<bool, sqlx::Error> {
-    let row: Option<i32> = sqlx::query_scalar(
-        "UPDATE plans SET last_write = $4 WHERE id = $1 AND runs = $2 AND status = $3 RETURNING runs",
-    )
-    .bind(id)
-    .bind(lease.run)
-    .bind(PlanStatus::Running)
-    .bind(write)
-    .fetch_optional(&mut **tx)
-    .await?;
+/// Locks the plan if `lease` still owns it. (A try of an end after one still running waits
+/// here for its row, then finds the plan ended: see `durable`.)
+async fn owned(tx: &mut Transaction<'_, Postgres>, id: Uuid, lease: Lease) -> Result<bool, sqlx::Error> {
+    let row: Option<i32> =
+        sqlx::query_scalar("SELECT runs FROM plans WHERE id = $1 AND runs = $2 AND status = $3 FOR NO KEY UPDATE")
+            .bind(id)
+            .bind(lease.run)
+            .bind(PlanStatus::Running)
+            .fetch_optional(&mut **tx)
+            .await?;
     Ok(row.is_some())
 }
 
 /// Writes an attempt's end (`write`, given its id), waiting out an outage. A try that
-/// committed and lost its answer is taken as written, not as a plan another run took: its
-/// outcome is counted once.
+/// committed and lost its answer is taken as written (its event carries the id), not as a
+/// plan another run took: its outcome is counted once, even when another run has claimed the
+/// plan since.
 pub async fn end_durably<F, Fut>(pool: &PgPool, what: &str, id: Uuid, mut write: F) -> anyhow::Result<bool>
 where
     F: FnMut(WriteId) -> Fut,
     Fut: Future<Output = Result<bool, sqlx::Error>>,
 {
     let this = WriteId::new();
-    durable_once(what, || write(this), |owned| !owned, || landed(pool, id, this)).await
-}
-
-/// Whether the write `this` landed: `Some(true)`, as it would have answered, or `None`. (A
-/// plan claimed and written again by another run since reads `None`.)
-async fn landed(pool: &PgPool, id: Uuid, this: WriteId) -> Result<Option<bool>, sqlx::Error> {
-    let row: Option<bool> = sqlx::query_scalar("SELECT true FROM plans WHERE id = $1 AND last_write = $2")
-        .bind(id)
-        .bind(this)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row)
+    let landed = || async move { Ok(events::written_by(pool, id, this).await?.then_some(true)) };
+    durable_once(what, || write(this), |owned| !owned, landed).await
 }
 
 /// Ends the plan with a terminal status; `false` when this lease no longer owns it.
@@ -72,20 +57,21 @@ pub async fn end(
     error: Option<&PlanError>,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    if !owned(&mut tx, id, lease, write).await? {
+    if !owned(&mut tx, id, lease).await? {
         return Ok(false);
     }
     let detail = error.map_or_else(|| json!({}), PlanError::to_json);
-    finish(&mut tx, id, lease.attempt, status, error, detail).await?;
+    finish(&mut tx, id, lease.attempt, Some(write), status, error, detail).await?;
     tx.commit().await?;
     Ok(true)
 }
 
-/// Ends the plan with `status`, and records it.
+/// Ends the plan with `status`, and records it (as `write` when a worker's write ends it).
 pub(crate) async fn finish(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
     attempt: i32,
+    write: Option<WriteId>,
     status: PlanStatus,
     error: Option<&PlanError>,
     detail: Value,
@@ -100,7 +86,11 @@ pub(crate) async fn finish(
     .bind(error.map(PlanError::to_json))
     .execute(&mut **tx)
     .await?;
-    events::record(tx, id, EventKind::reached(status), None, attempt, detail).await
+    let kind = EventKind::reached(status);
+    match write {
+        Some(write) => events::record_write(tx, write, id, kind, None, attempt, detail).await,
+        None => events::record(tx, id, kind, None, attempt, detail).await,
+    }
 }
 
 /// Why a plan goes back to the queue.
@@ -147,7 +137,7 @@ pub async fn requeue(
     delay: std::time::Duration,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    if !owned(&mut tx, id, lease, write).await? {
+    if !owned(&mut tx, id, lease).await? {
         return Ok(false);
     }
     let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
@@ -168,7 +158,7 @@ pub async fn requeue(
     .execute(&mut *tx)
     .await?;
     let detail = json!({"run_at": run_at, "error": error});
-    events::record(&mut tx, id, kind, None, lease.attempt, detail).await?;
+    events::record_write(&mut tx, write, id, kind, None, lease.attempt, detail).await?;
     if !later {
         queue::wake(&mut tx).await?;
     }
@@ -187,7 +177,7 @@ pub async fn await_approval(
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    if !owned(&mut tx, id, lease, write).await? {
+    if !owned(&mut tx, id, lease).await? {
         return Ok(false);
     }
     let approval = Approval::requested(reason).to_json();
@@ -204,7 +194,7 @@ pub async fn await_approval(
     .execute(&mut *tx)
     .await?;
     let kind = EventKind::AwaitingApproval;
-    events::record(&mut tx, id, kind, Some(node), lease.attempt, approval).await?;
+    events::record_write(&mut tx, write, id, kind, Some(node), lease.attempt, approval).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -241,7 +231,7 @@ pub(crate) async fn give_up(
     detail: Value,
 ) -> Result<(), sqlx::Error> {
     let error = PlanError::attempts_exhausted(format!("gave up after {attempts} attempts: {why}"), None);
-    finish(tx, id, attempts, PlanStatus::Failed, Some(&error), detail).await
+    finish(tx, id, attempts, None, PlanStatus::Failed, Some(&error), detail).await
 }
 
 /// A plan `running` under a worker that stopped heartbeating.

@@ -11,6 +11,10 @@
 //! server goes on to run and commit it: the client's error then comes before the commit, as
 //! when a pooler or the network resets a connection under a statement still running.
 //!
+//! Or it can hold an execution back (`hold_next`): the client is cut off once it has sent it,
+//! the server gets it only when the test says so (`release`), as when a pooler or the network
+//! holds a write after the client gave up on its connection, and delivers it late.
+//!
 //! Clients must connect with `sslmode=disable` (the proxy does not read TLS).
 
 use std::{
@@ -47,6 +51,12 @@ struct Watch {
     /// Cut the client off once the next execution is sent.
     cut_next: AtomicBool,
     cut: AtomicUsize,
+    /// Hold the next execution back until `released`.
+    hold_next: AtomicBool,
+    held: AtomicUsize,
+    released: tokio::sync::watch::Sender<bool>,
+    /// Held executions that, released, ran and committed (whatever they changed).
+    held_committed: AtomicUsize,
 }
 
 impl PgProxy {
@@ -61,6 +71,10 @@ impl PgProxy {
             dropped: Mutex::new(Vec::new()),
             cut_next: AtomicBool::new(false),
             cut: AtomicUsize::new(0),
+            hold_next: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
+            released: tokio::sync::watch::Sender::new(false),
+            held_committed: AtomicUsize::new(0),
         });
         let upstream = upstream.to_string();
         let shared = watch.clone();
@@ -92,6 +106,27 @@ impl PgProxy {
     /// Clients cut off by `cut_next`.
     pub fn cut(&self) -> usize {
         self.watch.cut.load(Ordering::SeqCst)
+    }
+
+    /// Holds the statement's next execution back (outside a transaction): the client is cut off
+    /// once it has sent it, and the server gets it on `release`.
+    pub fn hold_next(&self) {
+        self.watch.hold_next.store(true, Ordering::SeqCst);
+    }
+
+    /// Executions held back so far.
+    pub fn held(&self) -> usize {
+        self.watch.held.load(Ordering::SeqCst)
+    }
+
+    /// Sends the held executions on to the server.
+    pub fn release(&self) {
+        self.watch.released.send_replace(true);
+    }
+
+    /// Held executions that, released, ran and committed (whatever they changed).
+    pub fn held_committed(&self) -> usize {
+        self.watch.held_committed.load(Ordering::SeqCst)
     }
 
     /// Executions of the statement so far (whose answers were passed on or dropped).
@@ -158,14 +193,16 @@ async fn relay(client: TcpStream, server: TcpStream, watch: Arc<Watch>) {
         open: None,
         in_transaction: false,
     }));
+    let holds = Arc::new(AtomicBool::new(false));
     let up = tokio::spawn(client_to_server(
         client_read,
         server_write,
         cutter,
         watch.clone(),
         cycles.clone(),
+        holds.clone(),
     ));
-    server_to_client(server_read, client_write, &watch, &cycles).await;
+    server_to_client(server_read, client_write, &watch, &cycles, &holds).await;
     up.abort();
 }
 
@@ -196,8 +233,11 @@ async fn client_to_server(
     cutter: std::net::TcpStream,
     watch: Arc<Watch>,
     cycles: Arc<Mutex<Cycles>>,
+    holds: Arc<AtomicBool>,
 ) {
     let mut statements: HashMap<String, bool> = HashMap::new();
+    // The messages of a held execution, from its Bind to its Sync.
+    let mut held: Option<Vec<u8>> = None;
     let mut typed = false;
     // The open transaction executed the statement: cut at its COMMIT rather than at the Sync.
     let mut marked_transaction = false;
@@ -229,6 +269,10 @@ async fn client_to_server(
                 // Bind: portal name, then the statement it executes.
                 b'B' if statements.get(&c_string(body, 1)).copied().unwrap_or(false) => {
                     cycles.open = Some(bytes.clone());
+                    if !cycles.in_transaction && watch.hold_next.swap(false, Ordering::SeqCst) {
+                        held = Some(Vec::new());
+                        holds.store(true, Ordering::SeqCst);
+                    }
                 }
                 b'S' => {
                     let open = cycles.open.take();
@@ -242,6 +286,15 @@ async fn client_to_server(
                 _ => {}
             }
         }
+        if let Some(held) = held.as_mut() {
+            held.extend_from_slice(&bytes);
+            if kind == b'S' {
+                watch.held.fetch_add(1, Ordering::SeqCst);
+                let _ = cutter.shutdown(std::net::Shutdown::Both);
+                break;
+            }
+            continue;
+        }
         if write.write_all(&bytes).await.is_err() {
             return;
         }
@@ -251,10 +304,23 @@ async fn client_to_server(
             let _ = cutter.shutdown(std::net::Shutdown::Both);
         }
     }
+    if let Some(held) = held {
+        let mut released = watch.released.subscribe();
+        if released.wait_for(|r| *r).await.is_ok() && write.write_all(&held).await.is_ok() {
+            // The connection stays open until the server has answered (see `relay`).
+            std::future::pending::<()>().await;
+        }
+    }
     let _ = write.shutdown().await;
 }
 
-async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, watch: &Watch, cycles: &Mutex<Cycles>) {
+async fn server_to_client(
+    mut read: OwnedReadHalf,
+    mut write: OwnedWriteHalf,
+    watch: &Watch,
+    cycles: &Mutex<Cycles>,
+    holds: &AtomicBool,
+) {
     // The answers of a transaction that executed the statement, held cycle by cycle until its
     // end (`ReadyForQuery` says whether a transaction is still open), and what executed it.
     let mut held: Vec<u8> = Vec::new();
@@ -263,7 +329,7 @@ async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, wa
     while let Some((kind, bytes)) = message(&mut read, true).await {
         // Notifications, notices and parameter changes belong to no cycle.
         if matches!(kind, b'A' | b'N' | b'S') {
-            if write.write_all(&bytes).await.is_err() {
+            if !pass(&mut write, &bytes, holds).await {
                 return;
             }
             continue;
@@ -277,7 +343,7 @@ async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, wa
                 cycles.sent.pop_front();
                 cycles.in_transaction = bytes.get(5) != Some(&b'I');
             }
-            if write.write_all(&bytes).await.is_err() {
+            if !pass(&mut write, &bytes, holds).await {
                 return;
             }
             continue;
@@ -299,13 +365,18 @@ async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, wa
             if ended {
                 (executed, failed) = (None, false);
             }
-            if write.write_all(&std::mem::take(&mut held)).await.is_err() {
+            if !pass(&mut write, &std::mem::take(&mut held), holds).await {
                 return;
             }
             continue;
         }
         let execution = executed.take().unwrap_or_default();
         let n = watch.executed.fetch_add(1, Ordering::SeqCst) + 1;
+        if holds.load(Ordering::SeqCst) {
+            // The held execution has run: its connection closes now.
+            watch.held_committed.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
         let drop_now = {
             let mut drop_at = watch.drop_at.lock().unwrap();
             let due = drop_at.contains(&n);
@@ -317,8 +388,15 @@ async fn server_to_client(mut read: OwnedReadHalf, mut write: OwnedWriteHalf, wa
             // Both sockets close as this task and the other end: the client never hears.
             return;
         }
-        if write.write_all(&std::mem::take(&mut held)).await.is_err() {
+        if !pass(&mut write, &std::mem::take(&mut held), holds).await {
             return;
         }
     }
+}
+
+/// Passes the server's `bytes` on to the client; `false` when the client is gone. A client cut
+/// off with an execution held hears nothing more, and its connection to the server stays open
+/// until the held execution has run.
+async fn pass(write: &mut OwnedWriteHalf, bytes: &[u8], holds: &AtomicBool) -> bool {
+    holds.load(Ordering::SeqCst) || write.write_all(bytes).await.is_ok()
 }

@@ -26,7 +26,7 @@ use crate::{
     },
     config::Settings,
     db,
-    graph::Unsaved,
+    graph::{RunFence, Unsaved},
     queue::{
         backend::PlanBackend,
         finishing::Finishing,
@@ -56,7 +56,7 @@ async fn noop(job: Claimed, done: Data<Arc<Done>>) -> Result<(), BoxDynError> {
     let write = async move {
         let written = writer
             .checkpoints
-            .succeed(job.plan_id, job.lease.run, Unsaved::default(), success)
+            .succeed(RunFence::new(job.plan_id, job.lease.run), Unsaved::default(), success)
             .await;
         match written {
             Ok(true) => {
