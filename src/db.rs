@@ -189,6 +189,14 @@ pub async fn is_ready(pool: &PgPool) -> Result<(), String> {
     }
 }
 
+/// PostgreSQL aborted the transaction to break a deadlock (40P01) or a serialization conflict
+/// (40001): it changed nothing, and the same transaction tried again may pass. (Two writes that
+/// lock the same plans in a different order can meet so, e.g. a late try of a batch of runs'
+/// writes and a consumer's hand-back.)
+pub fn is_conflict(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "40P01" || c == "40001"))
+}
+
 /// The database cannot be reached or is going away, as opposed to a query of ours being wrong.
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {

@@ -623,3 +623,85 @@ async fn stuck_plans_go_back_to_the_queue(pool: PgPool) {
         let (_, _) = wait_for(&pool, id, Duration::from_secs(30), |s, _| s == "succeeded").await;
     }
 }
+
+/// A write that PostgreSQL aborts to break a deadlock (two writes locking the same rows in
+/// opposite order, as a late try of a batch of runs' writes and a consumer's hand-back can) is
+/// tried again, as after a dropped connection, rather than failing its plan's attempt.
+#[sqlx::test(migrations = false)]
+async fn a_write_aborted_to_break_a_deadlock_is_tried_again(pool: PgPool) {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    sqlx::raw_sql("CREATE TABLE locked (id int PRIMARY KEY, v int NOT NULL); INSERT INTO locked VALUES (1, 0), (2, 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The other write holds row 1; it never detects the deadlock itself (the write under test,
+    // waiting first, detects it after the default 1 s and is the one PostgreSQL aborts).
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL deadlock_timeout = '30s'")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE locked SET v = v + 1 WHERE id = 1")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+
+    let tries = Arc::new(AtomicUsize::new(0));
+    let (write_pool, counted) = (pool.clone(), tries.clone());
+    let write = tokio::spawn(async move {
+        planner::store::durable::durable("lock 2 then 1", || {
+            let (pool, tries) = (write_pool.clone(), counted.clone());
+            async move {
+                tries.fetch_add(1, Ordering::SeqCst);
+                let mut tx = pool.begin().await?;
+                sqlx::query("UPDATE locked SET v = v + 1 WHERE id = 2")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE locked SET v = v + 1 WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+        })
+        .await
+    });
+    // Once the write waits for row 1, the other asks for row 2: a deadlock.
+    let start = Instant::now();
+    loop {
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the write never waited for row 1"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sqlx::query("UPDATE locked SET v = v + 1 WHERE id = 2")
+        .execute(&mut *other)
+        .await
+        .expect("the write under test, not this one, is aborted to break the deadlock");
+    other.commit().await.unwrap();
+
+    write
+        .await
+        .unwrap()
+        .expect("the write aborted by the deadlock was not tried again");
+    assert_eq!(
+        tries.load(Ordering::SeqCst),
+        2,
+        "the write was not aborted once: the test tested nothing"
+    );
+    let values: Vec<i32> = sqlx::query_scalar("SELECT v FROM locked ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(values, [2, 2]);
+}

@@ -1,6 +1,7 @@
 //! Writes that wait out a database outage: an outage of a few seconds (a restart, a
-//! failover) must not leave a plan `running` with nobody working on it. Other errors, and
-//! an outage longer than five minutes, are returned.
+//! failover) must not leave a plan `running` with nobody working on it. A transaction that
+//! PostgreSQL aborted to break a deadlock is tried again too. Other errors, and an outage
+//! longer than five minutes, are returned.
 //!
 //! A try that fails on a dropped connection may have committed all the same, its answer
 //! lost, or commit later: the server may still be running it when the error reaches us, or a
@@ -82,8 +83,8 @@ where
         };
         match tried {
             Ok(value) => return Ok(value),
-            Err(e) if crate::db::is_unavailable(&e) && Instant::now() < deadline => {
-                tracing::warn!(what, error = %e, retry_in_ms = delay.as_millis() as u64, "database unavailable; retrying");
+            Err(e) if (crate::db::is_unavailable(&e) || crate::db::is_conflict(&e)) && Instant::now() < deadline => {
+                tracing::warn!(what, error = %e, retry_in_ms = delay.as_millis() as u64, "write failed (database unavailable, or a deadlock); retrying");
                 failed_before = true;
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
