@@ -472,15 +472,6 @@ async fn a_park_for_approval_whose_answer_is_lost_is_counted_once(pool: PgPool) 
     assert_eq!(proxy.dropped(), 1, "no answer was lost: the test tested nothing");
 }
 
-/// Waits up to `limit` for `ready`, checked every 50 ms; panics naming `what` after that.
-async fn until(what: &str, limit: Duration, mut ready: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !ready().await {
-        assert!(start.elapsed() < limit, "{what}: not after {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// A run's write that a pooler or the network holds after the worker gave up on its
 /// connection, and delivers late: by then the worker has tried it again, landed it, and gone
 /// on to the run's next writes. The late try follows a write the plan has moved past, so it
@@ -495,7 +486,7 @@ async fn a_write_that_reaches_the_server_after_the_runs_next_ones_writes_nothing
         unreachable!()
     };
     // The run's first write is held; its second try landed, and the run went on to `routes`.
-    until(
+    common::until(
         "the run's writes after the held one",
         Duration::from_secs(60),
         async || {
@@ -522,7 +513,7 @@ async fn a_write_that_reaches_the_server_after_the_runs_next_ones_writes_nothing
     };
     let before = where_the_run_is().await;
     proxy.release();
-    until(
+    common::until(
         "the held write, released, to commit",
         Duration::from_secs(10),
         async || proxy.held_committed() == 1,
@@ -569,7 +560,7 @@ async fn a_retry_whose_answer_is_lost_is_counted_though_another_worker_took_the_
     // It must be up before the slow worker's `draft` times out.
     let url = database_url(&pool).await;
     let _quick = Proc::worker(&url, &[("QUEUE_POLL_MS", "10")]);
-    until("the quick worker to start", Duration::from_secs(30), async || {
+    common::until("the quick worker to start", Duration::from_secs(30), async || {
         let workers: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_workers")
             .fetch_one(&pool)
             .await
@@ -605,12 +596,7 @@ async fn a_retry_whose_answer_is_lost_is_counted_though_another_worker_took_the_
         "planner_graph_run_duration_seconds_count{outcome=\"transient\"} 1",
     )
     .await;
-    let metrics = reqwest::get(format!("http://{metrics_addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics(&metrics_addr).await;
     assert!(
         !metrics.contains("outcome=\"lost\""),
         "the retry was counted as lost: {metrics}"

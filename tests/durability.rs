@@ -669,21 +669,14 @@ async fn a_write_aborted_to_break_a_deadlock_is_tried_again(pool: PgPool) {
         .await
     });
     // Once the write waits for row 1, the other asks for row 2: a deadlock.
-    let start = Instant::now();
-    loop {
+    common::until("the write to wait for row 1", Duration::from_secs(10), async || {
         let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
             .fetch_one(&pool)
             .await
             .unwrap();
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the write never waited for row 1"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        waiting > 0
+    })
+    .await;
     sqlx::query("UPDATE locked SET v = v + 1 WHERE id = 2")
         .execute(&mut *other)
         .await

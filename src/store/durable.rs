@@ -9,7 +9,7 @@
 //! themselves (`WriteId`). A run's writes form a chain (`progress`): each lands only on a plan
 //! whose `last_write` is the run's write it follows, so neither a retry of a write that landed
 //! nor a late try of a write the run has gone past writes anything. An attempt's end finds the
-//! plan no longer `running`, and its event carries its id (`events::record_write`). Either way
+//! plan no longer `running`, and its event carries its id (`events::record_by`). Either way
 //! a try after a failed one answers "not owned", and `durable_once` then asks whether the
 //! earlier try landed. When the earlier try still held the plan's row, the later one waited for
 //! it, so what it committed is visible by then. (This relies on READ COMMITTED, PostgreSQL's

@@ -15,31 +15,19 @@ pub async fn record(
     attempt: i32,
     detail: Value,
 ) -> Result<(), sqlx::Error> {
-    insert(tx, id, kind, node, attempt, detail, None).await
+    record_by(tx, None, id, kind, node, attempt, detail).await
 }
 
-/// An event a worker's write records, with the write's id: the evidence that the write
+/// An event, recorded by a worker's `write` when one writes it: the evidence that the write
 /// landed (see `store::durable`), which no later write replaces.
-pub async fn record_write(
+pub async fn record_by(
     tx: &mut Transaction<'_, Postgres>,
-    write: WriteId,
-    id: Uuid,
-    kind: EventKind,
-    node: Option<&str>,
-    attempt: i32,
-    detail: Value,
-) -> Result<(), sqlx::Error> {
-    insert(tx, id, kind, node, attempt, detail, Some(write)).await
-}
-
-async fn insert(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    kind: EventKind,
-    node: Option<&str>,
-    attempt: i32,
-    detail: Value,
     write: Option<WriteId>,
+    id: Uuid,
+    kind: EventKind,
+    node: Option<&str>,
+    attempt: i32,
+    detail: Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO plan_events (plan_id, kind, node, attempt, detail, write_id) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -86,11 +86,7 @@ pub(crate) async fn finish(
     .bind(error.map(PlanError::to_json))
     .execute(&mut **tx)
     .await?;
-    let kind = EventKind::reached(status);
-    match write {
-        Some(write) => events::record_write(tx, write, id, kind, None, attempt, detail).await,
-        None => events::record(tx, id, kind, None, attempt, detail).await,
-    }
+    events::record_by(tx, write, id, EventKind::reached(status), None, attempt, detail).await
 }
 
 /// Why a plan goes back to the queue.
@@ -158,7 +154,7 @@ pub async fn requeue(
     .execute(&mut *tx)
     .await?;
     let detail = json!({"run_at": run_at, "error": error});
-    events::record_write(&mut tx, write, id, kind, None, lease.attempt, detail).await?;
+    events::record_by(&mut tx, Some(write), id, kind, None, lease.attempt, detail).await?;
     if !later {
         queue::wake(&mut tx).await?;
     }
@@ -194,7 +190,7 @@ pub async fn await_approval(
     .execute(&mut *tx)
     .await?;
     let kind = EventKind::AwaitingApproval;
-    events::record_write(&mut tx, write, id, kind, Some(node), lease.attempt, approval).await?;
+    events::record_by(&mut tx, Some(write), id, kind, Some(node), lease.attempt, approval).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -190,22 +190,36 @@ pub async fn events(pool: &PgPool, id: Uuid, kind: &str) -> i64 {
         .unwrap()
 }
 
+/// What the process serving metrics at `addr` shows now.
+pub async fn metrics(addr: &str) -> String {
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Waits up to 5 s for the process serving metrics at `addr` to show `line` (a worker
 /// counts just after its commit, so the scrape may come a moment early).
 pub async fn shows_metric(addr: &str, line: &str) {
     let start = Instant::now();
     loop {
-        let metrics = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = metrics(addr).await;
         if metrics.contains(line) {
             return;
         }
         assert!(start.elapsed() < Duration::from_secs(5), "no {line} in {metrics}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits up to `limit` for `ready`, checked every 50 ms; panics naming `what` after that.
+pub async fn until(what: &str, limit: Duration, mut ready: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !ready().await {
+        assert!(start.elapsed() < limit, "{what}: not after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
